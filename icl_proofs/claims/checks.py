@@ -1,0 +1,116 @@
+"""Building blocks for checks: verdict constructors, symbolic equality, Monte-Carlo z-tests and
+Hypothesis sweeps, each returning a :class:`~.base.CheckResult`."""
+from __future__ import annotations
+
+import time
+from typing import Any, Callable
+
+import numpy as np
+import sympy as sp
+
+from ..numeric import montecarlo as mc
+from .base import CheckResult, Status
+
+
+def holds(name, route, evidence, **details) -> CheckResult:
+    return CheckResult(name, route, Status.HOLDS, evidence, _jsonable(details))
+
+
+def refuted(name, route, evidence, witness: dict, **details) -> CheckResult:
+    return CheckResult(name, route, Status.REFUTED, evidence, _jsonable(details), _jsonable(witness))
+
+
+def inconclusive(name, route, evidence, **details) -> CheckResult:
+    return CheckResult(name, route, Status.INCONCLUSIVE, evidence, _jsonable(details))
+
+
+def _jsonable(x: Any):
+    if isinstance(x, dict):
+        return {str(k): _jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_jsonable(v) for v in x]
+    if isinstance(x, (bool, int, str)) or x is None:
+        return x
+    if isinstance(x, float):
+        return x if np.isfinite(x) else str(x)
+    if isinstance(x, np.ndarray):
+        return _jsonable(x.tolist())
+    if isinstance(x, (np.floating, np.integer)):
+        return _jsonable(x.item())
+    if isinstance(x, sp.MatrixBase):
+        return [[str(v) for v in row] for row in x.tolist()]
+    return str(x)
+
+
+def symbolic_zero(name: str, difference: sp.Expr, what: str, witness: Callable[[], dict] | None = None,
+                  route: str = "symbolic") -> CheckResult:
+    """Holds iff ``difference`` simplifies to exactly 0."""
+    diff = sp.simplify(difference) if difference != 0 else difference
+    if diff == 0:
+        return holds(name, route, f"{what}: difference simplifies to 0")
+    return refuted(name, route, f"{what}: difference is {sp.sstr(diff)[:300]}",
+                   witness() if witness else {"difference": sp.sstr(diff)})
+
+
+def matrix_zero(name: str, difference, what: str, route: str = "symbolic") -> CheckResult:
+    """Holds iff a :class:`~icl_proofs.moments.wick.MatrixPoly` difference is exactly zero."""
+    if difference.is_zero():
+        return holds(name, route, f"{what}: difference is exactly 0")
+    return refuted(name, route, f"{what}: difference {difference!r}"[:400],
+                   {"difference": repr(difference)})
+
+
+def exact_equal(name: str, cases: list[tuple[dict, sp.Expr, sp.Expr]], what: str,
+                route: str = "exact-rational") -> CheckResult:
+    """Every case (params, lhs, rhs) must agree exactly (rational arithmetic)."""
+    for params, lhs, rhs in cases:
+        diff = sp.simplify(sp.sympify(lhs) - sp.sympify(rhs))
+        if (diff.is_zero_matrix is not True) if isinstance(diff, sp.MatrixBase) else diff != 0:
+            return refuted(name, route, f"{what}: {sp.sstr(lhs)[:120]} != {sp.sstr(rhs)[:120]}",
+                           {"params": params, "lhs": lhs, "rhs": rhs})
+    return holds(name, route, f"{what}: {len(cases)} exact cases agree", cases=len(cases))
+
+
+def mc_check(name: str, est: mc.Estimate, exact: float, alpha: float, params: dict,
+             what: str) -> CheckResult:
+    """Two-sided CLT z-test of a Monte-Carlo estimate against a closed form at false-alarm rate α."""
+    z, thr, ok = mc.z_check(est, exact, alpha)
+    ev = (f"{what}: MC {est.mean:.6g} ± {est.se:.2g} (n={est.n}) vs exact {exact:.6g}; "
+          f"z = {z:+.2f}, |z| ≤ {thr:.2f} at α = {alpha:g}")
+    details = {"z": z, "threshold": thr, "alpha": alpha, "estimate": est.to_json(), "exact": exact}
+    if ok:
+        return holds(name, "monte-carlo", ev, **details)
+    return refuted(name, "monte-carlo", ev, {"params": params, "estimate": est.mean, "se": est.se,
+                                              "exact": exact, "z": z}, **details)
+
+
+def hypothesis_sweep(name: str, strategy, predicate: Callable[[Any], tuple[bool, str]],
+                     max_examples: int, seed: int, what: str) -> CheckResult:
+    """Run ``predicate`` on Hypothesis examples; a failing example (shrunk) is the witness.
+
+    ``predicate(example) -> (ok, message)``.
+    """
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import seed as hseed
+
+    failures: list = []
+
+    @hseed(seed)
+    @settings(max_examples=max_examples, database=None, deadline=None, derandomize=False,
+              suppress_health_check=list(HealthCheck), print_blob=False)
+    @given(strategy)
+    def run(example):
+        ok, msg = predicate(example)
+        if not ok:
+            failures.append((example, msg))
+            raise AssertionError(msg)
+
+    t0 = time.perf_counter()
+    try:
+        run()
+    except AssertionError:
+        example, msg = failures[-1]
+        return refuted(name, "hypothesis", f"{what}: counterexample: {msg}",
+                       {"example": _jsonable(example), "message": msg})
+    return holds(name, "hypothesis", f"{what}: {max_examples} generated cases pass "
+                 f"({time.perf_counter() - t0:.1f}s)", examples=max_examples)

@@ -1,0 +1,397 @@
+"""zfb23 claims about the prediction error: Theorem 4.2 and the distribution shifts of Sec. 4.2."""
+from __future__ import annotations
+
+import numpy as np
+import sympy as sp
+
+from ...moments import traces
+from ...moments.spectral import eval_at_matrix, lam, spectral_normal_form, to_spectral
+from ...moments.wick import expect, gaussian, matrix, scalar, tr, vector
+from ...numeric import montecarlo as mc
+from ...numeric import samplers
+from ..base import Check, Param
+from ..checks import exact_equal, holds, hypothesis_sweep, mc_check, refuted, symbolic_zero
+from ..registry import register
+from . import derive as D
+from . import numeric as Z
+from . import paper
+from .claims import P_LAMBDA, P_M, P_N, Zfb23Claim, _cases_rng, _mc_n, _sizes
+
+K = sp.Symbol("K", positive=True)  # common prompt length N = M = K for the limits
+
+
+def _ginv_lam():
+    return 1 / D.gamma_fn(D.N)
+
+
+def _thm42_spectral():
+    """(direct, theorem RHS) for a fixed task a with noise s², both as TrF/QF expressions."""
+    r = D.risk()
+    funcs = {"Lambda": lam, "P": _ginv_lam(), "B": lam / D.gamma_fn(D.N) ** 2}
+    direct = to_spectral(r["direct_fixed_task"], funcs)
+    bayes = to_spectral(r["thm42_bayes"], funcs)
+    trSB = to_spectral(r["thm42_trSigmaB"], funcs)
+    return direct, paper.thm42_rhs(bayes, trSB)
+
+
+def _limit_at_matrices(expr_fn, Lam):
+    """lim_{K→∞} of an exact risk at N = M = K, computed with K symbolic (exact rational functions)."""
+    val = sp.cancel(sp.together(expr_fn(K)))
+    return sp.limit(val, K, sp.oo)
+
+
+@register
+class Risk(Zfb23Claim):
+    id = "zfb23.risk"
+    source = "Theorem 4.2 and its corollary"
+    title = "Prediction error of the trained LSA on a test prompt of length M"
+    statement = ("E(ŷ−y_q)² = min_v E(⟨v,x⟩−y)² + (1/M)tr(ΣΓ⁻²Λ) + (1/N²)[‖a‖²_{Γ⁻²Λ³} + 2trΛ‖a‖²_{Γ⁻²Λ²} "
+                 "+ (trΛ)²‖a‖²_{Γ⁻²Λ}]; for w ~ N(0,I): ≤ (d+1)trΛ/M + (1+2d+d²κ)trΛ/N².")
+    statement_latex = (r"$E(\hat y-y_q)^2=\min_v E(\langle v,x\rangle-y)^2+\frac1M\operatorname{tr}(\Sigma\Gamma^{-2}\Lambda)"
+                       r"+\frac1{N^2}\big[\|a\|^2_{\Gamma^{-2}\Lambda^3}+2\operatorname{tr}(\Lambda)\|a\|^2_{\Gamma^{-2}\Lambda^2}"
+                       r"+\operatorname{tr}(\Lambda)^2\|a\|^2_{\Gamma^{-2}\Lambda}\big]$.")
+    params = (P_LAMBDA, P_N, P_M)
+
+    def derive(self):
+        r = D.risk()
+        return {"E(yhat-y)^2, w~N(0,I)": r["error_spectral"], "fixed task a, noise s2": r["direct_fixed_task"]}
+
+    def quantities(self, values, dps=30):
+        return {"prediction_error": Z.mp_value(Z.risk_error(values["Lambda"], values["N"], values["M"]), dps)}
+
+    def checks(self):
+        return [
+            Check("theorem-4.2-symbolic", "symbolic", self._sym),
+            Check("theorem-4.2-exact", "exact-rational", self._exact),
+            Check("isotropic-tasks-symbolic", "symbolic", self._iso),
+            Check("corollary-bound-hypothesis", "hypothesis", self._bound),
+            Check("error-monte-carlo", "monte-carlo", self._mc),
+            Check("fixed-task-noise-monte-carlo", "monte-carlo", self._mc_fixed),
+            Check("nonlinear-task-monte-carlo", "monte-carlo", self._mc_nonlinear),
+        ]
+
+    def _sym(self, ctx):
+        direct, rhs = _thm42_spectral()
+        return symbolic_zero("theorem-4.2-symbolic", spectral_normal_form(direct - rhs),
+                             "direct E(ŷ−y)² for y = ⟨a,x⟩+ε vs Theorem 4.2's formula, symbolic d, N, M")
+
+    def _exact(self, ctx):
+        direct, rhs = _thm42_spectral()
+        rng = _cases_rng(ctx, 41)
+        cases = []
+        for dim in _sizes(ctx, (1, 2, 3), (1, 2, 3, 4)):
+            Lam = Z.random_spd(rng, dim, 20)
+            a = Z.random_rational_matrix(rng, dim, 1)
+            sub = {D.N: int(rng.integers(1, 30)), D.M: int(rng.integers(1, 30)), D.s2: sp.Rational(1, 3)}
+            lhs = eval_at_matrix(direct.subs(sub), Lam, {"a": a})
+            r = eval_at_matrix(rhs.subs(sub), Lam, {"a": a})
+            cases.append(({"d": dim, "Lambda": Lam, "a": a, **{str(k): v for k, v in sub.items()}}, lhs, r))
+        return exact_equal("theorem-4.2-exact", cases, "Theorem 4.2 at rational Λ, a (exact matrix functions)")
+
+    def _iso(self, ctx):
+        diff = spectral_normal_form(D.risk()["error_spectral"] - paper.thm42_rhs_isotropic_tasks())
+        return symbolic_zero("isotropic-tasks-symbolic", diff,
+                             "derived error for w ~ N(0,I) vs Theorem 4.2 averaged over w")
+
+    def _bound(self, ctx):
+        from hypothesis import strategies as st
+
+        from ...strategies import spd_matrices
+
+        expr = D.risk()["error_spectral"]
+        strat = st.tuples(spd_matrices(min_d=1, max_d=6, max_condition=1e6, exact=True),
+                          st.integers(1, 500), st.integers(1, 500))
+
+        def pred(ex):
+            Lam, n, m = ex
+            Lam = sp.Matrix(Lam)
+            err = eval_at_matrix(expr.subs({D.N: n, D.M: m}), Lam)
+            ev = Lam.eigenvals()
+            lo, hi = min(ev), max(ev)
+            bound = paper.corollary_bound(Lam.shape[0], Lam.trace(), hi / lo, n, m)
+            return bool(err <= bound), f"d={Lam.shape[0]}, N={n}, M={m}: error {float(err):.6g} vs bound {float(bound):.6g}"
+
+        return hypothesis_sweep("corollary-bound-hypothesis", strat, pred, 10 if ctx.quick else 60, ctx.seed,
+                                "error ≤ (d+1)trΛ/M + (1+2d+d²κ)trΛ/N² (exact), d ≤ 6, κ ≤ 10⁶")
+
+    def _mc(self, ctx):
+        rng = _cases_rng(ctx, 42)
+        Lam = Z.random_spd(rng, 3, 8)
+        n, m = 5, 9
+        P = Z.to_np(Z.preconditioner(Lam, n))
+        est = mc.estimate(samplers.conditional_sampler(P, Z.to_np(Lam), m), _mc_n(ctx, 100_000, 1_000_000),
+                          [ctx.seed, 43])
+        return mc_check("error-monte-carlo", est, float(Z.risk_error(Lam, n, m)), ctx.alpha,
+                        {"Lambda": Lam, "N": n, "M": m}, "E(ŷ−y)², N=5, M=9, d=3 (Wishart-conditioned)")
+
+    def _mc_fixed(self, ctx):
+        from ...models import lsa
+
+        direct, _ = _thm42_spectral()
+        rng = _cases_rng(ctx, 44)
+        Lam = Z.random_spd(rng, 2, 4)
+        a = Z.random_rational_matrix(rng, 2, 1)
+        n, m, s2 = 4, 6, sp.Rational(1, 4)
+        P = Z.to_np(Z.preconditioner(Lam, n))
+        exact = float(eval_at_matrix(direct.subs({D.N: n, D.M: m, D.s2: s2}), Lam, {"a": a}))
+        params = lsa.LSAParams.reduced(P)
+
+        def sample(r, k):
+            return samplers.naive_prediction_error_samples(
+                r, params, Z.to_np(Lam), m, k, w_mean=Z.to_np(a).ravel(), w_cov=np.zeros((2, 2)),
+                noise_sd=float(sp.sqrt(s2)), query_noise_sd=float(sp.sqrt(s2)))
+
+        est = mc.estimate(sample, _mc_n(ctx, 200_000, 2_000_000), [ctx.seed, 45])
+        return mc_check("fixed-task-noise-monte-carlo", est, exact, ctx.alpha,
+                        {"Lambda": Lam, "a": a, "N": n, "M": m, "s2": s2},
+                        "naive LSA simulation, fixed task a + label noise")
+
+    def _mc_nonlinear(self, ctx):
+        """Theorem 4.2 for a nonlinear task y = ⟨a,x⟩ + c(xᵀBx − tr BΛ): the theorem's ingredients
+        (E[xy], Cov(xy), min_v) come from the Wick engine; the error from simulation."""
+        rng = _cases_rng(ctx, 46)
+        dim, n, m, cq = 2, 5, 7, sp.Rational(1, 2)
+        Lam = Z.random_spd(rng, dim, 3)
+        a = Z.random_rational_matrix(rng, dim, 1)
+        Bq = Z.random_rational_matrix(rng, dim)
+        Bq = (Bq + Bq.T) / 2
+        rhs = _thm42_nonlinear_rhs(Lam, a, Bq, cq, n, m)
+        P = Z.to_np(Z.preconditioner(Lam, n))
+        Ln, an, Bn, cn = Z.to_np(Lam), Z.to_np(a).ravel(), Z.to_np(Bq), float(cq)
+        C = np.linalg.cholesky(Ln)
+        offset = float(np.trace(Bn @ Ln))
+
+        def target(x):
+            return x @ an + cn * (np.einsum("...i,ij,...j->...", x, Bn, x) - offset)
+
+        def sample(r, k):
+            X = r.standard_normal((k, m, dim)) @ C.T
+            xq = r.standard_normal((k, dim)) @ C.T
+            h = np.einsum("km,kmi->ki", target(X), X) / m
+            yhat = np.einsum("ki,ij,kj->k", h, P, xq)
+            return (yhat - target(xq)) ** 2
+
+        est = mc.estimate(sample, _mc_n(ctx, 200_000, 2_000_000), [ctx.seed, 47])
+        return mc_check("nonlinear-task-monte-carlo", est, float(rhs), ctx.alpha,
+                        {"Lambda": Lam, "a": a, "B": Bq, "c": cq, "N": n, "M": m},
+                        "Theorem 4.2 RHS (engine ingredients) vs simulated error, quadratic task")
+
+
+def _thm42_nonlinear_rhs(Lam, a, Bq, cq, n, m):
+    """Theorem 4.2's right-hand side for y = ⟨a,x⟩ + c(xᵀBx − tr BΛ), ingredients by the engine."""
+    x = gaussian("x", cov="Lambda")
+    Lm = matrix("Lambda", sym=True)
+    Bm = matrix("Bq", sym=True)
+    C = matrix("C", sym=True)  # Γ⁻²Λ
+    y = vector("a").T @ x + scalar(cq) * (x.T @ Bm @ x - tr(Bm @ Lm))
+    Ey2 = expect(y ** 2)
+    Ey2xCx = expect(y ** 2 * (x.T @ C @ x))
+    # E[xy] = Λa + c·E[x xᵀBx] = Λa (odd moments vanish): checked through the engine
+    env_base = {"Lambda": sp.Matrix(Lam), "a": sp.Matrix(a), "Bq": sp.Matrix(Bq)}
+    G = Z.gamma_matrix(Lam, n)
+    Gi = G.inv()
+    Cmat = Gi * Gi * sp.Matrix(Lam)
+    Exy = sp.Matrix(Lam) * sp.Matrix(a)
+    aa = sp.Matrix(Lam).inv() * Exy
+    bayes = traces.evaluate_exact(Ey2, env_base) - (Exy.T * sp.Matrix(Lam).inv() * Exy)[0, 0]
+    trSC = traces.evaluate_exact(Ey2xCx, {**env_base, "C": Cmat}) - (Exy.T * Cmat * Exy)[0, 0]
+    L = sp.Matrix(Lam)
+    t = L.trace()
+    q = lambda Mx: (aa.T * Mx * aa)[0, 0]  # noqa: E731
+    return sp.nsimplify(bayes + trSC / m + (q(Gi * Gi * L ** 3) + 2 * t * q(Gi * Gi * L ** 2)
+                                            + t ** 2 * q(Gi * Gi * L)) / n ** 2)
+
+
+# ============================================================================================
+class _ShiftClaim(Zfb23Claim):
+    kind = ""
+
+    def _exact_error(self, Lam, n, m, **mats):
+        return Z.shift_error(self.kind, Lam, n, m, **mats)
+
+
+@register
+class TaskShift(_ShiftClaim):
+    id = "zfb23.task-shift"
+    kind = "task"
+    source = "Section 4.2 (task shift) via Theorem 4.2"
+    title = "Task shift is tolerated"
+    statement = ("Test tasks w ~ N(μ, Ψ) with label noise s²: the finite-(N, M) error equals Theorem 4.2 "
+                 "averaged over w, and tends to the Bayes error s² as N, M → ∞.")
+    statement_latex = (r"For test tasks $w\sim N(\mu,\Psi)$ with noise $s^2$, the error tends to $s^2$ "
+                       r"as $N,M\to\infty$ (task shift is tolerated).")
+    params = (P_LAMBDA, P_N, P_M, Param("Psi", "spd", "covariance Ψ of the test tasks w"),
+              Param("s2", "number", "label-noise variance s² ≥ 0", default="0"))
+
+    def derive(self):
+        return {"E(yhat-y)^2 (P = trained preconditioner)": D.shifts()["task"]}
+
+    def quantities(self, values, dps=30):
+        dim = values["Lambda"].shape[0]
+        val = self._exact_error(values["Lambda"], values["N"], values["M"], Psi=values["Psi"],
+                                mu=sp.zeros(dim, 1), s2=values.get("s2", 0))
+        return {"prediction_error": Z.mp_value(val, dps)}
+
+    def checks(self):
+        return [Check("theorem-4.2-averaged-exact", "exact-rational", self._vs_thm),
+                Check("limit-bayes-error", "exact-rational", self._limit),
+                Check("task-shift-monte-carlo", "monte-carlo", self._mc)]
+
+    def _vs_thm(self, ctx):
+        rng = _cases_rng(ctx, 51)
+        # Theorem 4.2 per task w, averaged over w = μ + w0, w0 ~ N(0, Ψ), as a trace polynomial
+        w = gaussian("w0", cov="Psi") + vector("mu")
+        Lm, P = matrix("Lambda", sym=True), matrix("P", sym=True)
+        trL = tr(Lm)
+        B = P @ P @ Lm
+        per_task = (scalar(D.s2) + (w.T @ Lm @ B @ Lm @ w + (w.T @ Lm @ w + scalar(D.s2)) * tr(B @ Lm)) / D.M
+                    + (w.T @ P @ P @ Lm @ Lm @ Lm @ w + 2 * trL * (w.T @ P @ P @ Lm @ Lm @ w)
+                       + trL * trL * (w.T @ P @ P @ Lm @ w)) / D.N ** 2)
+        averaged = expect(per_task)
+        cases = []
+        for dim in (1, 2, 3):
+            Lam, Psi = Z.random_spd(rng, dim, 6), Z.random_spd(rng, dim, 6)
+            mu = Z.random_rational_matrix(rng, dim, 1)
+            n, m, s2 = int(rng.integers(1, 20)), int(rng.integers(1, 20)), sp.Rational(2, 7)
+            env = {"Lambda": Lam, "Psi": Psi, "mu": mu, "P": Z.preconditioner(Lam, n)}
+            lhs = self._exact_error(Lam, n, m, Psi=Psi, mu=mu, s2=s2)
+            rhs = traces.evaluate_exact(averaged.subs({D.N: n, D.M: m}), env, {D.s2: s2})
+            cases.append(({"d": dim, "Lambda": Lam, "Psi": Psi, "mu": mu, "N": n, "M": m, "s2": s2}, lhs, rhs))
+        return exact_equal("theorem-4.2-averaged-exact", cases,
+                           "exact task-shift risk (engine) vs Theorem 4.2 averaged over w ~ N(μ,Ψ)")
+
+    def _limit(self, ctx):
+        rng = _cases_rng(ctx, 52)
+        Lam, Psi = Z.random_spd(rng, 2, 5), Z.random_spd(rng, 2, 5)
+        mu = Z.random_rational_matrix(rng, 2, 1)
+        s2 = sp.Rational(1, 5)
+        lim = _limit_at_matrices(lambda k: self._exact_error(Lam, k, k, Psi=Psi, mu=mu, s2=s2), Lam)
+        if sp.simplify(lim - s2) == 0:
+            return holds("limit-bayes-error", "exact-rational",
+                         f"lim_(N=M→∞) of the exact risk = {lim} = s² (Bayes error): tolerated")
+        return refuted("limit-bayes-error", "exact-rational", f"limit {lim} ≠ s² = {s2}",
+                       {"Lambda": Lam, "Psi": Psi, "mu": mu, "s2": s2, "limit": lim})
+
+    def _mc(self, ctx):
+        rng = _cases_rng(ctx, 53)
+        Lam, Psi = Z.random_spd(rng, 3, 5), Z.random_spd(rng, 3, 5)
+        mu = Z.random_rational_matrix(rng, 3, 1)
+        n, m, s2 = 6, 4, sp.Rational(1, 2)
+        P = Z.preconditioner(Lam, n)
+        exact = float(self._exact_error(Lam, n, m, Psi=Psi, mu=mu, s2=s2))
+        sampler = samplers.conditional_sampler(Z.to_np(P), Z.to_np(Lam), m, w_mean=Z.to_np(mu).ravel(),
+                                               w_cov=Z.to_np(Psi), noise_sd=float(sp.sqrt(s2)),
+                                               query_noise_sd=float(sp.sqrt(s2)))
+        est = mc.estimate(sampler, _mc_n(ctx, 100_000, 1_000_000), [ctx.seed, 54])
+        return mc_check("task-shift-monte-carlo", est, exact, ctx.alpha,
+                        {"Lambda": Lam, "Psi": Psi, "mu": mu, "N": n, "M": m, "s2": s2},
+                        "task shift w ~ N(μ,Ψ) + noise, d=3")
+
+
+@register
+class QueryShift(_ShiftClaim):
+    id = "zfb23.query-shift"
+    kind = "query"
+    source = "Section 4.2 (query shift)"
+    title = "Query shift is tolerated as N, M → ∞"
+    statement = "x_q ~ N(0, Λ_q) independent of the prompt: the error tends to 0 as N, M → ∞."
+    statement_latex = r"If $x_q\sim N(0,\Lambda_q)$, the error tends to $0$ as $N,M\to\infty$."
+    params = (P_LAMBDA, Param("Lambda_query", "spd", "covariance Λ_q of the query"), P_N, P_M)
+
+    def derive(self):
+        return {"E(yhat-y)^2": D.shifts()["query"]}
+
+    def quantities(self, values, dps=30):
+        val = self._exact_error(values["Lambda"], values["N"], values["M"], Lambda_q=values["Lambda_query"])
+        return {"prediction_error": Z.mp_value(val, dps)}
+
+    def checks(self):
+        return [Check("limit-zero", "exact-rational", self._limit),
+                Check("query-shift-monte-carlo", "monte-carlo", self._mc)]
+
+    def _limit(self, ctx):
+        rng = _cases_rng(ctx, 61)
+        Lam, Lq = Z.random_spd(rng, 2, 5), Z.random_spd(rng, 2, 50)
+        lim = _limit_at_matrices(lambda k: self._exact_error(Lam, k, k, Lambda_q=Lq), Lam)
+        finite = [float(self._exact_error(Lam, k, k, Lambda_q=Lq)) for k in (10, 100, 1000)]
+        if lim == 0:
+            return holds("limit-zero", "exact-rational",
+                         f"lim_(N=M→∞) exact risk = 0 (tolerated); at N=M=10,100,1000: "
+                         + ", ".join(f"{v:.3g}" for v in finite), finite=finite)
+        return refuted("limit-zero", "exact-rational", f"limit {lim} ≠ 0",
+                       {"Lambda": Lam, "Lambda_query": Lq, "limit": lim})
+
+    def _mc(self, ctx):
+        rng = _cases_rng(ctx, 62)
+        Lam, Lq = Z.random_spd(rng, 3, 5), Z.random_spd(rng, 3, 20)
+        n, m = 5, 8
+        P = Z.preconditioner(Lam, n)
+        exact = float(self._exact_error(Lam, n, m, Lambda_q=Lq))
+        sampler = samplers.conditional_sampler(Z.to_np(P), Z.to_np(Lam), m, Lambda_query=Z.to_np(Lq))
+        est = mc.estimate(sampler, _mc_n(ctx, 100_000, 1_000_000), [ctx.seed, 63])
+        return mc_check("query-shift-monte-carlo", est, exact, ctx.alpha,
+                        {"Lambda": Lam, "Lambda_query": Lq, "N": n, "M": m}, "query shift, d=3")
+
+
+@register
+class CovariateShift(_ShiftClaim):
+    id = "zfb23.covariate-shift"
+    kind = "covariate"
+    source = "Section 4.2 (covariate shift)"
+    title = "Covariate shift is not tolerated"
+    statement = ("Prompt and query covariates from Λ' ≠ Λ: the error does not vanish as N, M → ∞; "
+                 "for Λ' = c²Λ the prediction tends to c²⟨w, x_q⟩.")
+    statement_latex = (r"With covariates from $\Lambda'\neq\Lambda$ the error does not vanish; "
+                       r"for $\Lambda'=c^2\Lambda$, $\hat y\to c^2\langle w,x_q\rangle$.")
+    params = (P_LAMBDA, Param("Lambda_test", "spd", "covariance Λ' of test covariates"), P_N, P_M)
+
+    def derive(self):
+        return {"E(yhat-y)^2": D.shifts()["covariate"]}
+
+    def quantities(self, values, dps=30):
+        val = self._exact_error(values["Lambda"], values["N"], values["M"], Lambda_t=values["Lambda_test"])
+        return {"prediction_error": Z.mp_value(val, dps)}
+
+    def checks(self):
+        return [Check("limit-nonzero", "exact-rational", self._limit),
+                Check("scaling-c-squared", "exact-rational", self._scaling),
+                Check("covariate-shift-monte-carlo", "monte-carlo", self._mc)]
+
+    def _limit(self, ctx):
+        rng = _cases_rng(ctx, 71)
+        Lam, Lt = Z.random_spd(rng, 2, 5), Z.random_spd(rng, 2, 5)
+        lim = _limit_at_matrices(lambda k: self._exact_error(Lam, k, k, Lambda_t=Lt), Lam)
+        E = Lt * Lam.inv() - sp.eye(2)  # lim P·Σ̂' − I
+        predicted = (E * Lt * E.T).trace()
+        if sp.simplify(lim - predicted) == 0 and lim != 0:
+            return holds("limit-nonzero", "exact-rational",
+                         f"lim_(N=M→∞) exact risk = tr((Λ'Λ⁻¹−I)Λ'(Λ⁻¹Λ'−I)) = {float(lim):.6g} ≠ 0: not tolerated")
+        return refuted("limit-nonzero", "exact-rational", f"limit {lim} (expected nonzero {predicted})",
+                       {"Lambda": Lam, "Lambda_test": Lt, "limit": lim})
+
+    def _scaling(self, ctx):
+        rng = _cases_rng(ctx, 72)
+        Lam = Z.random_spd(rng, 2, 5)
+        out = []
+        for c in (2, 3):
+            Lt = c ** 2 * Lam
+            lim_map = (Z.preconditioner(Lam, K) * Lt).applyfunc(lambda e: sp.limit(sp.cancel(e), K, sp.oo))
+            lim = _limit_at_matrices(lambda k: self._exact_error(Lam, k, k, Lambda_t=Lt), Lam)
+            expected = (c ** 2 - 1) ** 2 * Lt.trace()
+            if lim_map != c ** 2 * sp.eye(2) or sp.simplify(lim - expected) != 0:
+                return refuted("scaling-c-squared", "exact-rational",
+                               f"c={c}: lim Γ⁻¹Λ' = {lim_map.tolist()}, risk limit {lim} vs {expected}",
+                               {"Lambda": Lam, "c": c})
+            out.append(f"c={c}: lim Γ⁻¹Σ̂' = {c**2}·I, risk → (c²−1)²tr Λ' = {expected}")
+        return holds("scaling-c-squared", "exact-rational", "; ".join(out) + " (ŷ → c²⟨w,x_q⟩)")
+
+    def _mc(self, ctx):
+        rng = _cases_rng(ctx, 73)
+        Lam, Lt = Z.random_spd(rng, 3, 5), Z.random_spd(rng, 3, 5)
+        n, m = 6, 6
+        P = Z.preconditioner(Lam, n)
+        exact = float(self._exact_error(Lam, n, m, Lambda_t=Lt))
+        sampler = samplers.conditional_sampler(Z.to_np(P), Z.to_np(Lt), m)
+        est = mc.estimate(sampler, _mc_n(ctx, 100_000, 1_000_000), [ctx.seed, 74])
+        return mc_check("covariate-shift-monte-carlo", est, exact, ctx.alpha,
+                        {"Lambda": Lam, "Lambda_test": Lt, "N": n, "M": m}, "covariate shift, d=3")

@@ -1,0 +1,271 @@
+"""LaTeX documents of claim statements and derivations.
+
+Only ``amsmath``, ``amssymb`` and ``geometry`` are used (all in ``texlive-latex-base`` /
+``texlive-latex-recommended``), with the default Computer Modern fonts, so the document compiles
+with a minimal TeX installation.  Plain text is escaped; common Unicode math characters (Greek
+letters, ≤, ᵀ, ⁻¹, ...) are turned into LaTeX in text, LaTeX and math alike.
+"""
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Iterable
+
+__all__ = [
+    "LatexError", "escape_text", "sanitize_latex", "claim_section", "document", "compile_pdf",
+]
+
+
+class LatexError(RuntimeError):
+    """pdflatex is missing or failed; the message is one line."""
+
+
+# characters that are special in LaTeX text
+_TEXT_SPECIALS = {
+    "\\": r"\textbackslash{}",
+    "{": r"\{",
+    "}": r"\}",
+    "$": r"\$",
+    "&": r"\&",
+    "#": r"\#",
+    "%": r"\%",
+    "_": r"\_",
+    "^": r"\textasciicircum{}",
+    "~": r"\textasciitilde{}",
+    "<": r"\textless{}",
+    ">": r"\textgreater{}",
+    "|": r"\textbar{}",
+}
+
+_GREEK = {
+    "α": "alpha", "β": "beta", "γ": "gamma", "δ": "delta", "ε": "varepsilon", "ϵ": "epsilon",
+    "ζ": "zeta", "η": "eta", "θ": "theta", "ϑ": "vartheta", "ι": "iota", "κ": "kappa",
+    "λ": "lambda", "μ": "mu", "µ": "mu", "ν": "nu", "ξ": "xi", "π": "pi", "ρ": "rho", "σ": "sigma",
+    "ς": "varsigma", "τ": "tau", "υ": "upsilon", "φ": "varphi", "ϕ": "phi", "χ": "chi",
+    "ψ": "psi", "ω": "omega", "Γ": "Gamma", "Δ": "Delta", "Θ": "Theta", "Λ": "Lambda", "Ξ": "Xi",
+    "Π": "Pi", "Σ": "Sigma", "Υ": "Upsilon", "Φ": "Phi", "Ψ": "Psi", "Ω": "Omega",
+}
+# math symbols (wrapped in \ensuremath, so they work in text and in math)
+_MATH = {k: "\\" + v for k, v in _GREEK.items()}
+_MATH.update({
+    "≤": r"\le", "≥": r"\ge", "≠": r"\ne", "≈": r"\approx", "≡": r"\equiv", "∼": r"\sim",
+    "∝": r"\propto", "∞": r"\infty", "→": r"\to", "←": r"\leftarrow", "↦": r"\mapsto",
+    "⇒": r"\Rightarrow", "⇔": r"\Leftrightarrow", "·": r"\cdot", "⋅": r"\cdot", "×": r"\times",
+    "÷": r"\div", "±": r"\pm", "∓": r"\mp", "−": "-", "∈": r"\in", "∉": r"\notin",
+    "⊂": r"\subset", "⊆": r"\subseteq", "∪": r"\cup", "∩": r"\cap", "∑": r"\sum", "∏": r"\prod",
+    "∫": r"\int", "√": r"\surd", "∂": r"\partial", "∇": r"\nabla", "‖": r"\|", "⊤": r"\top",
+    "⊗": r"\otimes", "⊕": r"\oplus", "∘": r"\circ", "°": r"^{\circ}", "¬": r"\neg",
+    "∀": r"\forall", "∃": r"\exists", "ℝ": r"\mathbb{R}", "ℕ": r"\mathbb{N}", "𝔼": r"\mathbb{E}",
+    "…": r"\ldots", "⋯": r"\cdots", "⟨": r"\langle", "⟩": r"\rangle", "≪": r"\ll", "≫": r"\gg",
+    "∧": r"\wedge", "∨": r"\vee", "∅": r"\emptyset", "ℓ": r"\ell",
+})
+# text punctuation (wrapped in amsmath's \text, valid in text and math)
+_TEXT = {
+    "–": "--", "—": "---", "‘": "`", "’": "'", "“": "``", "”": "''", "\u00a0": "~",
+    "§": r"\S{}",
+}
+_SUPER = dict(zip("⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻⁼⁽⁾ⁿⁱ", "0123456789+-=()ni"))
+_SUPER["ᵀ"] = r"\top"
+_SUB = dict(zip("₀₁₂₃₄₅₆₇₈₉₊₋₌₍₎ₐₑₒₓᵢⱼₖₙ", "0123456789+-=()aeoxijkn"))
+
+
+def _convert(s: str, escape: bool) -> str:
+    out: list[str] = []
+    i, n = 0, len(s)
+    while i < n:
+        c = s[i]
+        if c in _SUPER or c in _SUB:
+            table = _SUPER if c in _SUPER else _SUB
+            j = i
+            while j < n and s[j] in table:
+                j += 1
+            run = "".join(table[ch] if len(table[ch]) == 1 else table[ch] + " " for ch in s[i:j])
+            out.append(r"\ensuremath{%s{%s}}" % ("^" if table is _SUPER else "_", run.strip()))
+            i = j
+            continue
+        if escape and c in _TEXT_SPECIALS:
+            out.append(_TEXT_SPECIALS[c])
+        elif c in _MATH:
+            out.append(r"\ensuremath{%s}" % _MATH[c])
+        elif c in _TEXT:
+            out.append(r"\text{%s}" % _TEXT[c])
+        elif ord(c) < 128:
+            out.append(c if (c >= " " or c in "\n\t") else " ")
+        elif "\u00c0" <= c <= "\u017f":  # accented Latin letters: handled by inputenc
+            out.append(c)
+        else:
+            out.append(r"\texttt{[U+%04X]}" % ord(c))
+        i += 1
+    return "".join(out)
+
+
+def escape_text(s: str) -> str:
+    """Plain text -> LaTeX text: specials escaped, Unicode math characters converted."""
+    return _convert(str(s), escape=True)
+
+
+def sanitize_latex(s: str) -> str:
+    """LaTeX (text or math) written by a claim: only its Unicode characters are converted."""
+    return _convert(str(s), escape=False)
+
+
+# --------------------------------------------------------------------------- displays
+
+_BREAK_AT = 70  # estimated visible characters per displayed line
+
+
+def _visible_len(math: str) -> int:
+    """Rough width of a formula: commands count as one character, layout tokens as none."""
+    s = re.sub(r"\\(left|right|operatorname|mathrm|mathbf|frac|dfrac|tfrac)(?![A-Za-z])", "", math)
+    s = re.sub(r"\\[A-Za-z]+", "x", s)
+    return len(re.sub(r"[{}^_ ]", "", s))
+
+
+def _split_terms(math: str) -> list[str] | None:
+    """Split a long formula at top-level ``+``/``-`` (outside braces, \\left..\\right, environments)."""
+    pieces: list[str] = []
+    depth = 0
+    start = 0
+    i, n = 0, len(math)
+    while i < n:
+        c = math[i]
+        if c == "\\":
+            m = re.match(r"\\(left|right|begin|end)(?![A-Za-z])", math[i:])
+            if m:
+                depth += 1 if m.group(1) in ("left", "begin") else -1
+                i += len(m.group(0))
+                continue
+            i += 2  # skip the escaped character / first letter of a command
+            continue
+        if c == "{":
+            depth += 1
+        elif c == "}":
+            depth -= 1
+        elif depth == 0 and c in "+-" and i > start and math[i - 1] == " " and i + 1 < n and math[i + 1] == " ":
+            pieces.append(math[start:i])
+            start = i
+        if depth < 0:
+            return None
+        i += 1
+    if depth != 0:
+        return None
+    pieces.append(math[start:])
+    # greedily join terms into lines of about _BREAK_AT characters
+    lines: list[str] = []
+    cur = ""
+    for p in pieces:
+        if cur and _visible_len(cur + p) > _BREAK_AT:
+            lines.append(cur)
+            cur = p
+        else:
+            cur += p
+    if cur:
+        lines.append(cur)
+    return lines
+
+
+def display_math(math: str) -> str:
+    """A display of one formula; long sums are broken over lines with ``multline*``."""
+    math = sanitize_latex(math).strip()
+    if _visible_len(math) > _BREAK_AT:
+        lines = _split_terms(math)
+        if lines and len(lines) > 1:
+            return "\\begin{multline*}\n" + " \\\\\n".join(l.strip() for l in lines) + "\n\\end{multline*}"
+    return "\\[\n" + math + "\n\\]"
+
+
+def claim_section(claim) -> str:
+    """One ``\\section`` for ``claim``: title, source, statement, parameters and derivation."""
+    parts: list[str] = []
+    title = escape_text(claim.title) if claim.title else ""
+    head = r"\texttt{%s}" % escape_text(claim.id)
+    parts.append(r"\section{%s%s}" % (head, r" --- " + title if title else ""))
+    src = ", ".join(escape_text(x) for x in (claim.paper, claim.source) if x)
+    if src:
+        parts.append(r"\noindent\textit{Source:} %s.\par\medskip" % src)
+    statement = sanitize_latex(claim.statement_latex) if claim.statement_latex else escape_text(claim.statement)
+    if statement.strip():
+        parts.append(r"\noindent\textbf{Statement.} %s\par" % statement)
+    if claim.params:
+        items = []
+        for p in claim.params:
+            default = "" if p.default is None else r" (default \texttt{%s})" % escape_text(p.default)
+            items.append(
+                r"\item \texttt{%s} (%s)%s: %s"
+                % (escape_text(p.name), escape_text(p.kind), default, escape_text(p.doc))
+            )
+        parts.append("\\medskip\\noindent\\textbf{Parameters.}\n\\begin{itemize}\n" + "\n".join(items) + "\n\\end{itemize}")
+    try:
+        derivation = claim.derivation_latex()
+    except Exception as e:  # noqa: BLE001 - one broken derivation must not lose the document
+        parts.append(
+            r"\medskip\noindent\emph{Derivation unavailable: %s.}"
+            % escape_text(f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")
+        )
+        derivation = []
+    if derivation:
+        parts.append(r"\medskip\noindent\textbf{Derivation.}")
+        body = []
+        for label, math in derivation:
+            body.append(r"\noindent\texttt{%s}:" % escape_text(label))
+            body.append(display_math(math))
+        parts.append("\\begin{small}\n" + "\n".join(body) + "\n\\end{small}")
+    return "\n\n".join(parts) + "\n"
+
+
+def document(claims: Iterable, title: str = "icl-proofs: statements and derivations") -> str:
+    """A complete, compilable LaTeX document with one section per claim."""
+    sections = "\n".join(claim_section(c) for c in claims)
+    return (
+        "\\documentclass[10pt]{article}\n"
+        "\\usepackage[utf8]{inputenc}\n"
+        "\\usepackage{amsmath}\n"
+        "\\usepackage{amssymb}\n"
+        "\\usepackage[margin=2cm]{geometry}\n"
+        "\\allowdisplaybreaks\n"
+        "\\setlength{\\parindent}{0pt}\n"
+        f"\\title{{{escape_text(title)}}}\n"
+        "\\author{generated by \\texttt{icl-proofs}}\n"
+        "\\date{}\n"
+        "\\begin{document}\n"
+        "\\maketitle\n\n"
+        f"{sections}\n"
+        "\\end{document}\n"
+    )
+
+
+def compile_pdf(tex: str, workdir, name: str = "claims", timeout: float = 300) -> Path:
+    """Compile ``tex`` with ``pdflatex`` in ``workdir``; return the PDF's path.
+
+    Raises :class:`LatexError` (one-line message) if pdflatex is missing or the run fails.
+    """
+    exe = shutil.which("pdflatex")
+    if exe is None:
+        raise LatexError(
+            "pdflatex not found on PATH; install a LaTeX engine, e.g. "
+            "apt-get install texlive-latex-base texlive-latex-recommended"
+        )
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    src = workdir / f"{name}.tex"
+    src.write_text(tex, encoding="utf-8")
+    cmd = [exe, "-interaction=nonstopmode", "-halt-on-error", "-no-shell-escape", src.name]
+    try:
+        proc = subprocess.run(
+            cmd, cwd=workdir, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout
+        )
+    except subprocess.TimeoutExpired:
+        raise LatexError(f"pdflatex did not finish within {timeout:g} s") from None
+    pdf = workdir / f"{name}.pdf"
+    if proc.returncode != 0 or not pdf.exists():
+        log = workdir / f"{name}.log"
+        text = log.read_text(encoding="latin-1") if log.exists() else proc.stdout.decode("latin-1")
+        errors = [l.strip() for l in text.splitlines() if l.startswith("!")]
+        where = [l.strip() for l in text.splitlines() if re.match(r"l\.\d+", l)]
+        msg = errors[0] if errors else f"exit status {proc.returncode}"
+        if where:
+            msg += f" at {where[0][:80]}"
+        raise LatexError(f"pdflatex failed: {msg} (log: {log})")
+    return pdf
