@@ -114,12 +114,14 @@ class Claim:
 
     def derivation_latex(self) -> list[tuple[str, str]]:
         """(label, LaTeX math) pairs shown by ``show`` and ``latex``."""
-        from sympy import latex
+        from ..moments.traces import to_latex
 
         out = []
         for name, expr in self.derive().items():
+            if hasattr(expr, "to_matrix_expr"):
+                expr = expr.to_matrix_expr()
             try:
-                out.append((name, latex(expr)))
+                out.append((name, to_latex(expr)))
             except Exception:  # noqa: BLE001 - not every derived object is printable
                 continue
         return out

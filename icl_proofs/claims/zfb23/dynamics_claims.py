@@ -14,7 +14,7 @@ from ...moments.wick import grad as mgrad
 from ...numeric import gradflow
 from ...numeric import montecarlo as mc
 from ..base import Check, Param
-from ..checks import exact_equal, holds, inconclusive, refuted, symbolic_zero
+from ..checks import exact_equal, holds, hypothesis_sweep, inconclusive, refuted, symbolic_zero
 from ..registry import register
 from . import derive as D
 from . import numeric as Z
@@ -227,7 +227,39 @@ class RandomCovariance(Zfb23Claim):
             Check("limit-one-third", "symbolic", self._limit),
             Check("exact-integration-d2", "exact-rational", self._integrate),
             Check("estimating-equation-monte-carlo", "monte-carlo", self._mc),
+            Check("finite-d-hypothesis", "hypothesis", self._hypothesis),
         ]
+
+    def _hypothesis(self, ctx):
+        """Hypothesis over d = 1..6 and N: the symbolic-d minimiser agrees with a direct exact
+        expectation at that d (iid Exp(1) moments expanded by brute force over the multinomial
+        terms of p_1^m, no Gamma-sum shortcut)."""
+        from hypothesis import strategies as st
+
+        LV = D.global_min()["L(V)"]
+        v = sp.Symbol("v")
+
+        def brute(dim, n):
+            ell = sp.Integer(0)
+            for term in sp.Add.make_args(sp.expand(LV)):
+                a, b, m, coef = _diag_term(term, v)
+                # E[λ_1^a (λ_1 + ... + λ_d)^m] by expanding the multinomial explicitly
+                lams = sp.symbols(f"l1:{dim + 1}", positive=True)
+                poly = sp.Poly(sp.expand(lams[0] ** a * sum(lams) ** m), *lams)
+                e = sum(c * sp.Mul(*[sp.factorial(k) for k in mon]) for mon, c in poly.terms())
+                ell += coef * e * v ** b
+            ell = sp.expand(ell.subs(D.N, n))
+            return sp.solve(sp.diff(ell, v), v)[0]
+
+        vs = self.v_star()
+
+        def pred(ex):
+            dim, n = ex
+            a, b = brute(dim, n), vs.subs({dsym: dim, D.N: n})
+            return sp.simplify(a - b) == 0, f"d={dim}, N={n}: brute force {a} vs symbolic-d {b}"
+
+        return hypothesis_sweep("finite-d-hypothesis", st.tuples(st.integers(1, 6), st.integers(1, 200)), pred,
+                                8 if ctx.quick else 30, ctx.seed, "symbolic-d V* vs brute-force Exp(1) moments")
 
     def _sym(self, ctx):
         return symbolic_zero("minimiser-vs-paper-symbolic", self.v_star() - self.v_paper(),

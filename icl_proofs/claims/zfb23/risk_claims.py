@@ -10,7 +10,7 @@ from ...moments.wick import expect, gaussian, matrix, scalar, tr, vector
 from ...numeric import montecarlo as mc
 from ...numeric import samplers
 from ..base import Check, Param
-from ..checks import exact_equal, holds, hypothesis_sweep, mc_check, refuted, symbolic_zero
+from ..checks import exact_equal, holds, hypothesis_sweep, mc_check, refuted, symbolic_zero  # noqa: F401
 from ..registry import register
 from . import derive as D
 from . import numeric as Z
@@ -205,15 +205,43 @@ def _thm42_nonlinear_rhs(Lam, a, Bq, cq, n, m):
 # ============================================================================================
 class _ShiftClaim(Zfb23Claim):
     kind = ""
+    #: the shift parameters that make this risk the unshifted one (a consistency property)
+    neutral: dict = {}
 
     def _exact_error(self, Lam, n, m, **mats):
         return Z.shift_error(self.kind, Lam, n, m, **mats)
+
+    def _hypothesis(self, ctx):
+        """Hypothesis over d = 1..6, exact SPD Λ up to condition 10⁶, N, M: with the shift switched
+        off, the exact shifted risk (its own derivation) equals the Theorem 4.1/4.2 risk
+        (a separate derivation, spectral route)."""
+        from hypothesis import strategies as st
+
+        from ...strategies import spd_matrices
+
+        strat = st.tuples(spd_matrices(min_d=1, max_d=6, max_condition=1e6, exact=True),
+                          st.integers(1, 300), st.integers(1, 300))
+
+        def pred(ex):
+            Lam, n, m = ex
+            Lam = sp.Matrix(Lam)
+            dim = Lam.shape[0]
+            mats = {k: (v(Lam) if callable(v) else v) for k, v in self.neutral.items()}
+            mats = {k: (sp.eye(dim) if isinstance(v, str) and v == "I" else
+                        sp.zeros(dim, 1) if isinstance(v, str) and v == "0" else v) for k, v in mats.items()}
+            a = self._exact_error(Lam, n, m, **mats)
+            b = Z.risk_error(Lam, n, m)
+            return sp.simplify(a - b) == 0, f"d={dim}, N={n}, M={m}: {a} vs {b}"
+
+        return hypothesis_sweep(f"{self.kind}-shift-hypothesis", strat, pred, 8 if ctx.quick else 40, ctx.seed,
+                                "shift switched off reproduces the unshifted exact risk, d ≤ 6, κ ≤ 10⁶")
 
 
 @register
 class TaskShift(_ShiftClaim):
     id = "zfb23.task-shift"
     kind = "task"
+    neutral = {"Psi": "I", "mu": "0", "s2": 0}
     source = "Section 4.2 (task shift) via Theorem 4.2"
     title = "Task shift is tolerated"
     statement = ("Test tasks w ~ N(μ, Ψ) with label noise s²: the finite-(N, M) error equals Theorem 4.2 "
@@ -235,7 +263,8 @@ class TaskShift(_ShiftClaim):
     def checks(self):
         return [Check("theorem-4.2-averaged-exact", "exact-rational", self._vs_thm),
                 Check("limit-bayes-error", "exact-rational", self._limit),
-                Check("task-shift-monte-carlo", "monte-carlo", self._mc)]
+                Check("task-shift-monte-carlo", "monte-carlo", self._mc),
+                Check("task-shift-hypothesis", "hypothesis", self._hypothesis)]
 
     def _vs_thm(self, ctx):
         rng = _cases_rng(ctx, 51)
@@ -292,6 +321,7 @@ class TaskShift(_ShiftClaim):
 class QueryShift(_ShiftClaim):
     id = "zfb23.query-shift"
     kind = "query"
+    neutral = {"Lambda_q": lambda L: L}
     source = "Section 4.2 (query shift)"
     title = "Query shift is tolerated as N, M → ∞"
     statement = "x_q ~ N(0, Λ_q) independent of the prompt: the error tends to 0 as N, M → ∞."
@@ -307,7 +337,8 @@ class QueryShift(_ShiftClaim):
 
     def checks(self):
         return [Check("limit-zero", "exact-rational", self._limit),
-                Check("query-shift-monte-carlo", "monte-carlo", self._mc)]
+                Check("query-shift-monte-carlo", "monte-carlo", self._mc),
+                Check("query-shift-hypothesis", "hypothesis", self._hypothesis)]
 
     def _limit(self, ctx):
         rng = _cases_rng(ctx, 61)
@@ -337,6 +368,7 @@ class QueryShift(_ShiftClaim):
 class CovariateShift(_ShiftClaim):
     id = "zfb23.covariate-shift"
     kind = "covariate"
+    neutral = {"Lambda_t": lambda L: L}
     source = "Section 4.2 (covariate shift)"
     title = "Covariate shift is not tolerated"
     statement = ("Prompt and query covariates from Λ' ≠ Λ: the error does not vanish as N, M → ∞; "
@@ -355,7 +387,8 @@ class CovariateShift(_ShiftClaim):
     def checks(self):
         return [Check("limit-nonzero", "exact-rational", self._limit),
                 Check("scaling-c-squared", "exact-rational", self._scaling),
-                Check("covariate-shift-monte-carlo", "monte-carlo", self._mc)]
+                Check("covariate-shift-monte-carlo", "monte-carlo", self._mc),
+                Check("covariate-shift-hypothesis", "hypothesis", self._hypothesis)]
 
     def _limit(self, ctx):
         rng = _cases_rng(ctx, 71)
