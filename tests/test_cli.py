@@ -323,3 +323,24 @@ def test_readme_register_example(runner, register_claim):
     finally:
         for cid in new:
             registry.unregister(cid)
+
+
+def test_broken_claim_objects_are_inconclusive(runner, register_claim):
+    class BadChecks(Claim):
+        id = "dummy.badchecks"
+
+        def checks(self):
+            raise RuntimeError("cannot even list my checks")
+
+    class BadReturn(Claim):
+        id = "dummy.badreturn"
+
+        def checks(self):
+            return [Check(name="returns-none", route="exact", run=lambda ctx: None)]
+
+    register_claim(BadChecks)
+    register_claim(BadReturn)
+    r = runner.invoke(cli, ["verify", "dummy.badchecks", "dummy.badreturn", "--quiet"])
+    assert r.exit_code == 3, r.output
+    assert "check crashed: RuntimeError: cannot even list my checks" in r.stdout
+    assert "check crashed: returned NoneType" in r.stdout

@@ -217,3 +217,37 @@ def test_no_eval_of_user_text(monkeypatch):
     monkeypatch.setattr(sympy, "sympify", boom)
     assert parse_value("[[2,1],[1,3]]", "spd", "S")[0, 0] == 2
     assert parse_value("1/3", "number", "x") == Rational(1, 3)
+
+
+def test_spd_exact_fallback_near_singular(monkeypatch):
+    # 1 ± 1e-398 on the diagonal: beyond the interval stage's precision, so the exact elimination decides
+    from icl_proofs.numeric import params as P
+
+    calls = []
+    exact = P._ldl_exact
+    monkeypatch.setattr(P, "_ldl_exact", lambda A: calls.append(1) or exact(A))
+    above = "1." + "0" * 397 + "1"
+    below = "0." + "9" * 398
+    assert parse_value(f'[[1, 1], [1, "{above}"]]', "spd", "S")[0, 0] == 1
+    with pytest.raises(UserInputError, match="not positive definite"):
+        parse_value(f'[[1, 1], [1, "{below}"]]', "spd", "S")
+    assert len(calls) == 2
+
+
+def test_interval_and_exact_pd_agree():
+    import random
+    from fractions import Fraction
+
+    from icl_proofs.numeric.params import _ldl_exact, _ldl_interval
+
+    rng = random.Random(5)
+    for _ in range(150):
+        n = rng.randint(1, 5)
+        B = [[Fraction(rng.randint(-4, 4), rng.randint(1, 3)) for _ in range(n)] for _ in range(n)]
+        shift = Fraction(rng.randint(0, 3), 2)
+        A = [[sum(B[i][k] * B[j][k] for k in range(n)) - (shift if i == j else 0) for j in range(n)]
+             for i in range(n)]
+        exact = _ldl_exact(A)
+        assert exact == sympy.Matrix(A).is_positive_definite
+        approx = _ldl_interval(A, 128)
+        assert approx is None or approx == exact

@@ -30,10 +30,48 @@ def unregister(claim_id: str) -> None:
 
 
 def _load_builtin() -> None:
+    """Import the built-in claims, then the user's plugins (so they appear in every command):
+
+    * modules or ``.py`` files listed in ``ICL_PROOFS_PLUGINS`` (separated by ``os.pathsep`` or ``,``),
+    * installed packages exposing the entry-point group ``icl_proofs.claims``.
+    """
     global _LOADED
     if not _LOADED:
         _LOADED = True
         from . import zfb23  # noqa: F401  (registers on import)
+
+        load_plugins()
+
+
+def load_plugins() -> list[str]:
+    import importlib
+    import importlib.metadata
+    import importlib.util
+    import os
+    import re
+    from pathlib import Path
+
+    loaded = []
+    spec = os.environ.get("ICL_PROOFS_PLUGINS", "")
+    for item in filter(None, (x.strip() for x in re.split(r"[,%s]" % re.escape(os.pathsep), spec))):
+        try:
+            if item.endswith(".py"):
+                path = Path(item).expanduser().resolve()
+                mod_spec = importlib.util.spec_from_file_location(f"icl_proofs_plugin_{path.stem}", path)
+                if mod_spec is None or not path.exists():
+                    raise FileNotFoundError(item)
+                module = importlib.util.module_from_spec(mod_spec)
+                mod_spec.loader.exec_module(module)
+            else:
+                importlib.import_module(item)
+        except Exception as e:  # noqa: BLE001 - reported as a one-line user error
+            raise UserInputError(f"cannot load plugin {item!r} from ICL_PROOFS_PLUGINS: "
+                                 f"{type(e).__name__}: {e}") from None
+        loaded.append(item)
+    for ep in importlib.metadata.entry_points(group="icl_proofs.claims"):
+        ep.load()
+        loaded.append(ep.name)
+    return loaded
 
 
 def all_claims() -> list[Claim]:

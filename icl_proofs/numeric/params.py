@@ -174,26 +174,68 @@ def _matrix_from_rows(rows: Any, name: str) -> sympy.ImmutableMatrix:
 
 
 def _is_positive_definite(M: sympy.MatrixBase) -> bool:
-    """Sylvester's criterion, exactly: every leading principal minor of a symmetric M is > 0.
+    """Sylvester's criterion, decided exactly: every leading principal minor of a symmetric M is > 0.
 
-    The matrix is scaled to integers by the lcm of the denominators (a positive factor, so the signs
-    of the minors do not change) and the minors are the pivots of fraction-free (Bareiss)
-    elimination, so all arithmetic is on Python integers of polynomially bounded size.
+    The pivots of LDLᵀ elimination are ratios of consecutive leading principal minors.  They are
+    first enclosed with interval arithmetic (a private mpmath interval context, outward rounding),
+    which decides almost every input quickly and rigorously; only when a pivot's enclosure contains
+    0 is the exact fraction-free (Bareiss) elimination on integers run.
     """
     n = M.rows
-    den = 1
-    for x in M:
-        q = int(sympy.Rational(x).q)
-        den = den * q // math.gcd(den, q)
-    A = [[int(sympy.Rational(M[i, j]) * den) for j in range(n)] for i in range(n)]
+    fracs = [[Fraction(int(M[i, j].p), int(M[i, j].q)) for j in range(n)] for i in range(n)]
+    for prec in (128, 1280):
+        verdict = _ldl_interval(fracs, prec)
+        if verdict is not None:
+            return verdict
+    return _ldl_exact(fracs)
+
+
+def _ldl_interval(A0: list[list[Fraction]], prec: int) -> bool | None:
+    """Interval LDLᵀ: True/False when every pivot's sign is certain, None when one straddles 0."""
+    from mpmath.ctx_iv import MPIntervalContext
+
+    ctx = MPIntervalContext()
+    ctx.prec = prec
+    n = len(A0)
+    # lower triangle only (A is symmetric): A[i][j] for j <= i
+    A = [[ctx.mpf(x.numerator) / x.denominator for x in row[: i + 1]] for i, row in enumerate(A0)]
+    for k in range(n):
+        p = A[k][k]
+        if p.a > 0:
+            pass
+        elif p.b < 0:
+            return False  # earlier pivots > 0, this one < 0: the (k+1)-th leading minor is < 0
+        else:
+            return None
+        for i in range(k + 1, n):
+            f = A[i][k] / p
+            Ai = A[i]
+            for j in range(k + 1, i + 1):
+                Ai[j] = Ai[j] - f * A[j][k]
+    return True
+
+
+def _ldl_exact(A0: list[list[Fraction]]) -> bool:
+    """Exact Bareiss elimination; the k-th pivot is the k-th leading principal minor.
+
+    Row i and column i are scaled by the lcm of row i's denominators (a congruence D·A·D with D
+    positive diagonal, which changes no signs of leading minors), so all arithmetic is on integers.
+    """
+    n = len(A0)
+    c = [math.lcm(*(x.denominator for x in row)) for row in A0]
+    A = [[int(A0[i][j] * c[i] * c[j]) for j in range(n)] for i in range(n)]
     prev = 1
     for k in range(n):
-        if A[k][k] <= 0:  # the (k+1)-th leading principal minor
+        akk = A[k][k]
+        if akk <= 0:
             return False
+        Ak = A[k]
         for i in range(k + 1, n):
+            Ai = A[i]
+            aik = Ai[k]
             for j in range(k + 1, n):
-                A[i][j] = (A[i][j] * A[k][k] - A[i][k] * A[k][j]) // prev
-        prev = A[k][k]
+                Ai[j] = (Ai[j] * akk - aik * Ak[j]) // prev
+        prev = akk
     return True
 
 

@@ -23,20 +23,38 @@ from .claims import P_LAMBDA, P_N, Zfb23Claim, _cases_rng, _mc_n, _NumpyMatrixPo
 
 
 def derived_flow(Lam: np.ndarray, n: int):
-    """(loss, grad) on packed x = (vec U, u) from the *derived* L(U, u) (not the paper's formula)."""
+    """(loss, grad) on packed x = (vec U, u) from the *derived* L(U, u) (not the paper's formula),
+    compiled once with SymPy's lambdify for this Λ and N."""
     l = D.losses()
-    gU = _NumpyMatrixPoly(l["dL/dU"])
     dim = Lam.shape[0]
+    Us = sp.Matrix(dim, dim, lambda i, j: sp.Symbol(f"U_{i}_{j}"))
+    Lm = sp.Matrix(Lam.tolist())
+    env = {"Lambda": Lm, "U": Us}
+
+    def concrete(expr):
+        sub = {a: traces.eval_atom(a, env, dim) for a in traces.trace_atoms(expr)}
+        sub.update({traces.d: dim, D.N: n})
+        return sp.expand(expr.xreplace(sub))
+
+    GU = sp.zeros(dim, dim)
+    for w, c in l["dL/dU"].terms.items():
+        m = sp.eye(dim)
+        for letter in w:
+            if not letter.is_identity:
+                mm = env[letter.name]
+                m = m * (mm.T if letter.t else mm)
+        GU += concrete(c) * m
+    args = [D.u] + list(Us)
+    f_loss = sp.lambdify(args, concrete(l["L_reduced"]), "numpy")
+    f_grad = sp.lambdify(args, list(GU.applyfunc(sp.expand)) + [concrete(l["dL/du"])], "numpy")
 
     def loss(x):
         U, u = gradflow.unpack(x, dim)
-        return traces.evaluate_numpy(l["L_reduced"], {"Lambda": Lam, "U": U}, {D.N: n, D.u: u})
+        return float(f_loss(u, *U.ravel()))
 
     def grad(x):
         U, u = gradflow.unpack(x, dim)
-        GU = gU.evaluate_np({"Lambda": Lam, "U": U}, {D.N: n, D.u: u})
-        gu = traces.evaluate_numpy(l["dL/du"], {"Lambda": Lam, "U": U}, {D.N: n, D.u: u})
-        return gradflow.pack(GU, gu)
+        return np.array(f_grad(u, *U.ravel()), dtype=float)
 
     return loss, grad
 
