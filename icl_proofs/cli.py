@@ -233,13 +233,13 @@ class _Progress:
 
     def __init__(self, enabled: bool):
         self.enabled = enabled
-        stream = click.get_text_stream("stderr")
+        stream = sys.stderr
         self.tty = enabled and hasattr(stream, "isatty") and stream.isatty()
         self._shown = 0
         self._step = ""
 
     def _draw(self, text: str) -> None:
-        stream = click.get_text_stream("stderr")
+        stream = sys.stderr
         text = _clip(text, max(20, _width() - 1))
         pad = max(0, self._shown - len(text))
         stream.write("\r" + text + " " * pad)
@@ -262,7 +262,7 @@ class _Progress:
 
     def clear(self) -> None:
         if self.tty and self._shown:
-            stream = click.get_text_stream("stderr")
+            stream = sys.stderr
             stream.write("\r" + " " * self._shown + "\r")
             stream.flush()
             self._shown = 0

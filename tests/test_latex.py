@@ -13,7 +13,7 @@ from icl_proofs.export.latex import (
 )
 
 HAVE_PDFLATEX = shutil.which("pdflatex") is not None
-IN_CI = bool(os.environ.get("CI"))
+IN_CI = os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
 
 
 def _need_pdflatex():
@@ -87,6 +87,7 @@ def test_section_contents():
     assert r"\texttt{N}" in sec and r"N\_train" in sec
 
 
+@pytest.mark.latex
 def test_document_compiles(tmp_path):
     _need_pdflatex()
     tex = document([_LatexDemo()])
@@ -95,6 +96,7 @@ def test_document_compiles(tmp_path):
     assert pdf.exists() and pdf.read_bytes().startswith(b"%PDF")
 
 
+@pytest.mark.latex
 def test_compile_error_is_one_line(tmp_path):
     _need_pdflatex()
     with pytest.raises(LatexError) as exc:
@@ -107,3 +109,17 @@ def test_missing_pdflatex(monkeypatch, tmp_path):
     monkeypatch.setattr(shutil, "which", lambda name: None)
     with pytest.raises(LatexError, match="pdflatex not found"):
         compile_pdf(r"\documentclass{article}", tmp_path)
+
+
+@pytest.mark.latex
+def test_cli_latex_pdf(tmp_path, register_claim):
+    _need_pdflatex()
+    from click.testing import CliRunner
+
+    from icl_proofs.cli import cli
+
+    register_claim(_LatexDemo)
+    target = tmp_path / "out.pdf"
+    r = CliRunner().invoke(cli, ["latex", "dummy.latex_demo", "-o", str(target)])
+    assert r.exit_code == 0, r.output
+    assert target.read_bytes().startswith(b"%PDF")

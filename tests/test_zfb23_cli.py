@@ -3,7 +3,6 @@ import json
 import shutil
 import subprocess
 import sys
-from fractions import Fraction
 
 import mpmath
 import pytest

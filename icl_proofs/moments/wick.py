@@ -29,7 +29,7 @@ from functools import lru_cache
 
 import sympy as sp
 
-from .traces import IDENTITY, Letter, Word, path_symbol, reverse_word, trace_symbol, _key
+from .traces import IDENTITY, Letter, Word, path_symbol, reverse_word, trace_symbol
 
 
 # --------------------------------------------------------------------------------------------
@@ -512,7 +512,6 @@ class MatrixPoly:
 
     def to_matrix_expr(self, dim=None):
         from .traces import d as dsym
-        from .traces import info as _info
 
         dim = dsym if dim is None else dim
         total = None

@@ -1,16 +1,13 @@
 """The zfb23 claims (Zhang, Frei & Bartlett, arXiv 2306.09927): registration and checks."""
 from __future__ import annotations
 
-import math
 
-import mpmath
 import numpy as np
 import sympy as sp
 
 from ...moments import elementwise as ew
 from ...moments import traces
-from ...moments.spectral import (TrF, eval_at_matrix, lam, matrix_function, spectral_normal_form,
-                                 to_spectral)
+from ...moments.spectral import (TrF, lam, matrix_function, spectral_normal_form)
 from ...moments.traces import d as dsym
 from ...numeric import montecarlo as mc
 from ...numeric import samplers
@@ -36,7 +33,7 @@ class Zfb23Claim(Claim):
     def validate(self, values: dict):
         shapes = {k: v.shape for k, v in values.items() if hasattr(v, "shape")}
         if len({s for s in shapes.values()}) > 1:
-            raise UserInputError(f"matrix parameters must have the same size, got "
+            raise UserInputError("matrix parameters must have the same size, got "
                                  + ", ".join(f"{k} {s[0]}x{s[1]}" for k, s in shapes.items()))
         return values
 
@@ -542,7 +539,6 @@ class GlobalMin(Zfb23Claim):
 
         from ...strategies import spd_matrices
 
-        g = D.global_min()
         grad = _v_gradient()
         strat = st.tuples(spd_matrices(min_d=1, max_d=6, max_condition=1e6), st.integers(1, 200))
 
@@ -607,9 +603,6 @@ def _v_gradient():
 def _numeric_full_loss(Lf: sp.Expr, Lam: np.ndarray, n: int):
     """Full loss and its gradient as NumPy functions of the packed (w21, w22, U, u21)."""
     d = Lam.shape[0]
-    Uw = sp.MatrixSymbol("U", d, d)
-    a = sp.MatrixSymbol("w21", d, 1)
-    b = sp.MatrixSymbol("u21", d, 1)
     syms_U = [sp.Symbol(f"U_{i}{j}") for i in range(d) for j in range(d)]
     syms_a = [sp.Symbol(f"a_{i}") for i in range(d)]
     syms_b = [sp.Symbol(f"b_{i}") for i in range(d)]

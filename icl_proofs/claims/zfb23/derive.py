@@ -11,7 +11,6 @@ import sympy as sp
 from ...cache import disk_cached
 from ...models import lsa_symbolic as lsa
 from ...moments.spectral import TrF, lam, pointwise_minimise, to_spectral
-from ...moments.traces import d
 from ...moments.wick import expect, expect_matrix, gaussian, grad, matrix, sample_cov, scalar, vector
 
 N, M = lsa.N, lsa.M

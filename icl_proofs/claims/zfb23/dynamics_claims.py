@@ -2,15 +2,12 @@
 (Theorem 4.5)."""
 from __future__ import annotations
 
-import math
 
 import numpy as np
 import sympy as sp
 
 from ...moments import traces
-from ...moments.spectral import TrF, lam
 from ...moments.traces import d as dsym
-from ...moments.wick import grad as mgrad
 from ...numeric import gradflow
 from ...numeric import montecarlo as mc
 from ..base import Check, Param
@@ -19,7 +16,7 @@ from ..registry import register
 from . import derive as D
 from . import numeric as Z
 from . import paper
-from .claims import P_LAMBDA, P_N, Zfb23Claim, _cases_rng, _mc_n, _NumpyMatrixPoly, _sizes
+from .claims import P_LAMBDA, P_N, Zfb23Claim, _cases_rng, _mc_n, _sizes
 
 
 def derived_flow(Lam: np.ndarray, n: int):
@@ -176,7 +173,7 @@ class GradientFlow(Zfb23Claim):
         # 3 % is > 15 sd away, a fixed margin for "lands on the closed form", not a statistical test
         if worst < 0.03 and max(e["norm_w21"] for e in errs) < 0.03:
             return holds("train-plain-lsa", "training",
-                         f"Adam on fresh prompts, all blocks trained, paper init: ‖uU − Γ⁻¹‖/‖Γ⁻¹‖ = "
+                         "Adam on fresh prompts, all blocks trained, paper init: ‖uU − Γ⁻¹‖/‖Γ⁻¹‖ = "
                          + ", ".join(f"{e['rel_err_P']:.2%}" for e in errs) + " (< 3 %)", runs=errs)
         return inconclusive("train-plain-lsa", "training", f"relative error {worst:.2%} ≥ 3 %", runs=errs)
 

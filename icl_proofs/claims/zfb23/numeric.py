@@ -7,7 +7,7 @@ import numpy as np
 import sympy as sp
 
 from ...moments import traces
-from ...moments.spectral import eval_at_matrix, lam, matrix_function, to_spectral
+from ...moments.spectral import eval_at_matrix, lam, matrix_function
 from ...numeric.precision import to_mp_matrix, to_mpf
 from . import derive as D
 
@@ -55,7 +55,7 @@ def mp_matrix(M, dps: int):
 
 def spectral_mp(expr: sp.Expr, Lambda, dps: int, subs: dict | None = None):
     """Second route: evaluate a TrF expression through mpmath's symmetric eigensolver at ``dps``."""
-    from ...moments.spectral import TrF, trf_atoms
+    from ...moments.spectral import trf_atoms
 
     with mpmath.workdps(dps + 10):
         A = to_mp_matrix(sp.Matrix(Lambda), dps + 10)

@@ -8,9 +8,9 @@ from __future__ import annotations
 import sympy as sp
 
 from ...moments.spectral import TrF, lam
-from ...moments.traces import IDENTITY, Letter
+from ...moments.traces import Letter
 from ...moments.wick import MatrixPoly, expect, matrix, scalar, tr
-from .derive import M, N, s2, u
+from .derive import M, N, u
 
 L = Letter("Lambda", sym=True)
 A = Letter("A")

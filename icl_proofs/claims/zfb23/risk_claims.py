@@ -347,7 +347,7 @@ class QueryShift(_ShiftClaim):
         finite = [float(self._exact_error(Lam, k, k, Lambda_q=Lq)) for k in (10, 100, 1000)]
         if lim == 0:
             return holds("limit-zero", "exact-rational",
-                         f"lim_(N=M→∞) exact risk = 0 (tolerated); at N=M=10,100,1000: "
+                         "lim_(N=M→∞) exact risk = 0 (tolerated); at N=M=10,100,1000: "
                          + ", ".join(f"{v:.3g}" for v in finite), finite=finite)
         return refuted("limit-zero", "exact-rational", f"limit {lim} ≠ 0",
                        {"Lambda": Lam, "Lambda_query": Lq, "limit": lim})
