@@ -7,7 +7,7 @@ import sympy as sp
 
 from ...moments import elementwise as ew
 from ...moments import traces
-from ...moments.spectral import (TrF, lam, matrix_function, spectral_normal_form)
+from ...moments.spectral import TrF, lam, matrix_function, spectral_normal_form
 from ...moments.traces import d as dsym
 from ...numeric import montecarlo as mc
 from ...numeric import samplers
@@ -526,9 +526,18 @@ class GlobalMin(Zfb23Claim):
         note = ""
         if spurious:
             locmin = [s_ for s_ in spurious if s_["min_hessian_eig"] > -1e-7]
+            # rank-one attention V = w21u21ᵀ along an eigenvector of Λ: L = ½trΛ − λ²/(2γ(λ))
+            gam = traces.evaluate_exact(D.gamma_fn(n), {"Lambda": Lam_s})  # γ(λ) with tr Λ filled in
+            rank_one = {str(ev): sp.nsimplify(sp.Rational(1, 2) * Lam_s.trace() - ev ** 2 / (2 * gam.subs(lam, ev)))
+                        for ev in Lam_s.eigenvals()}
+            explained = all(any(abs(float(v) - s_["loss"]) < 1e-9 * max(1, s_["loss"]) for v in rank_one.values())
+                            for s_ in spurious)
             note = (f"; {len(spurious)} starts stopped at loss {sorted({round(s_['loss'], 9) for s_ in spurious})} "
-                    f"(w22 ≈ 0, U ≈ 0: rank-one attention w21u21ᵀ); {len(locmin)} of them have a PSD exact "
-                    f"Hessian — spurious local minima of the full loss (the paper's init avoids them)")
+                    f"(w22 ≈ 0, U ≈ 0: rank-one attention w21u21ᵀ; "
+                    f"{'equal to' if explained else 'NOT matched by'} ½trΛ − λ²/(2γ(λ)) at an eigenvalue λ, "
+                    f"{rank_one}); {len(locmin)} of them have a PSD exact Hessian (one zero mode, the "
+                    f"scaling w21 → c·w21, u21 → u21/c) — spurious local minima of the full loss, which the "
+                    f"paper's initialisation avoids")
         return holds("random-start-optimisation", "optimisation",
                      f"{len(ends)} BFGS starts over all {d*d+2*d+1} parameters: none below the closed form "
                      f"{target:.12g}; {at_global} reached it{note}",
