@@ -360,10 +360,11 @@ class GlobalMin(Zfb23Claim):
     id = "zfb23.global-min"
     source = "Theorem 4.1"
     title = "Global minimum of the LSA loss"
-    statement = ("Every global minimiser has u·U11 = Γ⁻¹ and min L = ½tr(Λ − Λ²Γ⁻¹); for Λ = I, "
-                 "E(ŷ−y)² = d(d+1)/(N+d+1) at the optimum.")
-    statement_latex = (r"Every global minimiser has $uU_{11}=\Gamma^{-1}$ and $\min L=\tfrac12\operatorname{tr}"
-                       r"(\Lambda-\Lambda^2\Gamma^{-1})$; for $\Lambda=I_d$, $E(\hat y-y)^2=\frac{d(d+1)}{N+d+1}$.")
+    statement = ("On the invariant set every global minimiser has u·U11 = Γ⁻¹; min L = ½tr(Λ − Λ²Γ⁻¹) is "
+                 "the global minimum over all LSA blocks; for Λ = I, E(ŷ−y)² = d(d+1)/(N+d+1) at the optimum.")
+    statement_latex = (r"On the invariant set every global minimiser has $uU_{11}=\Gamma^{-1}$; "
+                       r"$\min L=\tfrac12\operatorname{tr}(\Lambda-\Lambda^2\Gamma^{-1})$ is the global minimum over "
+                       r"all LSA blocks; for $\Lambda=I_d$, $E(\hat y-y)^2=\frac{d(d+1)}{N+d+1}$.")
     params = (P_LAMBDA, P_N)
 
     def derive(self):
@@ -390,6 +391,7 @@ class GlobalMin(Zfb23Claim):
             Check("strict-convexity", "symbolic", self._convexity),
             Check("global-over-all-blocks", "symbolic", self._global_decomposition),
             Check("odd-part-vs-V-loss", "exact-rational", self._odd_part_exact),
+            Check("minimisers-over-all-blocks", "exact-rational", self._minimiser_set),
             Check("min-loss-mpmath-eigen", "mpmath", self._mpmath),
             Check("random-start-optimisation", "optimisation", self._optimise),
             Check("stationarity-hypothesis", "hypothesis", self._hypothesis),
@@ -468,6 +470,47 @@ class GlobalMin(Zfb23Claim):
             rhs = traces.evaluate_exact(g["L(V)"], {"Lambda": Lam, "V": w22 * U + a * b.T}, {D.N: n})
             cases.append(({"d": dim, "N": n, "Lambda": Lam}, lhs, rhs))
         return exact_equal("odd-part-vs-V-loss", cases, "odd-part loss equals L(V) at V = w22U + w21u21ᵀ")
+
+    def _minimiser_set(self, ctx):
+        """Which points of the full parameter space attain the minimum?
+
+        A global minimiser needs E[even²] = 0 and V = w22U + w21u21ᵀ = Γ⁻¹.  The even part vanishes
+        only if w21ᵀ(Σ̂ + x_qx_qᵀ/N)Ux_q ≡ 0 (so w21 = 0 or U = 0) and w22·u21 = 0.  For d ≥ 2,
+        U = 0 leaves V = w21u21ᵀ of rank one ≠ Γ⁻¹, so w21 = u21 = 0 and w22U = Γ⁻¹.  For d = 1 the
+        rank-one branch is full rank: w22 = U = 0, w21u21 = Γ⁻¹ is a second family of global minima.
+        Checked exactly on the derived full loss."""
+        rng = _cases_rng(ctx, 36)
+        Lf = D.losses()["L_full"]
+        rows = []
+        for dim in (1, 2, 3):
+            Lam = Z.random_spd(rng, dim, 5)
+            n = int(rng.integers(1, 9))
+            Gi = Z.preconditioner(Lam, n)
+            target = Z.min_loss(Lam, n)
+            main = traces.evaluate_exact(Lf, {"Lambda": Lam, "U": Gi, "w21": sp.zeros(dim, 1),
+                                               "u21": sp.zeros(dim, 1)}, {D.N: n, D.w22: 1})
+            if main != target:
+                return refuted("minimisers-over-all-blocks", "exact-rational",
+                               f"d={dim}: L_full at w22U = Γ⁻¹ is {main}, not the minimum {target}",
+                               {"d": dim, "Lambda": Lam, "N": n})
+            # rank-one branch: w22 = 0, U = 0, w21u21ᵀ = best rank-one / exact Γ⁻¹ when d = 1
+            e1 = sp.zeros(dim, 1)
+            e1[0] = 1
+            alt = traces.evaluate_exact(Lf, {"Lambda": Lam, "U": sp.zeros(dim, dim), "w21": e1,
+                                              "u21": Gi[:, 0] if dim == 1 else Gi.T * e1}, {D.N: n, D.w22: 0})
+            rows.append({"d": dim, "N": n, "Lambda": Lam, "min": target, "rank_one_branch": alt,
+                         "attains_min": bool(alt == target)})
+        d1 = [r for r in rows if r["d"] == 1][0]
+        higher = [r for r in rows if r["d"] > 1]
+        if d1["attains_min"] and not any(r["attains_min"] for r in higher):
+            return holds("minimisers-over-all-blocks", "exact-rational",
+                         "min value attained at w22·U11 = Γ⁻¹, w21 = u21 = 0 for every d; for d ≥ 2 that is the "
+                         "only family; for d = 1 ALSO at w22 = U11 = 0, w21·u21 = Γ⁻¹ (exact witness: "
+                         f"Λ = {d1['Lambda'].tolist()}, N = {d1['N']}, w21 = 1, u21 = Γ⁻¹, L = {d1['min']}), "
+                         "so 'u·U11 = Γ⁻¹ at every minimiser' is a statement about the invariant set (or d ≥ 2)",
+                         rows=rows)
+        return inconclusive("minimisers-over-all-blocks", "exact-rational", "unexpected minimiser structure",
+                            rows=rows)
 
     def _mpmath(self, ctx):
         rng = _cases_rng(ctx, 32)
