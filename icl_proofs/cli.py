@@ -268,7 +268,7 @@ class _Progress:
             self._shown = 0
 
 
-_COLS = [26, 14, 30, 12]
+_COLS = [26, 15, 32, 12]
 
 
 def _row(claim: str, route: str, name: str, verdict: str, evidence: str) -> str:
