@@ -18,7 +18,7 @@ Nothing about the dimension is fixed, so results hold for symbolic d.
 >>> x = gaussian("x", cov="Lambda")
 >>> A = matrix("A")
 >>> expect((x.T @ A @ x) ** 2)          # E[(xᵀAx)²] for x ~ N(0, Λ), any A
-tr(A*Lambda)**2 + tr(A*Lambda*A*Lambda) + tr(A*Lambda*A'*Lambda)
+tr(A*Lambda)**2 + tr(A*Lambda*A'*Lambda) + tr(A*Lambda*A*Lambda)
 """
 from __future__ import annotations
 
