@@ -91,7 +91,49 @@ class GradientFlow(Zfb23Claim):
             Check("flow-converges-below-bound", "ode", self._below),
             Check("flow-above-bound", "ode", self._above),
             Check("train-plain-lsa", "training", self._train),
+            Check("flow-hypothesis", "hypothesis", self._hypothesis),
         ]
+
+    def _hypothesis(self, ctx):
+        """Hypothesis over d = 1..6, SPD Λ up to condition 10³ (λ_max in [0.1, 10]), N and Θ: the flow
+        of the derived gradient from the paper's initialisation (σ = bound/2) ends at the minimum
+        (a stationary point with loss gap ≤ 1e-9·trΛ); refuted only by a stationary end point above
+        the minimum."""
+        from hypothesis import strategies as st
+
+        from ...strategies import spd_matrices
+
+        # Λ rescaled so that λ_max ∈ [0.1, 10] (with condition ≤ 10³, λ_min ≥ 10⁻⁴): the flow's
+        # slowest time constant stays within what a double-precision gradient can resolve
+        strat = st.tuples(spd_matrices(min_d=1, max_d=6, max_condition=1e3), st.floats(0.1, 10.0),
+                          st.integers(1, 100), st.integers(0, 2**31 - 1))
+
+        undecided = []
+
+        def pred(ex):
+            Lam, top, n, seed = ex
+            Lam = Lam * (top / float(np.linalg.eigvalsh(Lam)[-1]))
+            sigma = 0.5 * gradflow.sigma_bound(Lam, n)
+            res, err, gap = self._run(Lam, n, sigma, np.random.default_rng(seed))
+            drift = res.invariant_drift["balancedness"]
+            verdict = self._verdict(res, gap, Lam)
+            if verdict == "inconclusive":
+                undecided.append((len(Lam), n))
+            # the end point is what this sweep tests; balancedness is tested by
+            # flow-converges-below-bound on horizons where the solver's own drift is ~1e-10
+            ok = verdict != "refuted"
+            return ok, (f"d={len(Lam)}, N={n}, cond={np.linalg.cond(Lam):.3g}: stopped with loss gap {gap:.3g} "
+                        f"above min L (end error {err:.3g}), drift {drift:.2g}")
+
+        res = hypothesis_sweep("flow-hypothesis", strat, pred, 3, ctx.seed,  # ODEs at d ≤ 6 are slow
+                               "gradient flow from Assumption 3.3 reaches the minimum, d ≤ 6")
+        if res.status.value == "holds" and undecided:
+            return inconclusive("flow-hypothesis", "hypothesis",
+                                f"no counterexample, but {len(undecided)} runs had not reached a stationary point "
+                                f"within 100 time constants: {undecided}")
+        return res
+
+
 
     def _grad_agree(self, ctx):
         rng = _cases_rng(ctx, 81)
@@ -112,14 +154,36 @@ class GradientFlow(Zfb23Claim):
                        {"max_relative_difference": worst})
 
     def _run(self, Lam, n, sigma, rng):
+        """Integrate the derived flow from the paper's initialisation.
+
+        Returns (result, relative error of (U, u) against (U_*, u_*), loss gap L_end − L_*).  The
+        horizon is 100 time constants of the slowest direction (small eigenvalues of Λ relax on a
+        time scale ~1/λ_min²); LSODA steps over it cheaply."""
         loss, grad = derived_flow(Lam, n)
         U0, u0 = gradflow.paper_init(Lam.shape[0], sigma, rng=rng)
-        res = gradflow.integrate_flow(grad, gradflow.pack(U0, u0), 1e4, loss=loss, tol_grad=1e-11,
+        Ustar, ustar = gradflow.zfb23_optimum(Lam, n)
+        # slowest relaxation rate near W_*: r = u_*² · min_j γ(λ_j) λ_j².  Stop when the Newton
+        # distance ‖∇L‖/r is below 1e-9·‖W_*‖, i.e. the end point is a stationary point to that
+        # accuracy even along the flattest direction; integrate up to 100 time constants.
+        lam_ = np.linalg.eigvalsh(Lam)
+        gam_ = (1 + 1 / n) * lam_ + lam_.sum() / n
+        rate = float(ustar ** 2 * np.min(gam_ * lam_ ** 2))
+        size = float(np.sqrt(np.sum(Ustar ** 2) + ustar ** 2))
+        t_max = float(min(1e16, max(1e4, 100.0 / rate)))
+        res = gradflow.integrate_flow(grad, gradflow.pack(U0, u0), t_max, loss=loss, tol_grad=1e-9 * rate * size,
                                       invariants={"balancedness": gradflow.balancedness(Lam.shape[0])})
         U, u = gradflow.unpack(res.x_final, Lam.shape[0])
-        Ustar, ustar = gradflow.zfb23_optimum(Lam, n)
         err = max(float(np.linalg.norm(U - Ustar) / np.linalg.norm(Ustar)), abs(u - ustar) / abs(ustar))
-        return res, err
+        gap = loss(res.x_final) - loss(gradflow.pack(Ustar, ustar))
+        return res, err, gap
+
+    @staticmethod
+    def _verdict(res, gap, Lam):
+        """'holds' if the flow reached a stationary point at the global minimum value, 'refuted' if
+        it stopped at a stationary point above it, 'inconclusive' if it did not stop in time."""
+        if not res.converged:
+            return "inconclusive"
+        return "refuted" if gap > 1e-9 * max(1.0, float(np.trace(Lam))) else "holds"
 
     def _below(self, ctx):
         rng = _cases_rng(ctx, 82)
@@ -128,14 +192,18 @@ class GradientFlow(Zfb23Claim):
             Lam = Z.to_np(Z.random_spd(rng, dim, 20))
             n = int(rng.integers(2, 30))
             sigma = 0.5 * gradflow.sigma_bound(Lam, n)
-            res, err = self._run(Lam, n, sigma, rng)
+            res, err, gap = self._run(Lam, n, sigma, rng)
             drift = res.invariant_drift["balancedness"]
-            rows.append({"d": dim, "N": n, "sigma": sigma, "rel_err": err, "balancedness_drift": drift,
-                         "rate": res.rate_state})
-            if not (err < 1e-6 and drift < 1e-8 and res.converged):
-                return refuted("flow-converges-below-bound", "ode",
-                               f"d={dim}, N={n}: end point off by {err:.3g}, drift {drift:.2g}",
-                               {"Lambda": Lam, "N": n, "sigma": sigma, "rel_err": err, "drift": drift})
+            rows.append({"d": dim, "N": n, "sigma": sigma, "rel_err": err, "loss_gap": gap,
+                         "balancedness_drift": drift, "rate": res.rate_state})
+            verdict = self._verdict(res, gap, Lam)
+            if verdict != "holds" or drift > _DRIFT_TOL * _state_scale(Lam, n):
+                make = refuted if verdict == "refuted" or drift > _DRIFT_TOL * _state_scale(Lam, n) else inconclusive
+                args = ({"Lambda": Lam, "N": n, "sigma": sigma, "rel_err": err, "loss_gap": gap, "drift": drift},) \
+                    if make is refuted else ()
+                return make("flow-converges-below-bound", "ode",
+                            f"d={dim}, N={n}: verdict {verdict}, end point off by {err:.3g}, loss gap {gap:.3g}, "
+                            f"drift {drift:.2g}", *args)
         return holds("flow-converges-below-bound", "ode",
                      "σ = bound/2: converged to (U_*, u_*) to ≤ %.1e, balancedness drift ≤ %.1e, linear rate %s"
                      % (max(r["rel_err"] for r in rows), max(r["balancedness_drift"] for r in rows),
@@ -150,8 +218,9 @@ class GradientFlow(Zfb23Claim):
             n = 10
             for k in _sizes(ctx, (5.0,), (2.0, 5.0, 20.0)):
                 sigma = k * gradflow.sigma_bound(Lam, n)
-                res, err = self._run(Lam, n, sigma, rng)
-                rows.append({"d": dim, "k": k, "rel_err": err, "converged": bool(res.converged and err < 1e-6)})
+                res, err, gap = self._run(Lam, n, sigma, rng)
+                rows.append({"d": dim, "k": k, "rel_err": err, "loss_gap": gap,
+                             "converged": self._verdict(res, gap, Lam) == "holds"})
         conv = sum(r["converged"] for r in rows)
         return holds("flow-above-bound", "ode",
                      f"not covered by the theorem; observed: {conv}/{len(rows)} runs with σ = k·bound "
@@ -176,6 +245,16 @@ class GradientFlow(Zfb23Claim):
                          "Adam on fresh prompts, all blocks trained, paper init: ‖uU − Γ⁻¹‖/‖Γ⁻¹‖ = "
                          + ", ".join(f"{e['rel_err_P']:.2%}" for e in errs) + " (< 3 %)", runs=errs)
         return inconclusive("train-plain-lsa", "training", f"relative error {worst:.2%} ≥ 3 %", runs=errs)
+
+
+#: balancedness u² − ‖U‖_F² is conserved exactly by the flow; the solver (rtol 1e-10 over long
+#: horizons) conserves it to ~1e-8 relative.  A real violation is O(1) relative to ‖(U_*, u_*)‖².
+_DRIFT_TOL = 1e-6
+
+
+def _state_scale(Lam, n) -> float:
+    Ustar, ustar = gradflow.zfb23_optimum(Lam, n)
+    return float(np.sum(Ustar ** 2) + ustar ** 2)
 
 
 def _op_norm_mp(M, dps):
