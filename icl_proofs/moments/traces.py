@@ -215,14 +215,23 @@ def eval_atom(sym: sp.Symbol, env: dict, dim: int | None = None):
     return val[0, 0] if hasattr(val, "shape") and len(getattr(val, "shape", ())) == 2 else val
 
 
-def evaluate_exact(expr: sp.Expr, env: dict, extra: dict | None = None) -> sp.Expr:
-    """Exact value of a trace polynomial for SymPy rational matrices ``env`` (name -> Matrix)."""
+def substitute(expr: sp.Expr, env: dict, extra: dict | None = None) -> sp.Expr:
+    """Replace every trace/path atom by its value at the matrices in ``env`` and ``d`` by the size.
+
+    Entries of ``env`` may be SymPy matrices with symbolic entries (to build concrete polynomials),
+    rational matrices, or NumPy arrays.  No simplification is done here.
+    """
     dim = next(iter(v for v in env.values() if hasattr(v, "shape"))).shape[0]
     sub = {s: sp.sympify(eval_atom(s, env, dim)) for s in trace_atoms(expr)}
     sub[d] = sp.Integer(dim)
     if extra:
         sub.update({sp.Symbol(k) if isinstance(k, str) else k: v for k, v in extra.items()})
-    return sp.simplify(expr.xreplace(sub)) if sub else expr
+    return expr.xreplace(sub)
+
+
+def evaluate_exact(expr: sp.Expr, env: dict, extra: dict | None = None) -> sp.Expr:
+    """Exact value of a trace polynomial for SymPy rational matrices ``env`` (name -> Matrix)."""
+    return sp.simplify(substitute(expr, env, extra))
 
 
 def evaluate_numpy(expr: sp.Expr, env: dict, extra: dict | None = None) -> float:

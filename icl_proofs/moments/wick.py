@@ -525,21 +525,28 @@ class MatrixPoly:
             total = term if total is None else total + term
         return total if total is not None else sp.ZeroMatrix(dim, dim)
 
-    def evaluate(self, env: dict, extra: dict | None = None):
-        from .traces import evaluate_exact
+    def evaluate(self, env: dict, extra: dict | None = None, coef=None):
+        """Σ_k c_k W_k at concrete matrices: exact for SymPy ``env``, float for NumPy ``env``.
 
-        out = None
+        ``coef(c)`` evaluates a scalar coefficient (default: exact or float trace evaluation).
+        """
+        import numpy as np
+
+        from .traces import evaluate_exact, evaluate_numpy
+
+        numeric = all(isinstance(v, np.ndarray) for v in env.values())
+        if coef is None:
+            coef = (lambda c: evaluate_numpy(c, env, extra)) if numeric else (lambda c: evaluate_exact(c, env, extra))
         dim = next(iter(v for v in env.values() if hasattr(v, "shape"))).shape[0]
+        out = np.zeros((dim, dim)) if numeric else sp.zeros(dim, dim)
         for w, c in self.terms.items():
-            m = sp.eye(dim)
+            m = np.eye(dim) if numeric else sp.eye(dim)
             for l in w:
-                if l.is_identity:
-                    continue
-                mm = sp.Matrix(env[l.name])
-                m = m * (mm.T if l.t else mm)
-            val = evaluate_exact(c, env, extra) * m
-            out = val if out is None else out + val
-        return out if out is not None else sp.zeros(dim, dim)
+                if not l.is_identity:
+                    mm = env[l.name] if numeric else sp.Matrix(env[l.name])
+                    m = m @ (mm.T if l.t else mm)
+            out = out + coef(c) * m
+        return out
 
 
 def _extract_probe(total: sp.Expr) -> MatrixPoly:

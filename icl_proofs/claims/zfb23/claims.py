@@ -598,7 +598,7 @@ class GlobalMin(Zfb23Claim):
             Lam, n = ex
             G = (1 + 1 / n) * Lam + np.trace(Lam) / n * np.eye(len(Lam))
             V = np.linalg.solve(G, np.eye(len(Lam)))
-            gr = grad.evaluate_np({"Lambda": Lam, "V": V}, {D.N: n})
+            gr = grad.evaluate({"Lambda": Lam, "V": V}, {D.N: n})
             scale = np.linalg.norm(Lam @ Lam)
             ok = np.linalg.norm(gr) <= 1e-8 * scale * np.linalg.cond(G)
             return ok, f"d={len(Lam)}, N={n}, |∇L(Γ⁻¹)| = {np.linalg.norm(gr):.3g}, cond={np.linalg.cond(Lam):.3g}"
@@ -630,26 +630,10 @@ def _at_identity(expr: sp.Expr) -> sp.Expr:
     return sp.simplify(ev(expr))
 
 
-class _NumpyMatrixPoly:
-    def __init__(self, mpoly):
-        self.mpoly = mpoly
-
-    def evaluate_np(self, env, extra):
-        out = 0
-        dim = next(iter(env.values())).shape[0]
-        for w, c in self.mpoly.terms.items():
-            m = np.eye(dim)
-            for l in w:
-                if not l.is_identity:
-                    m = m @ (env[l.name].T if l.t else env[l.name])
-            out = out + traces.evaluate_numpy(c, env, extra) * m
-        return out
-
-
 def _v_gradient():
     from ...moments.wick import grad
 
-    return _NumpyMatrixPoly(grad(D.global_min()["L(V)"], "V"))
+    return grad(D.global_min()["L(V)"], "V")
 
 
 def _numeric_full_loss(Lf: sp.Expr, Lam: np.ndarray, n: int):
@@ -662,10 +646,7 @@ def _numeric_full_loss(Lf: sp.Expr, Lam: np.ndarray, n: int):
     am, bm = sp.Matrix(syms_a), sp.Matrix(syms_b)
     Lm = sp.Matrix(Lam.tolist()).applyfunc(sp.nsimplify)
     env = {"Lambda": Lm, "U": Um, "w21": am, "u21": bm}
-    sub = {s: sp.expand(traces.eval_atom(s, env, d)) for s in traces.trace_atoms(Lf)}
-    sub[traces.d] = d
-    sub[D.N] = n
-    expr = sp.expand(Lf.xreplace(sub))
+    expr = sp.expand(traces.substitute(Lf, env, {D.N: n}))
     allv = syms_a + [D.w22] + syms_U + syms_b
     fl = sp.lambdify([allv], expr, "numpy")
     grads = [sp.diff(expr, v) for v in allv]

@@ -29,18 +29,9 @@ def derived_flow(Lam: np.ndarray, n: int):
     env = {"Lambda": Lm, "U": Us}
 
     def concrete(expr):
-        sub = {a: traces.eval_atom(a, env, dim) for a in traces.trace_atoms(expr)}
-        sub.update({traces.d: dim, D.N: n})
-        return sp.expand(expr.xreplace(sub))
+        return sp.expand(traces.substitute(expr, env, {D.N: n}))
 
-    GU = sp.zeros(dim, dim)
-    for w, c in l["dL/dU"].terms.items():
-        m = sp.eye(dim)
-        for letter in w:
-            if not letter.is_identity:
-                mm = env[letter.name]
-                m = m * (mm.T if letter.t else mm)
-        GU += concrete(c) * m
+    GU = l["dL/dU"].evaluate(env, coef=concrete)
     args = [D.u] + list(Us)
     f_loss = sp.lambdify(args, concrete(l["L_reduced"]), "numpy")
     f_grad = sp.lambdify(args, list(GU.applyfunc(sp.expand)) + [concrete(l["dL/du"])], "numpy")
