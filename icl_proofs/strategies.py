@@ -45,6 +45,7 @@ __all__ = [
     "prompt_lengths",
     "rationals",
     "MAX_FLOAT_CONDITION",
+    "probabilities", "markov_kernels",
 ]
 
 #: largest condition number for float64 matrices (beyond it Cholesky may fail after rounding)
@@ -244,3 +245,41 @@ def ill_conditioned_spd(d, condition: float, exact: bool = False):
         dims = st.just(n)
     lc = math.log10(math.floor(c + 1e-9)) if exact else math.log10(c)
     return _spd(dims, lc, lc, exact, False)
+
+
+# --------------------------------------------------------------------------- Markov chains (ding25)
+def probabilities(max_denominator: int = 100) -> st.SearchStrategy:
+    """Exact probabilities strictly inside (0, 1), as :class:`fractions.Fraction` (extremes included on
+    purpose: 1/max_denominator and 1 - 1/max_denominator).
+
+    >>> from hypothesis import find
+    >>> find(probabilities(), lambda p: p > 0.9) < 1
+    True
+    """
+    from fractions import Fraction
+
+    _check_int("max_denominator", max_denominator, 2)
+    return st.fractions(min_value=Fraction(1, max_denominator), max_value=1 - Fraction(1, max_denominator),
+                        max_denominator=max_denominator)
+
+
+def markov_kernels(n_states: int = 2, max_denominator: int = 20, exact: bool = True) -> st.SearchStrategy:
+    """Row-stochastic ``n_states x n_states`` kernels with positive entries (exact rationals by default,
+    float NumPy arrays with ``exact=False``); rows are normalised positive integer vectors, so nearly
+    deterministic rows (e.g. 1/20 vs 19/20) are drawn too.
+
+    >>> from hypothesis import find
+    >>> K = find(markov_kernels(3), lambda K: True)
+    >>> all(sum(row) == 1 for row in K)
+    True
+    """
+    from fractions import Fraction
+
+    import numpy as np
+
+    _check_int("n_states", n_states, 2)
+    _check_int("max_denominator", max_denominator, 2)
+    row = st.lists(st.integers(1, max_denominator), min_size=n_states, max_size=n_states).map(
+        lambda v: [Fraction(x, sum(v)) for x in v])
+    kern = st.lists(row, min_size=n_states, max_size=n_states)
+    return kern if exact else kern.map(lambda K: np.array(K, dtype=float))

@@ -74,6 +74,10 @@ class Check:
     quick: bool = True
 
 
+#: default of a parameter that may be left out (its value is then ``None``)
+OPTIONAL = "(optional)"
+
+
 @dataclasses.dataclass
 class Param:
     """A named, validated parameter of a claim.

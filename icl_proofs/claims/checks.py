@@ -45,8 +45,9 @@ def _jsonable(x: Any):
 def symbolic_zero(name: str, difference: sp.Expr, what: str, witness: Callable[[], dict] | None = None,
                   route: str = "symbolic") -> CheckResult:
     """Holds iff ``difference`` simplifies to exactly 0."""
-    diff = sp.simplify(difference) if difference != 0 else difference
-    if diff == 0:
+    diff = sp.simplify(difference)
+    is_zero = diff.is_zero_matrix if isinstance(diff, sp.MatrixBase) else diff == 0
+    if is_zero:
         return holds(name, route, f"{what}: difference simplifies to 0")
     return refuted(name, route, f"{what}: difference is {sp.sstr(diff)[:300]}",
                    witness() if witness else {"difference": sp.sstr(diff)})

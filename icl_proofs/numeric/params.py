@@ -21,7 +21,7 @@ from typing import Any
 
 import sympy
 
-from ..claims.base import Claim, Param, UserInputError
+from ..claims.base import OPTIONAL, Claim, Param, UserInputError
 
 #: largest accepted matrix dimension
 MAX_DIM = 64
@@ -362,6 +362,8 @@ def parse_params(claim: Claim, assignments: list[str] | tuple[str, ...]) -> dict
     for p in claim.params:
         if p.name in given:
             values[p.name] = parse_value(given[p.name], p.kind, p.name, p)
+        elif p.default == OPTIONAL:
+            values[p.name] = None
         elif p.default is not None:
             values[p.name] = coerce_value(p.default, p)
         else:

@@ -1,0 +1,639 @@
+"""ding25 claims on the one-layer LSA and its enlarged space: lemma-3.1, lemma-3.2, thm-3.3, thm-3.4,
+enlarged-min.  Derivations come from :mod:`.derive` and the moment engines; :mod:`.paper` holds what
+the paper prints; every check names its route."""
+from __future__ import annotations
+
+import itertools
+import math
+from fractions import Fraction
+
+import numpy as np
+import sympy as sp
+
+from ...models.markov_lsa import features, m_of, pairs
+from ...moments import markov
+from ...moments.markov_bruteforce import enumerate_system
+from ...numeric import lsa_optimum, markov_samplers
+from ...numeric import montecarlo as mc
+from ...numeric.params import _ldl_exact
+from ...numeric.realizability import realize_exact
+from ..base import OPTIONAL, Check, Claim, Param, UserInputError
+from ..checks import exact_equal, holds, hypothesis_sweep, mc_check, refuted, symbolic_zero
+from ..registry import register
+from . import derive as D
+from . import paper
+
+PAPER = ("Ding, Lu, Lu, Nowicki & Gao 2025, Optimality and NP-Hardness of Transformers in Learning "
+         "Markovian Dynamical Functions (arXiv 2510.18638)")
+
+P_D = Param("d", "int", "chain length minus one (x = first d states)", default=1, minimum=1,
+            maximum=markov.MAX_EXACT_D)
+P_NN = Param("n", "int", "number of labelled chains in a prompt", default=5, minimum=1, maximum=10**9)
+P_P = Param("p", "number", "initial-state probability P(s_1 = 1), strictly between 0 and 1", default="1/2")
+
+
+def _F(x) -> Fraction:
+    x = sp.Rational(x)
+    return Fraction(int(x.p), int(x.q))
+
+
+def _rng(ctx, salt):
+    return np.random.default_rng([ctx.seed, salt])
+
+
+class Ding25Claim(Claim):
+    paper = PAPER
+
+    def validate(self, values):
+        if "p" in values:
+            p = values["p"]
+            if not (0 < p < 1):
+                raise UserInputError(f"parameter p: must lie strictly between 0 and 1, got {p}")
+        return values
+
+
+def _pd_exact(H) -> bool:
+    return _ldl_exact([[Fraction(x) for x in row] for row in H])
+
+
+def _int_rank(rows) -> int:
+    """Exact rank of an integer matrix (fraction-free elimination)."""
+    A = [list(map(int, r)) for r in rows]
+    rank, ncol = 0, len(A[0]) if A else 0
+    for col in range(ncol):
+        piv = next((r for r in range(rank, len(A)) if A[r][col] != 0), None)
+        if piv is None:
+            continue
+        A[rank], A[piv] = A[piv], A[rank]
+        pr = A[rank]
+        for r in range(len(A)):
+            if r != rank and A[r][col]:
+                f, g = A[r][col], pr[col]
+                A[r] = [x * g - y * f for x, y in zip(A[r], pr)]
+                gg = math.gcd(*A[r]) or 1
+                A[r] = [x // gg for x in A[r]]
+        rank += 1
+    return rank
+
+
+# ============================================================================================
+@register
+class Lemma31(Ding25Claim):
+    id = "ding25.lemma-3.1"
+    source = "Lemma 3.1 / C.6"
+    title = "Strict convexity of the enlarged-space loss"
+    statement = ("For p in (0,1) and p01, p10 iid U(0,1), f~(X) = E[((x_q ⊗ g)^T X - y_q)^2] is strictly "
+                 "convex: H = E[(x_q ⊗ g)(x_q ⊗ g)^T] is positive definite, so X* is unique.")
+    statement_latex = (r"For $p\in(0,1)$ and $p_{01},p_{10}\sim U(0,1)$ iid, "
+                       r"$H=E[(x_q\otimes g)(x_q\otimes g)^\top]\succ 0$.")
+    params = (P_D, P_NN, P_P)
+
+    def quantities(self, values, dps=30):
+        d, n, p = int(values["d"]), int(values["n"]), _F(values["p"])
+        s = D.exact_system(d, p)
+        H = s.H(n)
+        Hf = np.array(H, dtype=float)
+        return {"positive_definite": _pd_exact(H), "min_eigenvalue": float(np.linalg.eigvalsh(Hf).min()),
+                "size": len(H)}
+
+    def checks(self):
+        return [
+            Check("pd-exact", "exact-rational", self._pd),
+            Check("rank-enumeration", "enumeration", self._rank),
+            Check("pd-hypothesis", "hypothesis", self._hyp),
+        ]
+
+    def _pd(self, ctx):
+        grid = list(itertools.product([1, 2, 3] if ctx.quick else [1, 2, 3, 4, 5],
+                                      [Fraction(1, 10), Fraction(1, 2), Fraction(9, 10)], [1, 2, 10, 1000]))
+        for d, p, n in grid:
+            if not _pd_exact(D.exact_system(d, p).H(n)):
+                return refuted("pd-exact", "exact-rational", f"H not positive definite at d={d}, n={n}, p={p}",
+                               {"d": d, "n": n, "p": str(p)})
+        return holds("pd-exact", "exact-rational",
+                     f"all leading principal minors of the exact H are > 0 (fraction-free Bareiss) at "
+                     f"{len(grid)} configurations (d, p, n)", cases=len(grid))
+
+    def _rank(self, ctx):
+        """H = sum over configurations of w_c f_c f_c^T with every w_c > 0 (p in (0,1), Beta integrals > 0),
+        so H > 0 iff the feature vectors of all configurations span R^{dm}: an exact rank certificate."""
+        sizes = [(1, 1), (1, 2), (2, 1), (2, 2)] if ctx.quick else [(1, 1), (1, 2), (2, 1), (2, 2), (3, 1)]
+        for d, n in sizes:
+            L = (n + 1) * (d + 1)
+            idx = np.arange(2**L)
+            st = ((idx[:, None] >> np.arange(L)) & 1).reshape(-1, n + 1, d + 1)
+            F = np.rint(features(st) * n).astype(np.int64)
+            F = np.unique(F, axis=0)
+            r = _int_rank(F.tolist())
+            if r != d * m_of(d):
+                return refuted("rank-enumeration", "enumeration",
+                               f"features span only {r} < {d * m_of(d)} dimensions at d={d}, n={n}",
+                               {"d": d, "n": n, "rank": r})
+        return holds("rank-enumeration", "enumeration",
+                     f"feature vectors of all 2^((n+1)(d+1)) configurations have full rank dm (exact) for "
+                     f"(d, n) in {sizes}; every configuration has positive probability, so H > 0. Note: the "
+                     "printed proof only shows each entry of z is nonzero with positive probability, which does "
+                     "not imply E[zz^T] > 0 (z = (u, u) is a counterexample to that inference)",
+                     sizes=sizes)
+
+    def _hyp(self, ctx):
+        from hypothesis import strategies as st
+
+        strat = st.tuples(st.integers(1, 3), st.integers(1, 60),
+                          st.fractions(min_value=Fraction(1, 100), max_value=Fraction(99, 100),
+                                       max_denominator=100))
+
+        def pred(ex):
+            d, n, p = ex
+            ok = _pd_exact(markov.enlarged_system(d, p).H(n)) if d < 3 else _pd_exact(D.exact_system(d, p).H(n))
+            return ok, f"H not PD at d={d}, n={n}, p={p}"
+
+        return hypothesis_sweep("pd-hypothesis", strat, pred, 15 if ctx.quick else 60, ctx.seed,
+                                "H(d, n, p) > 0 over random d ≤ 3, n ≤ 60, p rational in (0, 1)")
+
+
+# ============================================================================================
+def _factorised_H(d, p, n):
+    """Lemma C.7's factorised H under the prior: E[x_q x_q^T] ⊗ E[g g^T], each averaged separately."""
+    nodes, weights = markov.rational_rule(3 * d)
+    pts = [((a, c), wa * wc) for a, wa in zip(nodes, weights) for c, wc in zip(nodes, weights)]
+    qp = [(i, j) for i in range(d) for j in range(d)]
+    m = m_of(d)
+    Eq = {ij: sum(w * markov.chain_prob({ij[0] + 1, ij[1] + 1}, a, c, p) for (a, c), w in pts) for ij in qp}
+    ctx = [frozenset({x + 1, y + 1}) for x, y in pairs(d)]
+    Eg = [[sum(w * (markov.chain_prob(ctx[al] | ctx[be], a, c, p) / n
+                    + (1 - Fraction(1, n)) * markov.chain_prob(ctx[al], a, c, p)
+                    * markov.chain_prob(ctx[be], a, c, p)) for (a, c), w in pts)
+           for be in range(m)] for al in range(m)]
+    return [[paper.lemma32_factorised_entry(Eq[(i, j)], Eg[al][be]) for j in range(d) for be in range(m)]
+            for i in range(d) for al in range(m)]
+
+
+@register
+class Lemma32(Ding25Claim):
+    id = "ding25.lemma-3.2"
+    source = "Lemma 3.2 / C.7 (and its proof)"
+    title = "General-d closed form of H and the factorisation E[x x G G] = E[x x] E[G G]"
+    statement = ("P(s_t1 = ... = s_tk = 1) = mu(t1) prod kappa(t_{l+1} - t_l); H is built from it via "
+                 "E[x_{q,i} x_{q,j} G G'] = E[x_{q,i} x_{q,j}] E[G G'] (x_i and x_{n+1} independent); X* = H^-1 b "
+                 "minimises f~ of Eq. 9 (expectation over the U(0,1) kernel prior).")
+    params = (P_D, P_NN, P_P)
+
+    def quantities(self, values, dps=30):
+        d, n, p = int(values["d"]), int(values["n"]), _F(values["p"])
+        Ht = D.exact_system(d, p).H(n)
+        Hf = _factorised_H(d, p, n)
+        diff = max(abs(float(x - y)) for rx, ry in zip(Ht, Hf) for x, y in zip(rx, ry))
+        return {"max_abs_entry_difference_true_minus_factorised": diff}
+
+    def checks(self):
+        return [
+            Check("product-formula-fixed-kernel", "exact-rational", self._product),
+            Check("fixed-kernel-H-enumeration", "enumeration", self._fixed_enum),
+            Check("factorisation-under-prior", "exact-rational+enumeration", self._prior),
+            Check("factorisation-monte-carlo", "monte-carlo", self._mc),
+        ]
+
+    def _product(self, ctx):
+        rng = _rng(ctx, 321)
+        cases = 0
+        for d in ([1, 2, 3, 4] if ctx.quick else [1, 2, 3, 4, 5, 6]):
+            a, c, p = (Fraction(int(rng.integers(1, 9)), 10) for _ in range(3))
+            for S in markov.all_subsets(d, 4):
+                lhs = markov.chain_prob(S, a, c, p)
+                rhs = paper.chain_prob_product(S, sp.Rational(a.numerator, a.denominator),
+                                               sp.Rational(c.numerator, c.denominator),
+                                               sp.Rational(p.numerator, p.denominator))
+                cases += 1
+                if sp.Rational(lhs.numerator, lhs.denominator) != sp.nsimplify(rhs):
+                    return refuted("product-formula-fixed-kernel", "exact-rational",
+                                   f"mu·kappa product differs from the chain recursion at S={S}",
+                                   {"S": list(S), "a": str(a), "c": str(c), "p": str(p), "recursion": str(lhs),
+                                    "paper": str(rhs)})
+        return holds("product-formula-fixed-kernel", "exact-rational",
+                     f"mu(t1) prod kappa(t_(l+1) - t_l) equals the forward chain recursion on {cases} state sets "
+                     "(|S| ≤ 4, d ≤ 6, random rational fixed kernels)", cases=cases)
+
+    def _fixed_enum(self, ctx):
+        rng = _rng(ctx, 322)
+        sizes = [(1, 2), (2, 1), (2, 2)] if ctx.quick else [(1, 3), (2, 2), (3, 1), (3, 2)]
+        for d, n in sizes:
+            a, c, p = (Fraction(int(rng.integers(1, 9)), 10) for _ in range(3))
+            s = markov.enlarged_system(d, p, kernel=(a, c))  # factorised (valid for a fixed kernel)
+            bf = enumerate_system(d, n, p=p, kernel=[[1 - a, a], [c, 1 - c]])
+            if s.H(n) != bf.H or s.h != bf.h:
+                return refuted("fixed-kernel-H-enumeration", "enumeration",
+                               f"fixed-kernel H differs from enumeration at d={d}, n={n}",
+                               {"d": d, "n": n, "a": str(a), "c": str(c), "p": str(p)})
+        return holds("fixed-kernel-H-enumeration", "enumeration",
+                     f"for a FIXED kernel the factorised H and b equal brute-force enumeration exactly at {sizes}")
+
+    def _witness(self, d=2, n=1, p=Fraction(1, 2)):
+        Ht = D.exact_system(d, p).H(n)
+        bf = enumerate_system(d, n, p=p)
+        Hf = _factorised_H(d, p, n)
+        m = m_of(d)
+        best = max(((i, j) for i in range(d * m) for j in range(d * m)), key=lambda ij: abs(Ht[ij[0]][ij[1]]
+                                                                                              - Hf[ij[0]][ij[1]]))
+        i, j = best
+
+        def name(k):
+            q, g = divmod(k, m)
+            a, c = pairs(d)[g]
+            return f"x_q,{q + 1} G_{a + 1}{c + 1}"
+
+        return Ht, bf, Hf, i, j, name
+
+    def _prior(self, ctx):
+        # d = 1: the query's only input state is its initial state, independent of the kernel: valid
+        for n in (1, 3):
+            if _factorised_H(1, Fraction(1, 3), n) != D.exact_system(1, Fraction(1, 3)).H(n):
+                return refuted("factorisation-under-prior", "exact-rational", "d = 1 factorisation fails",
+                               {"d": 1, "n": n})
+        p = Fraction(1, 2)
+        Ht, bf, Hf, i, j, name = self._witness(2, 1, p)
+        assert bf.H == Ht  # engine and enumeration agree: the true H is not the factorised one
+        if Ht == Hf:
+            return holds("factorisation-under-prior", "exact-rational+enumeration",
+                         "factorised H equals the true H at d = 2")
+        s = D.exact_system(2, p)
+        Xt = markov.solve(Ht, s.h)
+        Xf = markov.solve(Hf, s.h)
+        excess = markov.loss_at(s, 1, Xf) - markov.loss_at(s, 1, Xt)
+        return refuted(
+            "factorisation-under-prior", "exact-rational+enumeration",
+            f"under the U(0,1) prior, x_q and the context share the kernel, so they are only conditionally "
+            f"independent: at d=2, n=1, p=1/2, E[{name(i)} · {name(j)}] = {Ht[i][j]} (engine = brute-force "
+            f"enumeration) but the factorised formula gives {Hf[i][j]}; X* from the factorised H is not the "
+            f"minimiser (excess loss {float(excess):.3g}). Holds at d = 1 and for a fixed kernel.",
+            {"d": 2, "n": 1, "p": "1/2", "entry": [name(i), name(j)], "true": str(Ht[i][j]),
+             "factorised": str(Hf[i][j]), "excess_loss_of_factorised_X": str(excess)})
+
+    def _mc(self, ctx):
+        """The witness entry by Monte Carlo: agrees with the engine, and its CI excludes the factorised value."""
+        p = Fraction(1, 2)
+        Ht, _, Hf, i, j, name = self._witness(2, 1, p)
+
+        def batch(rng, k):
+            st = markov_samplers.sample_prompts(rng, k, 1, 2, 0.5)
+            F = features(st)
+            return F[:, i] * F[:, j]
+
+        est = mc.estimate(batch, 200_000 if ctx.quick else 2_000_000, ctx.seed, batch=2**16)
+        r = mc_check("factorisation-monte-carlo", est, float(Ht[i][j]), ctx.alpha, {"d": 2, "n": 1, "p": "1/2"},
+                     f"E[{name(i)} · {name(j)}] (true, engine)")
+        z_f, thr, ok_f = mc.z_check(est, float(Hf[i][j]), ctx.alpha)
+        r.evidence += f"; factorised value {float(Hf[i][j]):.6g} has z = {z_f:+.1f} ({'not ' if ok_f else ''}excluded)"
+        return r
+
+
+# ============================================================================================
+def _realizable_d1(X) -> bool:
+    return X[1] ** 2 - 4 * X[0] * X[2] >= 0
+
+
+def _sweep_realizability(init: str, ps, ns):
+    """(p, n, X*, realizable, disc) over a grid; X* exact (d = 1)."""
+    out = []
+    for p in ps:
+        for n in ns:
+            s, H, X, fX = D.minimiser(1, p, n, init)
+            disc = X[1] ** 2 - 4 * X[0] * X[2]
+            out.append((p, n, X, disc >= 0, disc, s, H, fX))
+    return out
+
+
+def _global_min_check(name, init, ctx):
+    ps = [Fraction(k, 10) for k in range(1, 10)]
+    ns = [1, 2, 3, 5, 10, 30, 100] if ctx.quick else [1, 2, 3, 4, 5, 6, 8, 10, 15, 20, 30, 50, 100, 1000]
+    rows = _sweep_realizability(init, ps, ns)
+    bad = [r for r in rows if not r[3]]
+    # cross-check the d = 1 criterion with the general exact solver on every point
+    for p, n, X, ok, *_ in rows:
+        if realize_exact([sp.Rational(x.numerator, x.denominator) for x in X], 1).realizable != ok:
+            return refuted(name, "exact-algebra", "realizability solvers disagree", {"p": str(p), "n": n})
+    if not bad:
+        return holds(name, "exact-algebra", f"X* is realizable by a one-layer (b, a) at all {len(rows)} (p, n)")
+    p, n, X, _, disc, s, H, fX = min(bad, key=lambda r: (r[1], abs(r[0] - Fraction(3, 10))))
+    opt = lsa_optimum.one_layer_min_d1(H, s.h, s.Ey)
+    first_ok = {}
+    for r in rows:
+        if r[3]:
+            first_ok.setdefault(str(r[0]), r[1])
+    return refuted(
+        name, "exact-algebra",
+        f"X* is not realizable at {len(bad)}/{len(rows)} grid points (p, n), e.g. p={p}, n={n}: "
+        f"X2² - 4 X1 X3 = {disc} < 0, so no (b, a) has phi(b, a) = X*; the true one-layer minimum is "
+        f"{sp.N(opt['min_loss'], 12)} > min f~ = {float(fX):.12g} (exact algebra: all {opt['critical_points']} real "
+        f"critical points of the profile). first realizable n per p on the grid: {first_ok}",
+        {"d": 1, "p": str(p), "n": n, "X_star": [str(x) for x in X], "discriminant": str(disc),
+         "min_loss_enlarged": str(fX), "min_loss_lsa": str(sp.N(opt["min_loss"], 20))},
+        unrealizable=[(str(r[0]), r[1]) for r in bad])
+
+
+@register
+class Thm33(Ding25Claim):
+    id = "ding25.thm-3.3"
+    source = "Theorem 3.3 / Lemma C.1 / Theorem C.2"
+    title = "d = 1, iid initial states: X* = H^-1 [p²/2, p²/3, p²/12 + p/4] and a global minimiser of f"
+    statement = ("Length-2 chains, x_i iid Bern(p), p01, p11 ~ U(0,1): X* = H^-1 [p^2/2, p^2/3, p^2/12 + p/4]^T "
+                 "and substituting X* into Eq. 10 gives a global minimiser of the one-layer LSA loss f(P, Q).")
+    params = (P_NN, P_P)
+
+    def derive(self):
+        s = D.system_d1_iid()
+        return {"H(p, n)": s["H"], "rhs": s["h"], "E[y_q^2]": s["Ey"]}
+
+    def quantities(self, values, dps=30):
+        n, p = int(values["n"]), _F(values["p"])
+        s, H, X, fX = D.minimiser(1, p, n)
+        return {"X_star": [sp.Rational(x.numerator, x.denominator) for x in X],
+                "realizable": bool(_realizable_d1(X)), "min_loss_enlarged": sp.Rational(fX.numerator, fX.denominator)}
+
+    def checks(self):
+        return [
+            Check("rhs-symbolic", "symbolic", self._rhs),
+            Check("H-enumeration", "enumeration", self._enum),
+            Check("loss-monte-carlo", "monte-carlo", self._mc),
+            Check("global-minimiser", "exact-algebra", lambda ctx: _global_min_check("global-minimiser", "iid", ctx)),
+            Check("one-layer-optimum-routes", "numeric", self._routes),
+        ]
+
+    def _rhs(self, ctx):
+        r = symbolic_zero("rhs-symbolic", D.system_d1_iid()["h"] - paper.thm33_rhs(),
+                          "derived E[x_q y_q g] vs printed [p²/2, p²/3, p²/12 + p/4] (any n)")
+        typo = sp.simplify(D.system_d1_iid()["h"] - paper.thm33_rhs_appendix_end())
+        if typo != sp.zeros(3, 1):
+            r.evidence += ("; note: the last line of the proof of Lemma C.1 prints p² (not p²/2) as the first "
+                           "entry, which the derivation does not support (a typo)")
+        return r
+
+    def _enum(self, ctx):
+        Hs = D.system_d1_iid()["H"]
+        cases = []
+        for p, n in [(Fraction(1, 3), 1), (Fraction(1, 2), 3), (Fraction(3, 10), 4)] + \
+                ([] if ctx.quick else [(Fraction(7, 10), 5), (Fraction(1, 10), 2)]):
+            bf = enumerate_system(1, n, p=p)
+            cases.append(({"p": str(p), "n": n}, Hs.subs({D.p: sp.Rational(p.numerator, p.denominator), D.n: n}),
+                          sp.Matrix(bf.H).applyfunc(lambda x: sp.Rational(x.numerator, x.denominator))))
+        return exact_equal("H-enumeration", cases, "symbolic H(p, n) vs brute-force enumeration",
+                           route="enumeration")
+
+    def _mc(self, ctx):
+        p, n = Fraction(3, 10), 30
+        s, H, X, fX = D.minimiser(1, p, n)
+        Xf = np.array([float(x) for x in X])
+
+        def batch(rng, k):
+            st = markov_samplers.sample_prompts(rng, k, n, 1, 0.3)
+            return (features(st) @ Xf - st[:, n, 1]) ** 2
+
+        est = mc.estimate(batch, 100_000 if ctx.quick else 1_000_000, ctx.seed, batch=2**14)
+        return mc_check("loss-monte-carlo", est, float(fX), ctx.alpha, {"p": "3/10", "n": 30},
+                        "f~(X*) = E[(ŷ - y_q)^2] at the derived X* (App. A setting)")
+
+    def _routes(self, ctx):
+        out = []
+        for p, n in [(Fraction(1, 2), 1), (Fraction(1, 2), 5)]:
+            s, H, X, fX = D.minimiser(1, p, n)
+            ex = float(lsa_optimum.one_layer_min_d1(H, s.h, s.Ey)["min_loss"])
+            Hf, hf = np.array(H, float), np.array(s.h, float)
+            ms = lsa_optimum.one_layer_min_multistart(Hf, hf, float(s.Ey), starts=6, seed=ctx.seed)["min_loss"]
+            dr = lsa_optimum.one_layer_min_direct(Hf, hf, float(s.Ey), starts=4, seed=ctx.seed)["min_loss"]
+            out.append((str(p), n, ex, ms, dr))
+            if abs(ex - ms) > 1e-9 or abs(ex - dr) > 1e-7 or ex < float(fX) - 1e-15:
+                return refuted("one-layer-optimum-routes", "numeric",
+                               f"one-layer optimum routes disagree at p={p}, n={n}: exact {ex}, sphere {ms}, "
+                               f"direct {dr}", {"p": str(p), "n": n})
+        return holds("one-layer-optimum-routes", "numeric",
+                     "exact-algebra one-layer minimum = multistart over b on the sphere (1e-9) = BFGS over (b, a) "
+                     f"(1e-7): {out}")
+
+
+@register
+class Thm34(Ding25Claim):
+    id = "ding25.thm-3.4"
+    source = "Theorem 3.4 / Lemma C.3 / Theorem C.4 / Example C.5"
+    title = "d = 1, correlated initial states: X* = H^-1 [c1/2n, c1/3n, p/4 + c1/12n] and a global minimiser"
+    statement = ("x_{n+1} ~ Bern(p), c1 = sum_i E[x_i x_{n+1}], c2 = sum_{i≠j} E[x_i x_j x_{n+1}]: "
+                 "X* = H^-1 [c1/(2n), c1/(3n), p/4 + c1/(12n)] and substituting X* into Eq. 10 gives a global "
+                 "minimiser of f(P, Q); Example C.5 (x_i | x_q ~ Bern((x_q - p)^2)): c1 = n(p - 2p^2 + p^3).")
+    params = (P_NN, P_P)
+
+    def derive(self):
+        s = D.system_d1_correlated()
+        c1v, c2v = D.example_c5_moments()
+        return {"H(p, n, c1, c2)": s["H"], "rhs": s["h"], "c1 (Example C.5)": c1v, "c2 (Example C.5)": c2v}
+
+    def quantities(self, values, dps=30):
+        n, p = int(values["n"]), _F(values["p"])
+        s, H, X, fX = D.minimiser(1, p, n, "example-c5")
+        return {"X_star": [sp.Rational(x.numerator, x.denominator) for x in X],
+                "realizable": bool(_realizable_d1(X)), "min_loss_enlarged": sp.Rational(fX.numerator, fX.denominator)}
+
+    def checks(self):
+        return [
+            Check("rhs-symbolic", "symbolic", lambda ctx: symbolic_zero(
+                "rhs-symbolic", D.system_d1_correlated()["h"] - paper.thm34_rhs(),
+                "derived rhs (any initial law independent of the kernel) vs printed")),
+            Check("c1-example-c5", "symbolic", lambda ctx: symbolic_zero(
+                "c1-example-c5", D.example_c5_moments()[0] - paper.example_c5_c1(), "c1 of Example C.5")),
+            Check("iid-special-case", "symbolic", self._iid),
+            Check("H-engine-enumeration", "exact-rational+enumeration", self._engine),
+            Check("global-minimiser", "exact-algebra",
+                  lambda ctx: _global_min_check("global-minimiser", "example-c5", ctx)),
+        ]
+
+    def _iid(self, ctx):
+        r = D.system_d1_correlated()
+        iid = {D.c1: D.n * D.p**2, D.c2: D.n * (D.n - 1) * D.p**3}
+        return symbolic_zero("iid-special-case", r["H"].subs(iid) - D.system_d1_iid()["H"],
+                             "H(p, n, c1, c2) at iid c1 = n p², c2 = n(n-1) p³ vs the iid derivation (two derivations)")
+
+    def _engine(self, ctx):
+        r = D.system_d1_correlated()
+        c1v, c2v = D.example_c5_moments()
+        cases = []
+        for p, n in [(Fraction(1, 3), 2), (Fraction(1, 2), 3)] + ([] if ctx.quick else [(Fraction(4, 5), 4)]):
+            q0, q1 = D.example_c5_init(p)
+            sub = {D.p: sp.Rational(p.numerator, p.denominator), D.n: n}
+            Hs = r["H"].subs({D.c1: c1v, D.c2: c2v}).subs(sub)
+            eng = sp.Matrix(markov.enlarged_system(1, init=markov.conditional_init(p, q0, q1)).H(n)).applyfunc(sp.Rational)
+            bf = enumerate_system(1, n, p=p, init="conditional", q0=q0, q1=q1)
+            bfm = sp.Matrix(bf.H).applyfunc(lambda x: sp.Rational(x.numerator, x.denominator))
+            cases.append(({"p": str(p), "n": n, "vs": "engine"}, Hs, eng))
+            cases.append(({"p": str(p), "n": n, "vs": "enumeration"}, Hs, bfm))
+        return exact_equal("H-engine-enumeration", cases,
+                           "H(p, n, c1, c2) at Example C.5 vs mixture engine vs enumeration",
+                           route="exact-rational+enumeration")
+
+
+# ============================================================================================
+@register
+class EnlargedMin(Ding25Claim):
+    id = "ding25.enlarged-min"
+    source = "Lemma 3.2, Remark C.15, Theorem 3.5 (quantities)"
+    title = "Enlarged-space minimiser X*, its realizability and both minimum losses"
+    statement = ("X* = H^-1 h minimises f~; min f~ ≤ min over one-layer LSA of f, with equality iff some (b, A) "
+                 "realises X* (loss E[(ŷ - y_q)^2] on the binary target).")
+    params = (P_D, P_NN, P_P,
+              Param("kernel", "matrix", "fixed transition kernel (row-stochastic S x S matrix); default: the "
+                    "paper's prior, rows iid Dirichlet(alpha) (U(0,1) for S = 2)", default=OPTIONAL),
+              Param("states", "int", "number of states S (S > 2: Lemma C.8 setting, uniform initial states, "
+                    "exact by enumeration, p unused)", default=2, minimum=2, maximum=4),
+              Param("alpha", "number", "Dirichlet concentration of each kernel row (> 0)", default=1))
+
+    def validate(self, values):
+        super().validate(values)
+        S = int(values["states"])
+        if not values["alpha"] > 0:
+            raise UserInputError(f"parameter alpha: Dirichlet concentration must be > 0, got {values['alpha']}")
+        K = values.get("kernel")
+        if K is not None:
+            if K.shape != (S, S):
+                raise UserInputError(f"parameter kernel: expected a {S}x{S} matrix for states={S}, got "
+                                     f"{K.shape[0]}x{K.shape[1]}")
+            if any(x < 0 or x > 1 for x in K):
+                raise UserInputError("parameter kernel: entries must lie in [0, 1]")
+            for i in range(S):
+                row = sum(K.row(i))
+                if row != 1:
+                    raise UserInputError(f"parameter kernel: not row-stochastic, row {i + 1} sums to {row}")
+        if S == 2 and values["alpha"] != 1 and K is None:
+            raise UserInputError("parameter alpha: the binary prior of the paper is U(0,1) (alpha = 1); other "
+                                 "alpha need states >= 3 or a fixed kernel")
+        return values
+
+    def _system(self, values):
+        """(H, h, E[y]) as exact rationals, and how they were obtained."""
+        d, n, S = int(values["d"]), int(values["n"]), int(values["states"])
+        K = values.get("kernel")
+        Kf = None if K is None else [[_F(K[i, j]) for j in range(S)] for i in range(S)]
+        if S == 2 and _F(values["alpha"]) == 1:
+            p = _F(values["p"])
+            if Kf is None:
+                s = D.exact_system(d, p)
+                return s.H(n), s.h, s.Ey, "moment engine (exact cubature over the U(0,1) prior)"
+            s = markov.enlarged_system(d, p, kernel=(Kf[0][1], Kf[1][0]))
+            return s.H(n), s.h, s.Ey, "moment engine (fixed kernel)"
+        bf = enumerate_system(d, n, p=None, n_states=S, alpha=_F(values["alpha"]), kernel=Kf)
+        return bf.H, bf.h, bf.Ey, "exact enumeration of all trajectories (uniform initial states)"
+
+    def quantities(self, values, dps=30):
+        d = int(values["d"])
+        if d > 6:
+            raise UserInputError(f"parameter d: eval computes the one-layer optimum for d ≤ 6, got {d}")
+        H, h, Ey, how_h = self._system(values)
+        X = markov.solve(H, h)
+        fX = markov.loss_at(markov.EnlargedSystem(d, H, H, h, Ey), 1, X)
+        Xs = [sp.Rational(x.numerator, x.denominator) for x in X]
+        real = realize_exact(Xs, d)
+        if d == 1:
+            lsa = lsa_optimum.one_layer_min_d1(H, h, Ey, dps)["min_loss"]
+            how = "exact algebra: all real critical points of the profile over b (d = 1)"
+        elif real.realizable:
+            lsa, how = fX, "X* is realizable, so the one-layer minimum equals min f~"
+        else:
+            r = lsa_optimum.one_layer_min_multistart(np.array(H, float), np.array(h, float), float(Ey),
+                                                     starts=20, seed=0)
+            lsa, how = r["min_loss"], "numeric: multistart BFGS over b on the sphere, 20 starts (no certificate)"
+        return {"X_star": Xs, "realizable": bool(real.realizable),
+                "min_loss_enlarged": sp.Rational(fX.numerator, fX.denominator), "min_loss_lsa": lsa,
+                "min_loss_lsa_method": how, "moments_method": how_h}
+
+    def checks(self):
+        return [
+            Check("engine-vs-enumeration", "enumeration", self._enum),
+            Check("exact-vs-gauss-mpmath", "mpmath", self._gauss),
+            Check("loss-monte-carlo", "monte-carlo", self._mc),
+            Check("nonbinary-monte-carlo", "monte-carlo", self._nonbinary),
+            Check("lsa-gap", "numeric", self._gap),
+        ]
+
+    def _enum(self, ctx):
+        sizes = [(1, 2), (2, 1), (2, 2), (3, 1)] if ctx.quick else [(1, 4), (2, 3), (3, 2), (4, 1)]
+        for d, n in sizes:
+            for p in (Fraction(1, 3), Fraction(3, 4)):
+                s = D.exact_system(d, p)
+                bf = enumerate_system(d, n, p=p)
+                if s.H(n) != bf.H or s.h != bf.h or s.Ey != bf.Ey:
+                    return refuted("engine-vs-enumeration", "enumeration", f"mismatch at d={d}, n={n}, p={p}",
+                                   {"d": d, "n": n, "p": str(p)})
+        return holds("engine-vs-enumeration", "enumeration",
+                     f"cubature engine H, h, E[y] equal brute-force enumeration exactly at (d, n) in {sizes}, "
+                     "p in {1/3, 3/4}")
+
+    def _gauss(self, ctx):
+        import mpmath
+
+        d, p, n = (2, Fraction(1, 3), 7)
+        s = D.exact_system(d, p)
+        X = markov.solve(s.H(n), s.h)
+        with mpmath.workdps(ctx.dps + 10):
+            rule = markov.gauss_rule(max(2, (3 * d + 1) // 2 + 1), dps=ctx.dps + 10)
+            pm = mpmath.mpf(p.numerator) / p.denominator
+            g = markov.enlarged_system(d, pm, rule=rule)
+            Hm = mpmath.matrix(g.H(n))
+            Xm = mpmath.lu_solve(Hm, mpmath.matrix(g.h))
+            err = max(abs(Xm[i] - mpmath.mpf(X[i].numerator) / X[i].denominator) for i in range(len(X)))
+            digits = float(-mpmath.log10(err / max(abs(x) for x in Xm))) if err else float(ctx.dps)
+        if digits >= ctx.dps - 2:
+            return holds("exact-vs-gauss-mpmath", "mpmath",
+                         f"X* from Gauss-Legendre cubature at {ctx.dps + 10} digits agrees with the exact rational "
+                         f"X* to {digits:.1f} digits (d=2, n=7, p=1/3)", digits=digits)
+        return refuted("exact-vs-gauss-mpmath", "mpmath", f"only {digits:.1f} digits agree",
+                       {"d": d, "n": n, "p": str(p), "digits": digits})
+
+    def _mc(self, ctx):
+        d, n, p = 2, 5, Fraction(1, 2)
+        s, H, X, fX = D.minimiser(d, p, n)
+        Xf = np.array([float(x) for x in X])
+
+        def batch(rng, k):
+            st = markov_samplers.sample_prompts(rng, k, n, d, 0.5)
+            return (features(st) @ Xf - st[:, n, d]) ** 2
+
+        est = mc.estimate(batch, 100_000 if ctx.quick else 1_000_000, ctx.seed, batch=2**14)
+        return mc_check("loss-monte-carlo", est, float(fX), ctx.alpha, {"d": d, "n": n, "p": "1/2"},
+                        "min f~ = f~(X*) (d = 2, n = 5, p = 1/2)")
+
+    def _nonbinary(self, ctx):
+        """Lemma C.8 setting (|S| = 3, Dirichlet(1) rows, uniform initial states): exact enumeration of
+        u^T H u and u^T h vs Monte Carlo over sampled prompts (Bonferroni over the two tests)."""
+        d, n, S = 1, 1, 3
+        bf = enumerate_system(d, n, n_states=S)
+        u = np.array([1.0, -0.5, 0.25])
+        Hu = float(sum(Fraction(u[i]) * bf.H[i][j] * Fraction(u[j]) for i in range(3) for j in range(3)))
+        hu = float(sum(Fraction(u[i]) * bf.h[i] for i in range(3)))
+
+        def batch(rng, k):
+            st = markov_samplers.sample_prompts(rng, k, n, d, None, n_states=S)
+            f = features(st) @ u
+            return np.stack([f * f, f * st[:, n, d]], axis=1)
+
+        # two functionals, one stream each (seeds differ), alpha split in two (Bonferroni)
+        N = 200_000 if ctx.quick else 2_000_000
+        e1 = mc.estimate(lambda r, k: batch(r, k)[:, 0], N, ctx.seed, batch=2**15)
+        e2 = mc.estimate(lambda r, k: batch(r, k)[:, 1], N, ctx.seed + 1, batch=2**15)
+        r1 = mc_check("nonbinary-monte-carlo", e1, Hu, ctx.alpha / 2, {"S": S, "d": d, "n": n}, "uᵀHu, |S| = 3")
+        r2 = mc_check("nonbinary-monte-carlo", e2, hu, ctx.alpha / 2, {"S": S, "d": d, "n": n}, "uᵀh, |S| = 3")
+        if r1.status != r2.status:
+            return r1 if r1.status.value == "refuted" else r2
+        r1.evidence += "; " + r2.evidence
+        return r1
+
+    def _gap(self, ctx):
+        rows = []
+        for d in ([2, 3] if ctx.quick else [2, 3, 4]):
+            s, H, X, fX = D.minimiser(d, Fraction(1, 2), 100)
+            real = realize_exact([sp.Rational(x.numerator, x.denominator) for x in X], d)
+            r = lsa_optimum.one_layer_min_multistart(np.array(H, float), np.array(s.h, float), float(s.Ey),
+                                                     starts=8, seed=ctx.seed)
+            rows.append({"d": d, "realizable": real.realizable, "min_f_tilde": float(fX), "min_f_lsa": r["min_loss"],
+                         "certificate": real.certificate.get("reason") if real.certificate else None})
+            if r["min_loss"] < float(fX) - 1e-12:
+                return refuted("lsa-gap", "numeric", "one-layer loss below the enlarged minimum", rows[-1])
+        return holds("lsa-gap", "numeric",
+                     "min f ≥ min f~ with a strict gap where X* is not realizable (n = 100, p = 1/2): "
+                     + "; ".join(f"d={r['d']}: realizable={r['realizable']} ({r['certificate']}), min f~={r['min_f_tilde']:.6f}, "
+                                 f"one-layer ≈ {r['min_f_lsa']:.6f}" for r in rows), rows=rows)

@@ -1,0 +1,131 @@
+"""The true optimum of the one-layer LSA loss f(b, A) = f~(phi(b, A)) on Markov prompts (ding25).
+
+f~ is a convex quadratic on R^{dm}; the one-layer LSA only reaches the image of phi.  For fixed
+``b != 0`` the map A -> phi(b, A) is linear and injective, so
+
+    F(b) = min_A f~(phi(b, A)) = E[y^2] - h_b^T H_b^{-1} h_b,   H_b = J_b^T H J_b,  h_b = J_b^T h,
+
+with J_b = I_d ⊗ L_b, and F is invariant under b -> s b.  Hence min f = min of F over the sphere.
+
+* d = 1 (:func:`one_layer_min_d1`): b = (1, t) or b = (0, 1); F(t) is a rational function, and its
+  global minimum on the projective line is found from **all** real roots of the numerator of F'(t)
+  (SymPy exact root isolation), evaluated with mpmath — an exact-algebra certificate.
+* any d (:func:`one_layer_min_multistart`): multistart BFGS on F over the sphere — numeric, no
+  certificate; and :func:`one_layer_min_direct`: BFGS on (b, A) jointly, a second numeric route.
+
+>>> import numpy as np
+>>> L = lift_matrix(np.array([1., 2.]))   # d = 1: X = (b1 a1, b1 a2 + b2 a1, b2 a2)
+>>> L.tolist()
+[[1.0, 0.0], [2.0, 1.0], [0.0, 2.0]]
+"""
+from __future__ import annotations
+
+import numpy as np
+import sympy as sp
+
+from ..models.markov_lsa import m_of, pairs
+
+__all__ = ["lift_matrix", "profile", "one_layer_min_d1", "one_layer_min_multistart", "one_layer_min_direct"]
+
+
+def lift_matrix(b) -> np.ndarray:
+    """L_b (m x (d+1)) with phi(b, A)^(j) = L_b A[:, j]; works for float and object (exact) arrays."""
+    b = np.asarray(b)
+    d = len(b) - 1
+    L = np.zeros((m_of(d), d + 1), dtype=b.dtype if b.dtype == object else float)
+    for r, (a, c) in enumerate(pairs(d)):
+        if a == c:
+            L[r, a] = L[r, a] + b[a]
+        else:
+            L[r, c] = L[r, c] + b[a]
+            L[r, a] = L[r, a] + b[c]
+    return L
+
+
+def profile(H: np.ndarray, h: np.ndarray, Ey: float, b) -> tuple[float, np.ndarray]:
+    """F(b) and the minimising A (float)."""
+    b = np.asarray(b, dtype=float)
+    d = len(b) - 1
+    J = np.kron(np.eye(d), lift_matrix(b))
+    Hb = J.T @ H @ J
+    hb = J.T @ h
+    a = np.linalg.lstsq(Hb, hb, rcond=None)[0]
+    return float(Ey - hb @ a), a.reshape(d, d + 1).T
+
+
+def one_layer_min_d1(H, h, Ey, dps: int = 30) -> dict:
+    """Exact-algebra global minimum of the one-layer loss at d = 1 (H, h, Ey exact rationals)."""
+    import mpmath
+
+    t = sp.Symbol("t", real=True)
+    Hm = sp.Matrix(3, 3, lambda i, j: sp.Rational(H[i][j]))
+    hv = sp.Matrix([sp.Rational(x) for x in h])
+    Ey = sp.Rational(Ey)
+
+    def value_at(bvec):
+        L = sp.Matrix(lift_matrix(np.array(bvec, dtype=object)))
+        Hb, hb = L.T * Hm * L, L.T * hv
+        return Ey - (hb.T * Hb.adjugate() * hb)[0] / Hb.det(), Hb, hb
+
+    F_t, _, _ = value_at([sp.Integer(1), t])
+    num, den = sp.fraction(sp.together(F_t))
+    crit = sp.Poly(sp.expand(sp.diff(num, t) * den - num * sp.diff(den, t)), t)
+    roots = crit.real_roots() if crit.degree() > 0 else []
+    cands = []
+    with mpmath.workdps(dps + 10):
+        for r in roots:
+            cands.append((sp.N(F_t.subs(t, r), dps + 10), "t", r))
+        F_inf, _, _ = value_at([sp.Integer(0), sp.Integer(1)])
+        cands.append((sp.N(F_inf, dps + 10), "inf", None))
+    best = min(cands, key=lambda c: c[0])
+    bvec = [1.0, float(sp.N(best[2], 20))] if best[1] == "t" else [0.0, 1.0]
+    return {"min_loss": best[0], "b": bvec, "critical_points": len(roots),
+            "critical_polynomial_degree": crit.degree(), "candidates": [str(sp.N(c[0], 12)) for c in cands]}
+
+
+def _unit(v):
+    return v / np.linalg.norm(v)
+
+
+def one_layer_min_multistart(H, h, Ey, starts: int = 20, seed: int = 0) -> dict:
+    """min over the sphere of F(b), multistart BFGS (numeric; no certificate)."""
+    from scipy.optimize import minimize
+
+    H = np.asarray(H, dtype=float)
+    h = np.asarray(h, dtype=float)
+    d = next(k for k in range(1, 64) if k * m_of(k) == len(h))  # len(h) = d m(d)
+    rng = np.random.default_rng(seed)
+    best = None
+    for _ in range(starts):
+        b0 = rng.standard_normal(d + 1)
+        res = minimize(lambda b: profile(H, h, Ey, _unit(b))[0], b0, method="BFGS",
+                       options={"gtol": 1e-10, "maxiter": 2000})
+        val, A = profile(H, h, Ey, _unit(res.x))
+        if best is None or val < best["min_loss"]:
+            best = {"min_loss": val, "b": _unit(res.x), "A": A}
+    return best
+
+
+def one_layer_min_direct(H, h, Ey, starts: int = 10, seed: int = 1) -> dict:
+    """min over (b, A) of f~(phi(b, A)) by BFGS from random starts (second numeric route)."""
+    from scipy.optimize import minimize
+
+    from ..models.markov_lsa import phi
+
+    H = np.asarray(H, dtype=float)
+    h = np.asarray(h, dtype=float)
+    d = next(k for k in range(1, 64) if k * m_of(k) == len(h))
+    rng = np.random.default_rng(seed)
+
+    def f(v):
+        b, A = v[: d + 1], v[d + 1:].reshape(d + 1, d)
+        X = phi(b, A)
+        return X @ H @ X - 2 * h @ X + Ey
+
+    best = None
+    for _ in range(starts):
+        res = minimize(f, rng.standard_normal((d + 1) * (d + 1)), method="BFGS",
+                       options={"gtol": 1e-11, "maxiter": 5000})
+        if best is None or res.fun < best["min_loss"]:
+            best = {"min_loss": float(res.fun), "x": res.x}
+    return best
