@@ -1,37 +1,13 @@
-"""Verify every ding25 claim (Ding, Lu, Lu, Nowicki & Gao 2025) and print, per claim: holds / refuted (with its witness) / inconclusive.
+"""Verify every ding25 claim (Ding, Lu, Lu, Nowicki & Gao 2025) and print, per claim: holds / refuted
+(with its witness) / inconclusive.
 
     python verification/verify_ding25.py [--full] [--seed S] [--json results.json]
 
-The same as ``icl-proofs verify ding25``, written against the Python API.
+The same as ``icl-proofs verify ding25``, written against the Python API (shared with verify_zfb23.py).
 """
-import argparse
-import json
 import sys
 
-from icl_proofs.claims import CheckContext, select
-from icl_proofs.runner import run_claims
-
-
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--full", action="store_true", help="run the slow checks too")
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--json")
-    args = ap.parse_args()
-    ctx = CheckContext(quick=not args.full, seed=args.seed)
-
-    def report(result):
-        line = f"{result['claim']:22s} {result['status'].upper():12s} ({len(result['checks'])} checks)"
-        print(line, flush=True)
-        if result["status"] == "refuted":
-            print("   witness:", json.dumps(result["witness"])[:500])
-
-    results = run_claims(select(["ding25"]), ctx, on_result=report)
-    if args.json:
-        with open(args.json, "w") as fh:
-            json.dump({"results": results}, fh, indent=1)
-    return 1 if any(r["status"] == "refuted" for r in results) else 0
-
+from verify_zfb23 import main
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main("ding25", __doc__))

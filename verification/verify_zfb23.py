@@ -12,8 +12,8 @@ from icl_proofs.claims import CheckContext, select
 from icl_proofs.runner import run_claims
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__)
+def main(paper: str = "zfb23", doc: str = __doc__) -> int:
+    ap = argparse.ArgumentParser(description=doc)
     ap.add_argument("--full", action="store_true", help="run the slow checks too")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json")
@@ -26,7 +26,7 @@ def main() -> int:
         if result["status"] == "refuted":
             print("   witness:", json.dumps(result["witness"])[:500])
 
-    results = run_claims(select(["zfb23"]), ctx, on_result=report)
+    results = run_claims(select([paper]), ctx, on_result=report)
     if args.json:
         with open(args.json, "w") as fh:
             json.dump({"results": results}, fh, indent=1)
