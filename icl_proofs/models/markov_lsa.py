@@ -31,8 +31,8 @@ from functools import lru_cache
 
 import numpy as np
 
-__all__ = ["pairs", "m_of", "unique_entries", "phi", "blocks_to_sym", "sym_to_blocks", "predict_one_layer",
-           "features"]
+__all__ = ["pairs", "m_of", "unique_entries", "phi", "blocks_to_sym", "sym_to_blocks", "sym_blocks", "x_from_sym",
+           "lift_matrix", "predict_one_layer", "features"]
 
 
 @lru_cache(maxsize=None)
@@ -54,9 +54,13 @@ def unique_entries(G: np.ndarray) -> np.ndarray:
 
 
 def phi(b, A) -> np.ndarray:
-    """The reparameterisation phi(b, A) in R^{d m} (NumPy, or any ring via object arrays)."""
+    """The reparameterisation phi(b, A) in R^{d m}: vectorised for floats, exact for object arrays
+    (Fractions, SymPy numbers)."""
     b = np.asarray(b)
     A = np.asarray(A)
+    if b.dtype != object and A.dtype != object:
+        O = np.einsum("a,cj->jac", b.astype(float), A.astype(float))
+        return x_from_sym((O + O.transpose(0, 2, 1)) / 2)
     d = A.shape[1]
     out = []
     for j in range(d):
@@ -95,6 +99,43 @@ def sym_to_blocks(Ss) -> np.ndarray:
         for a, c in pairs(d):
             out.append(S[a, a] if a == c else 2 * S[a, c])
     return np.array(out)
+
+
+def sym_blocks(X, d: int) -> np.ndarray:
+    """All S_j at once, shape (d, d+1, d+1), float (the vectorised :func:`blocks_to_sym`)."""
+    m = m_of(d)
+    iu0, iu1 = np.triu_indices(d + 1)
+    T = np.zeros((d, d + 1, d + 1))
+    T[:, iu0, iu1] = np.asarray(X, float).reshape(d, m) * np.where(iu0 == iu1, 1.0, 0.5)
+    S = T + T.transpose(0, 2, 1)
+    idx = np.arange(d + 1)
+    S[:, idx, idx] = T[:, idx, idx]
+    return S
+
+
+def x_from_sym(S) -> np.ndarray:
+    """Inverse of :func:`sym_blocks` (float): X_(a,a) = S_aa, X_(a,c) = 2 S_ac (a < c)."""
+    S = np.asarray(S, float)
+    iu0, iu1 = np.triu_indices(S.shape[-1])
+    return (S[:, iu0, iu1] * np.where(iu0 == iu1, 1.0, 2.0)).reshape(-1)
+
+
+def lift_matrix(b) -> np.ndarray:
+    """L_b (m x (d+1)) with phi(b, A)^(j) = L_b A[:, j] (float, or object arrays for exact b).
+
+    >>> lift_matrix(np.array([1., 2.])).tolist()   # d = 1: X = (b1 a1, b1 a2 + b2 a1, b2 a2)
+    [[1.0, 0.0], [2.0, 1.0], [0.0, 2.0]]
+    """
+    b = np.asarray(b)
+    d = len(b) - 1
+    L = np.zeros((m_of(d), d + 1), dtype=object if b.dtype == object else float)
+    for r, (a, c) in enumerate(pairs(d)):
+        if a == c:
+            L[r, a] = L[r, a] + b[a]
+        else:
+            L[r, c] = L[r, c] + b[a]
+            L[r, a] = L[r, a] + b[c]
+    return L
 
 
 def features(states: np.ndarray) -> np.ndarray:

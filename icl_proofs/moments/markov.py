@@ -39,7 +39,7 @@ import numpy as np
 from ..models.markov_lsa import m_of, pairs
 
 __all__ = ["EnlargedSystem", "enlarged_system", "chain_prob", "rational_rule", "gauss_rule",
-           "iid_init", "conditional_init", "H_at", "solve", "loss_at", "MAX_EXACT_D"]
+           "iid_init", "conditional_init", "solve", "loss_at", "MAX_EXACT_D"]
 
 #: largest d accepted by the exact engine (H has (d m)^2 entries; d = 8 is ~ 2 * 10^5 entries)
 MAX_EXACT_D = 8
@@ -219,10 +219,6 @@ def _dot_t(A: list, B: list):
     return A.T.dot(B)
 
 
-def H_at(system: EnlargedSystem, n):
-    return system.H(n)
-
-
 def solve(H, h):
     """Solution of H X = h: exact for rationals (fraction-free Bareiss elimination on integers),
     NumPy for floats."""
@@ -259,10 +255,6 @@ def loss_at(system: EnlargedSystem, n, X):
     N = len(X)
     quad = sum(X[i] * sum(H[i][j] * X[j] for j in range(N)) for i in range(N))
     return quad - 2 * sum(hi * xi for hi, xi in zip(system.h, X)) + system.Ey
-
-
-def query_pairs(d: int):
-    return [(i, j) for i in range(d) for j in range(i, d)]
 
 
 def all_subsets(d: int, max_size: int = 4):

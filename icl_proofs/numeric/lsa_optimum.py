@@ -13,33 +13,16 @@ with J_b = I_d ⊗ L_b, and F is invariant under b -> s b.  Hence min f = min of
 * any d (:func:`one_layer_min_multistart`): multistart BFGS on F over the sphere — numeric, no
   certificate; and :func:`one_layer_min_direct`: BFGS on (b, A) jointly, a second numeric route.
 
->>> import numpy as np
->>> L = lift_matrix(np.array([1., 2.]))   # d = 1: X = (b1 a1, b1 a2 + b2 a1, b2 a2)
->>> L.tolist()
-[[1.0, 0.0], [2.0, 1.0], [0.0, 2.0]]
+L_b is :func:`icl_proofs.models.markov_lsa.lift_matrix`.
 """
 from __future__ import annotations
 
 import numpy as np
 import sympy as sp
 
-from ..models.markov_lsa import m_of, pairs
+from ..models.markov_lsa import lift_matrix, m_of
 
-__all__ = ["lift_matrix", "profile", "one_layer_min_d1", "one_layer_min_multistart", "one_layer_min_direct"]
-
-
-def lift_matrix(b) -> np.ndarray:
-    """L_b (m x (d+1)) with phi(b, A)^(j) = L_b A[:, j]; works for float and object (exact) arrays."""
-    b = np.asarray(b)
-    d = len(b) - 1
-    L = np.zeros((m_of(d), d + 1), dtype=b.dtype if b.dtype == object else float)
-    for r, (a, c) in enumerate(pairs(d)):
-        if a == c:
-            L[r, a] = L[r, a] + b[a]
-        else:
-            L[r, c] = L[r, c] + b[a]
-            L[r, a] = L[r, a] + b[c]
-    return L
+__all__ = ["profile", "one_layer_min_d1", "one_layer_min_multistart", "one_layer_min_direct"]
 
 
 def profile(H: np.ndarray, h: np.ndarray, Ey: float, b) -> tuple[float, np.ndarray]:

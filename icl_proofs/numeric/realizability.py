@@ -44,7 +44,7 @@ import numpy as np
 import sympy
 
 from ..claims.base import UserInputError
-from ..models.markov_lsa import m_of
+from ..models.markov_lsa import lift_matrix, m_of, phi, sym_blocks, x_from_sym  # noqa: F401 (re-exported)
 
 __all__ = ["Realization", "ProjectionResult", "realize_exact", "realize_float", "projection_distance",
            "sym_blocks", "x_from_sym", "phi_fast", "phi_exact", "MAX_D_EXACT"]
@@ -128,45 +128,13 @@ def _float_vector(X, d: int) -> np.ndarray:
 # --------------------------------------------------------------------------- vectorised conventions
 
 
-def sym_blocks(X: np.ndarray, d: int) -> np.ndarray:
-    """All ``S_j`` at once, shape ``(d, d+1, d+1)`` (float; same convention as ``blocks_to_sym``)."""
-    m = m_of(d)
-    iu0, iu1 = np.triu_indices(d + 1)
-    w = np.where(iu0 == iu1, 1.0, 0.5)
-    T = np.zeros((d, d + 1, d + 1))
-    T[:, iu0, iu1] = np.asarray(X, float).reshape(d, m) * w
-    S = T + T.transpose(0, 2, 1)
-    idx = np.arange(d + 1)
-    S[:, idx, idx] = T[:, idx, idx]
-    return S
-
-
-def x_from_sym(S: np.ndarray) -> np.ndarray:
-    """Inverse of :func:`sym_blocks`: ``X_(a,a) = S_aa``, ``X_(a,c) = 2 S_ac`` (a < c)."""
-    S = np.asarray(S, float)
-    iu0, iu1 = np.triu_indices(S.shape[-1])
-    w = np.where(iu0 == iu1, 1.0, 2.0)
-    return (S[:, iu0, iu1] * w).reshape(-1)
-
-
-def phi_fast(b, A) -> np.ndarray:
-    """``phi(b, A)`` vectorised (float); equals :func:`icl_proofs.models.markov_lsa.phi`."""
-    b = np.asarray(b, float)
-    A = np.asarray(A, float)
-    O = np.einsum("a,cj->jac", b, A)
-    return x_from_sym((O + O.transpose(0, 2, 1)) / 2)
+#: the float conventions live in :mod:`icl_proofs.models.markov_lsa`; ``phi_fast`` is its vectorised phi
+phi_fast = phi
 
 
 def phi_exact(b, A) -> list:
     """``phi(b, A)`` on SymPy entries, each entry expanded (canonical for polynomials in one surd)."""
-    d = len(A[0])
-    out = []
-    for j in range(d):
-        for a in range(d + 1):
-            for c in range(a, d + 1):
-                v = b[a] * A[a][j] if a == c else b[a] * A[c][j] + b[c] * A[a][j]
-                out.append(sympy.expand(v))
-    return out
+    return [sympy.expand(v) for v in phi(np.array(b, dtype=object), np.array(A, dtype=object))]
 
 
 class _Surd:
@@ -428,20 +396,9 @@ class ProjectionResult:
     starts: int
 
 
-def _lin_map(b: np.ndarray, d: int) -> np.ndarray:
-    """``L_b`` (m x (d+1)) with ``phi``-block ``j`` of ``(b, A)`` equal to ``L_b A[:, j]``."""
-    iu0, iu1 = np.triu_indices(d + 1)
-    rows = np.arange(iu0.size)
-    L = np.zeros((iu0.size, d + 1))
-    L[rows, iu1] += b[iu0]
-    off = iu0 != iu1
-    L[rows[off], iu0[off]] += b[iu1[off]]
-    return L
-
-
 def _ls_value(y: np.ndarray, Xb: np.ndarray, d: int):
     b = y / np.linalg.norm(y)
-    L = _lin_map(b, d)
+    L = lift_matrix(b)
     A, *_ = np.linalg.lstsq(L, Xb.T, rcond=None)
     r = L @ A - Xb.T
     return float(np.sum(r * r)), b, A
