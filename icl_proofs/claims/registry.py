@@ -38,7 +38,7 @@ def _load_builtin() -> None:
     global _LOADED
     if not _LOADED:
         _LOADED = True
-        from . import ding25, zfb23  # noqa: F401  (registers on import)
+        from . import dd25, ding25, zfb23  # noqa: F401  (registers on import)
 
         load_plugins()
 

@@ -1,0 +1,518 @@
+"""dd25 claims that rest on finite-d simulation: Lemma 4.9, Lemma 4.11, Theorem 4.12 and the
+empirical claims 4–7 of the notes (MLP vs linear, data mixing, feature learning, trends).
+
+Verdicts.  Lemma 4.9, Lemma 4.11 and Theorem 4.12 are limit statements: a finite-d measurement can
+support them (a significant trend in the predicted direction: "holds", as measured) or fail to, but
+never refute them, so a contrary trend is reported as *inconclusive* with the evidence labelled
+"contradicts".  Claims 4–7 are the paper's empirical findings at its own settings: a significant
+effect in the opposite direction there refutes them, with the configuration as witness.  Every
+interval is a CLT interval over independent runs; every test uses the check's α.
+"""
+from __future__ import annotations
+
+import functools
+import json
+import math
+
+import numpy as np
+import sympy as sp
+
+from ...models import dd25_data as data
+from ...models import dd25_mlp as mlp
+from ...numeric import dd25_sim as sim
+from ...numeric import trends
+from ..base import Check, Claim, Param, UserInputError
+from ..checks import holds, inconclusive, refuted
+from ..registry import register
+
+PAPER = ("Demir & Doğan 2025, How Data Mixing Shapes In-Context Learning: Asymptotic Equivalence for "
+         "Transformers with MLPs (arXiv 2510.25753)")
+
+
+def _sizes(ctx) -> dict:
+    """Dimensions and run counts: quick mode stays under a minute for all dd25 claims together."""
+    if ctx.quick:
+        return {"ds": (10, 14, 20), "runs": 10, "d_mix": 16, "rhos": (0.0, 0.5, 1.0), "etas": (0.0, 2.0, 8.0),
+                "d_trend": 16, "ds_lin": (16, 24)}
+    return {"ds": (16, 24, 32, 48, 64), "runs": 20, "d_mix": 40, "rhos": (0.0, 0.25, 0.5, 0.75, 1.0),
+            "etas": (0.0, 1.0, 2.0, 4.0, 8.0), "d_trend": 32, "ds_lin": (40, 64)}
+
+
+def _df(ctx) -> int:
+    """Degrees of freedom of a mean over runs: tests use Student-t quantiles (few runs)."""
+    return _sizes(ctx)["runs"] - 1
+
+
+@functools.lru_cache(maxsize=256)
+def _simulate_cached(key: str, runs: int, seed: int, cfg_holder):
+    return sim.simulate(cfg_holder.cfg, runs, seed)
+
+
+class _Holder:
+    """Hashable by the configuration's JSON, so equal configurations share one simulation."""
+
+    def __init__(self, cfg):
+        self.cfg = cfg
+        self.key = json.dumps(sim.config_json(cfg), sort_keys=True, default=str)
+
+    def __hash__(self):
+        return hash(self.key)
+
+    def __eq__(self, other):
+        return isinstance(other, _Holder) and other.key == self.key
+
+
+def simulate(cfg: sim.Config, runs: int, seed: int) -> sim.Result:
+    h = _Holder(cfg)
+    return _simulate_cached(h.key, runs, seed, h)
+
+
+def _fmt(s: sim.Summary, alpha: float) -> str:
+    lo, hi = s.ci(alpha)
+    return f"{s.mean:.4g} [{lo:.4g}, {hi:.4g}]"
+
+
+def _paired(res: sim.Result, a: str, b: str) -> sim.Summary:
+    """Per-run uniform-mixture difference E_a − E_b (same runs, same test contexts)."""
+    return sim.Summary.of((res.per_run[a] - res.per_run[b]).mean(axis=1))
+
+
+class DD25SimClaim(Claim):
+    paper = PAPER
+    asymptotic = False
+
+    def _verdict(self, name, route, sign_expected, sign_seen, evidence, witness, **details):
+        """Map a measured sign (−1, 0, +1) against the expected one to a status (module docstring)."""
+        if sign_seen == sign_expected:
+            return holds(name, route, "supports (measured): " + evidence, finite_d_evidence="supports", **details)
+        if sign_seen == 0:
+            return inconclusive(name, route, "no significant effect: " + evidence, finite_d_evidence="neutral",
+                                **details)
+        if self.asymptotic:
+            return inconclusive(name, route, "contradicts at the measured d (a limit statement is not refuted "
+                                "by finite d): " + evidence, finite_d_evidence="contradicts", **details)
+        return refuted(name, route, "contradicted (measured): " + evidence, witness,
+                       finite_d_evidence="contradicts", **details)
+
+
+# ============================================================================================
+@register
+class Lemma49(DD25SimClaim):
+    id = "dd25.lemma-4.9"
+    source = "Lemma 4.9"
+    title = "Preactivations at initialisation become standard normal"
+    statement = ("With F rows ~ N(0, I/t), t = tr Cov(vec H_Z), the preactivations f_i^T vec(H_Z) converge to "
+                 "N(0, 1): ||vec H_Z||^2 / t -> 1 in probability as d, l -> infinity with l/d fixed.")
+    statement_latex = (r"$f_i^\top \mathrm{vec}(H_Z)\to N(0,1)$, i.e. $\|\mathrm{vec}H_Z\|^2/t\to 1$ "
+                       r"($F_{i\cdot}\sim N(0,I/t)$, $t=\mathrm{tr}\,\mathrm{Cov}(\mathrm{vec}H_Z)$).")
+    asymptotic = True
+
+    def checks(self):
+        return [Check("concentration-trend", "monte-carlo", self._trend),
+                Check("gaussian-preactivations", "monte-carlo", self._preact)]
+
+    @staticmethod
+    def _ratio_sd(src, d, m, seed):
+        """sd of r = ||h||^2 / t over m contexts (t = the same sample's mean, so E r = 1), with a
+        batch-means SE (20 batches)."""
+        b = data.sample_source_chunk(src, m, d, np.random.default_rng([seed, d]))
+        sq = np.einsum("ij,ij->i", b.h, b.h)
+        r = sq / sq.mean()
+        sds = r.reshape(20, -1).std(axis=1, ddof=1)
+        return float(sds.mean()), float(sds.std(ddof=1) / math.sqrt(20))
+
+    def _trend(self, ctx):
+        ds = (10, 20, 40) if ctx.quick else (10, 20, 40, 80)
+        m = 4000
+        rows, spiked = [], []
+        for d in ds:
+            I = data.Cov.identity(d)
+            rows.append((d, *self._ratio_sd(data.Source(I, I, 0.01), d, m, ctx.seed)))
+            spiked.append((d, *self._ratio_sd(data.Source(data.Cov.spiked(d, d), I, 0.01), d, m, ctx.seed)))
+        s = trends.loglog_slope([r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows], df=19)
+        s_sp = trends.loglog_slope([r[0] for r in spiked], [r[1] for r in spiked], [r[2] for r in spiked], df=19)
+        ev = ("sd(||h||^2/t) = " + ", ".join(f"{sd:.3f}±{se:.3f} (d={d})" for d, sd, se in rows)
+              + f"; log-log slope {s.value:+.3f} ± {s.se:.3f} (ℓ = d, Σx = Σξ = I, ReLU, Δ = 0.01). "
+              f"Observation: with an input spike Σx = I + d γγᵀ (Fig. 2a-type) the sd stays "
+              f"{', '.join(f'{sd:.2f}' for _, sd, _ in spiked)} (slope {s_sp.value:+.3f} ± {s_sp.se:.3f}): "
+              f"||x_q||^2 / tr Σx does not concentrate when one eigenvalue carries a fixed share of the trace")
+        return self._verdict("concentration-trend", "monte-carlo", -1, s.sign(ctx.alpha), ev,
+                             {"ds": ds, "sd": [r[1] for r in rows]}, slope=s.to_json(),
+                             slope_input_spike=s_sp.to_json(), rows=rows, spiked_rows=spiked)
+
+    def _preact(self, ctx):
+        """The pipeline's own preactivations F h at initialisation: variance → 1, excess kurtosis → 0.
+        For Gaussian F, f^T h | h ~ N(0, ||h||^2/t), so the excess kurtosis is 3 Var(r) / E(r)^2."""
+        ds = _sizes(ctx)["ds"]
+        runs = _sizes(ctx)["runs"]
+        kurt, se = [], []
+        for d in ds:
+            cfg = sim.fig2_config(d, "task", 0.5, models=("mlp",))
+            dg = sim.stage1_diagnostics(cfg, runs, ctx.seed)
+            s = sim.Summary.of([g["preact_excess_kurtosis"] for g in dg])
+            kurt.append(s.mean)
+            se.append(s.se)
+        sl = (trends.loglog_slope(ds, kurt, se, _df(ctx)) if min(kurt) > 0
+              else trends.slope(ds, kurt, se, _df(ctx)))
+        ev = ("excess kurtosis of F h at init: " + ", ".join(f"{k:.3f}±{e:.3f} (d={d})" for d, k, e in
+                                                             zip(ds, kurt, se))
+              + f"; slope {sl.value:+.3f} ± {sl.se:.3f} (Fig. 1 mixture, ℓ = d, k = n = d²/2)")
+        return self._verdict("gaussian-preactivations", "monte-carlo", -1, sl.sign(ctx.alpha), ev,
+                             {"ds": ds, "kurtosis": kurt}, slope=sl.to_json())
+
+
+# ============================================================================================
+@register
+class Lemma411(DD25SimClaim):
+    id = "dd25.lemma-4.11"
+    source = "Lemma 4.11"
+    title = "One gradient step is a rank-one spike plus a small rest"
+    statement = ("G = u v^T + Delta with u = alpha w, alpha = E[sigma'(z)] = c_1, v = H~^T y~ / (n sqrt(k)); "
+                 "the rank-one spike dominates ||Delta||.")
+    statement_latex = (r"$G=uv^\top+\Delta$, $u=\alpha w$, $\alpha=E\sigma'(z)=c_1$, "
+                       r"$v=\tilde H^\top\tilde y/(n\sqrt k)$; $\|uv^\top\|\gg\|\Delta\|$.")
+    asymptotic = True
+
+    def checks(self):
+        return [Check("decomposition-symbolic", "symbolic", self._symbolic),
+                Check("spike-dominates", "monte-carlo", self._trend)]
+
+    def _symbolic(self, ctx):
+        """G from sympy.diff of the loss (autodiff route) equals the hand formula used by the
+        simulator, and G − α w vᵀ equals the explicit rest
+        Δ = (1/(n√k)) [((σ'(Z) − α) ⊙ r) ⊙ w]ᵀ H − (α/(n√k)) w (Hᵀ ŷ)ᵀ, for a generic σ."""
+        # k = 4 so that the float 1/sqrt(k) in the simulator's formula is exact (dyadic)
+        n, k, D = 2, 4, 2
+        sig, dsig_f = sp.Function("sigma"), sp.Function("dsigma")
+        a = sp.Symbol("alpha")
+        F = sp.Matrix(k, D, lambda i, j: sp.Symbol(f"F{i}{j}"))
+        H = sp.Matrix(n, D, lambda i, j: sp.Symbol(f"h{i}{j}"))
+        w = sp.Matrix(k, 1, lambda i, j: sp.Symbol(f"w{i}"))
+        y = sp.Matrix(n, 1, lambda i, j: sp.Symbol(f"y{i}"))
+        Z = H * F.T
+        yhat = sp.Matrix(n, 1, lambda j, _: sum(w[i] * sig(Z[j, i]) for i in range(k)) / sp.sqrt(k))
+        loss = sum((y[j] - yhat[j]) ** 2 for j in range(n)) / (2 * n)
+        # autodiff route; σ'(z) is renamed dsigma(z) so both sides use the same symbol
+        G_auto = sp.Matrix(k, D, lambda i, c: -sp.diff(loss, F[i, c])).applyfunc(
+            lambda e: e.replace(lambda q: isinstance(q, sp.Subs), lambda q: dsig_f(q.point[0])))
+        exact = lambda M: sp.Matrix(M.tolist()).applyfunc(lambda e: sp.nsimplify(sp.expand(e), rational=True))
+        Fo, Ho, wo, yo = (np.array(M.tolist(), dtype=object) for M in (F, H, w, y))
+        sig_v, dsig = np.vectorize(sig, otypes=[object]), np.vectorize(dsig_f, otypes=[object])
+        G_hand = mlp.gradient(Fo, wo[:, 0], Ho, yo[:, 0], sig_v, dsig)
+        diff1 = (exact(G_hand) - G_auto).applyfunc(sp.expand)
+        u, v, rest = mlp.spike_and_rest(G_hand, Fo, wo[:, 0], Ho, yo[:, 0], a)
+        Zo = Ho @ Fo.T
+        yh = sig_v(Zo) @ wo[:, 0] / sp.sqrt(k)
+        r = yo[:, 0] - yh
+        B = (dsig(Zo) - a) * r[:, None] * wo[:, 0][None, :]
+        rest_explicit = (B.T @ Ho) / (n * sp.sqrt(k)) - a * np.outer(wo[:, 0], Ho.T @ yh) / (n * sp.sqrt(k))
+        diff2 = (exact(rest) - exact(rest_explicit)).applyfunc(sp.expand)
+        if diff1.is_zero_matrix and diff2.is_zero_matrix:
+            return holds("decomposition-symbolic", "symbolic",
+                         f"n = {n}, k = {k}, D = {D}, generic σ: the hand gradient equals −∂L/∂F by sympy.diff, "
+                         "and G − α w vᵀ equals the explicit rest Δ (both differences expand to 0)")
+        return refuted("decomposition-symbolic", "symbolic", "gradient or decomposition mismatch",
+                       {"grad_diff": str(diff1)[:300], "rest_diff": str(diff2)[:300]})
+
+    def _trend(self, ctx):
+        sz = _sizes(ctx)
+        ds, runs = sz["ds"], sz["runs"]
+        rows = []
+        for d in ds:
+            cfg = sim.fig2_config(d, "task", 0.5, models=("mlp",))
+            dg = sim.stage1_diagnostics(cfg, runs, ctx.seed)
+            s = sim.Summary.of([g["spike_opnorm"] / g["rest_opnorm"] for g in dg])
+            rows.append((d, s.mean, s.se))
+        sl = trends.loglog_slope(*zip(*rows), df=_df(ctx))
+        ev = ("||u v^T|| / ||Delta|| (operator norms) = "
+              + ", ".join(f"{m:.3f}±{e:.3f} (d={d})" for d, m, e in rows)
+              + f"; log-log slope {sl.value:+.3f} ± {sl.se:.3f} (Fig. 1 mixture, ReLU, ℓ = d, n = k = d²/2)")
+        return self._verdict("spike-dominates", "monte-carlo", +1, sl.sign(ctx.alpha), ev,
+                             {"rows": rows}, slope=sl.to_json(), rows=rows)
+
+
+# ============================================================================================
+@register
+class Thm412(DD25SimClaim):
+    id = "dd25.thm-4.12"
+    source = "Theorem 4.12"
+    title = "The MLP transformer and the equivalent polynomial model have the same ICL error"
+    statement = ("E_MLP - E_eq -> 0 as d, l, n, k -> infinity (l/d, n/d^2, k/n fixed), where the equivalent "
+                 "model replaces sigma by sigma_hat_p with the same F-hat and its own ridge readout; "
+                 "a finite p suffices.")
+    statement_latex = (r"$|\mathcal E_{\rm MLP}-\mathcal E_{\rm eq}|\to 0$ with "
+                       r"$\hat\sigma_p=\sum_{i\le p}c_iHe_i+c_p^*z$.")
+    asymptotic = True
+    params = (
+        Param("d", "int", "dimension (ℓ = d, n = k = c d²)", default=20, minimum=2, maximum=160),
+        Param("activation", "str", "relu, tanh, sigmoid or gelu", default="relu"),
+        Param("p", "int", "Hermite degree of the equivalent model", default=5, minimum=0, maximum=30),
+        Param("runs", "int", "independent runs", default=4, minimum=2, maximum=1000),
+        Param("c", "number", "n = k = c d²", default="1/2"),
+        Param("seed", "int", "seed of the run streams", default=0, minimum=0),
+        Param("float32", "bool", "compute in float32 (ridge solves stay float64)", default=False),
+    )
+
+    def validate(self, values):
+        c = float(values["c"])
+        if not 0 < c <= 64:
+            raise UserInputError(f"parameter c: must lie in (0, 64], got {values['c']}")
+        return values
+
+    def quantities(self, values, dps=30):
+        d = int(values["d"])
+        cfg = sim.fig2_config(d, "task", 0.5, activation=str(values["activation"]), p=int(values["p"]),
+                              c=float(values["c"]), dtype="float32" if values["float32"] else "float64")
+        res = simulate(cfg, int(values["runs"]), int(values["seed"]))
+        out = {}
+        for m in ("linear", "mlp", "equivalent", "trivial"):
+            s = res.summary(m)
+            out[f"error_{m}"], out[f"error_{m}_se"] = s.mean, s.se
+        g = res.summary("mlp-equivalent")
+        lo, hi = g.ci(0.05)
+        out.update({"gap_mlp_minus_eq": g.mean, "gap_se": g.se, "gap_ci95_low": lo, "gap_ci95_high": hi,
+                    "n": cfg.n, "k": cfg.k, "seconds": res.seconds})
+        return out
+
+    def checks(self):
+        return [Check("gap-shrinks", "monte-carlo", self._gap)]
+
+    def _gap(self, ctx):
+        sz = _sizes(ctx)
+        ds, runs = sz["ds"], sz["runs"]
+        table, verdicts = [], {}
+        for act in ("relu", "tanh"):
+            res = {d: simulate(sim.fig2_config(d, "task", 0.5, activation=act, p=5, extra_p=(1, 2, 3, 4),
+                                               models=("mlp", "equivalent")), runs, ctx.seed) for d in ds}
+            for p in range(1, 6):
+                key = "mlp-equivalent" if p == 5 else f"mlp-equivalent@p={p}"
+                gaps = [res[d].summary(key) for d in ds]
+                rel = [abs(g.mean) / res[d].summary("mlp").mean for d, g in zip(ds, gaps)]
+                sign, how = _shrinks(ds, gaps, ctx.alpha, runs - 1)
+                verdicts[(act, p)] = sign
+                table.append({"activation": act, "p": p, "gaps": [g.to_json(ctx.alpha) for g in gaps],
+                              "relative_gap": rel, "trend": how})
+        paper_p = [verdicts[(a, p)] for a in ("relu", "tanh") for p in (4, 5)]
+        sign = -1 if all(s == -1 for s in paper_p) else (1 if any(s == 1 for s in paper_p) else 0)
+        lines = []
+        for row in table:
+            g = row["gaps"]
+            lines.append(f"{row['activation']} p={row['p']}: " + ", ".join(
+                f"{x['mean']:+.4f}±{x['se']:.4f}" for x in g) + f" ({row['trend']})")
+        ev = (f"E_MLP − E_eq (uniform mixture, Fig. 1 setting, runs={runs}) at d = {ds}: " + "; ".join(lines)
+              + ". Verdict uses p = 4, 5 (the paper's): each must shrink significantly from the smallest "
+              "to the largest d or be indistinguishable from 0 at the largest d")
+        return self._verdict("gap-shrinks", "monte-carlo", -1, sign, ev, {"table": table}, table=table)
+
+
+def _shrinks(ds, gaps, alpha, df) -> tuple[int, str]:
+    """Does |E_MLP − E_eq| shrink with d?  −1 (yes), +1 (grows), 0 (no significant trend).
+
+    Indistinguishable from 0 at the largest d counts as "yes".  When every gap is clearly nonzero
+    (|mean| > 2 se) the weighted log-log slope of |gap| against d is tested; otherwise the smallest
+    and largest d are compared directly."""
+    thr = trends.threshold(alpha, 2, df)
+    last = gaps[-1]
+    if abs(last.mean) <= thr * last.se:
+        return -1, "0 within CI at the largest d"
+    if all(abs(g.mean) > 2 * g.se for g in gaps):
+        sl = trends.loglog_slope(ds, [abs(g.mean) for g in gaps], [g.se for g in gaps], df)
+        sign = sl.sign(alpha)
+        return sign, f"log-log slope {sl.value:+.2f} ± {sl.se:.2f}"
+    _, _, z = trends.difference(abs(last.mean), last.se, abs(gaps[0].mean), gaps[0].se)
+    return (-1 if z < -thr else (1 if z > thr else 0)), f"largest vs smallest d: z = {z:+.1f}"
+
+
+# ============================================================================================
+def _fig1(d, activation="relu", **kw):
+    return sim.fig2_config(d, "task", 0.5, activation=activation, p=4, **kw)
+
+
+@register
+class MLPvsLinear(DD25SimClaim):
+    id = "dd25.mlp-vs-linear"
+    source = "Sec. 5, Fig. 1 (claim 4 of the notes)"
+    title = "The nonlinear MLP head lowers ICL error compared with the linear transformer"
+    statement = "E_MLP < E_lin, especially on nonlinear (ReLU) tasks."
+    statement_latex = r"$\mathcal E_{\rm MLP}<\mathcal E_{\rm lin}$ (nonlinear tasks)."
+
+    def checks(self):
+        return [Check("mlp-beats-linear", "monte-carlo", self._gain),
+                Check("below-any-linear", "monte-carlo", self._bound)]
+
+    def _ds(self, ctx):
+        return _sizes(ctx)["ds_lin"]
+
+    def _gain(self, ctx):
+        runs = _sizes(ctx)["runs"]
+        rows, signs = [], []
+        thr = trends.threshold(ctx.alpha, 2, _df(ctx))
+        for d in self._ds(ctx):
+            for act in ("relu", "tanh"):
+                res = simulate(_fig1(d, act, models=("linear", "mlp")), runs, ctx.seed)
+                gain = _paired(res, "linear", "mlp")
+                z = gain.mean / gain.se
+                rows.append({"d": d, "activation": act, "E_lin": res.summary("linear").mean,
+                             "E_mlp": res.summary("mlp").mean, "gain": gain.to_json(ctx.alpha),
+                             "E_mlp_normalised": res.summary("mlp", normalised=True).mean,
+                             "E_lin_normalised": res.summary("linear", normalised=True).mean})
+                if d == self._ds(ctx)[-1]:
+                    signs.append(1 if z > thr else (-1 if z < -thr else 0))
+        sign = 1 if all(s == 1 for s in signs) else (-1 if any(s == -1 for s in signs) else 0)
+        ev = "; ".join(f"d={r['d']} {r['activation']}: E_lin {r['E_lin']:.4f}, E_MLP {r['E_mlp']:.4f} "
+                       f"(normalised {r['E_lin_normalised']:.3f} / {r['E_mlp_normalised']:.3f}), gain "
+                       f"{r['gain']['mean']:+.4f}±{r['gain']['se']:.4f}" for r in rows)
+        return self._verdict("mlp-beats-linear", "monte-carlo", 1, sign, ev + f" (paired over {runs} runs; "
+                             "Fig. 1 mixture, ReLU targets, n = k = d²/2, λ = 5e-5)",
+                             {"largest_d": rows[-2:]}, rows=rows)
+
+    def _bound(self, ctx):
+        """Stronger than beating the fitted baseline: no Γ at all (even one chosen knowing ξ) gets
+        below E[φ(u)²] + Δ² − E[φ(u)u]²/E[u²] (= 1/4 + Δ² for ReLU with Σx = I); an MLP whose error
+        is significantly below that bound beats every linear transformer."""
+        from .derive import linear_error_lower_bound
+
+        runs = _sizes(ctx)["runs"]
+        d = self._ds(ctx)[-1]
+        cfg = _fig1(d, "relu", models=("mlp",))
+        bounds = [linear_error_lower_bound(s.cov_x.as_matrix(), s.cov_xi.as_matrix(), s.delta) for s in cfg.sources]
+        bound = float(np.mean([getattr(b, "mean", b) for b in bounds]))
+        res = simulate(cfg, runs, ctx.seed)
+        s = res.summary("mlp")
+        z = (s.mean - bound) / s.se
+        thr = trends.threshold(ctx.alpha, 2, _df(ctx))
+        sign = 1 if z < -thr else (-1 if z > thr else 0)
+        ev = (f"d={d}: E_MLP = {_fmt(s, ctx.alpha)} vs the bound for every linear transformer {bound:.4f} "
+              f"(z = {z:+.2f})")
+        if sign == 1:
+            return holds("below-any-linear", "monte-carlo", "supports (measured): " + ev, finite_d_evidence="supports")
+        return inconclusive("below-any-linear", "monte-carlo", "MLP not significantly below the linear bound: " + ev,
+                            finite_d_evidence="neutral" if sign == 0 else "weaker")
+
+
+# ============================================================================================
+@register
+class DataMixing(DD25SimClaim):
+    id = "dd25.data-mixing"
+    source = "Sec. 5, Fig. 2 (claim 5 of the notes)"
+    title = "High-quality sources lower the uniform-mixture ICL error as their share grows"
+    statement = ("Raising the training share rho of a source with a structured input covariance, a structured "
+                 "task covariance or low label noise lowers the uniform-mixture ICL error.")
+    statement_latex = r"$\partial_\rho\,\mathcal E_{\rm unif}<0$ for a high-quality source."
+
+    def checks(self):
+        return [Check(f"mixing-{w}", "monte-carlo", functools.partial(self._mix, w)) for w in ("input", "task", "noise")]
+
+    def _mix(self, which, ctx):
+        sz = _sizes(ctx)
+        d, runs, rhos = sz["d_mix"], sz["runs"], sz["rhos"]
+        kw = {"delta1": 0.01} if which == "noise" else {}
+        rows = []
+        for r in rhos:
+            res = simulate(sim.fig2_config(d, which, r, models=("mlp",), **kw), runs, ctx.seed)
+            s, sn = res.summary("mlp"), res.summary("mlp", normalised=True)
+            rows.append((r, s.mean, s.se, sn.mean, sn.se))
+        sl = trends.slope([x[0] for x in rows], [x[1] for x in rows], [x[2] for x in rows], _df(ctx))
+        sln = trends.slope([x[0] for x in rows], [x[3] for x in rows], [x[4] for x in rows], _df(ctx))
+        ev = (f"{which} source, d={d}, MLP (ReLU, p=5), uniform-mixture error vs ρ: "
+              + ", ".join(f"ρ={r:g}: {m:.4f}±{e:.4f} (normalised {mn:.3f})" for r, m, e, mn, _ in rows)
+              + f"; slope {sl.value:+.4f} ± {sl.se:.4f} (normalised {sln.value:+.3f} ± {sln.se:.3f})")
+        return self._verdict(f"mixing-{which}", "monte-carlo", -1, sl.sign(ctx.alpha), ev,
+                             {"which": which, "d": d, "rho": [r[0] for r in rows], "error": [r[1] for r in rows]},
+                             rows=rows, slope=sl.to_json(), slope_normalised=sln.to_json())
+
+
+# ============================================================================================
+@register
+class FeatureLearning(DD25SimClaim):
+    id = "dd25.feature-learning"
+    source = "Sec. 5, Fig. 3a-b (claim 6 of the notes)"
+    title = "Feature learning (larger step η) helps only when the task covariance has a spike"
+    statement = "Larger eta lowers the ICL error with a task-covariance spike, but not with an input-covariance spike alone."
+    statement_latex = r"$\partial_\eta\mathcal E<0$ iff $\Sigma_\xi$ is spiked."
+
+    def checks(self):
+        return [Check("eta-helps-task-spike", "monte-carlo", functools.partial(self._eta, "task")),
+                Check("eta-idle-input-spike", "monte-carlo", functools.partial(self._eta, "input"))]
+
+    def _eta(self, which, ctx):
+        sz = _sizes(ctx)
+        d, runs, etas = sz["d_mix"], sz["runs"], sz["etas"]
+        rows = []
+        for e in etas:
+            res = simulate(sim.fig2_config(d, which, 0.5, models=("mlp",), eta_scale=e), runs, ctx.seed)
+            s = res.summary("mlp")
+            rows.append((e, s.mean, s.se, res.summary("mlp", normalised=True).mean))
+        sl = trends.slope([x[0] for x in rows], [x[1] for x in rows], [x[2] for x in rows], _df(ctx))
+        ev = (f"{which} spike, d={d}, ρ=½, uniform-mixture MLP error vs η/d²: "
+              + ", ".join(f"{e:g}: {m:.4f}±{s:.4f} (normalised {mn:.3f})" for e, m, s, mn in rows)
+              + f"; slope {sl.value:+.5f} ± {sl.se:.5f}")
+        sign = sl.sign(ctx.alpha)
+        name = "eta-helps-task-spike" if which == "task" else "eta-idle-input-spike"
+        if which == "task":
+            return self._verdict(name, "monte-carlo", -1, sign, ev, {"which": which, "rows": rows}, rows=rows)
+        # "does not help": supported when the slope is not significantly negative
+        if sign >= 0:
+            return holds(name, "monte-carlo", "supports (measured): no significant gain from η: " + ev,
+                         finite_d_evidence="supports", rows=rows)
+        return refuted(name, "monte-carlo", "contradicted (measured): η helps without a task spike: " + ev,
+                       {"which": which, "rows": rows}, finite_d_evidence="contradicts")
+
+
+# ============================================================================================
+@register
+class Trends(DD25SimClaim):
+    id = "dd25.trends"
+    source = "Sec. 5, Fig. 1 (claim 7 of the notes)"
+    title = "Double descent in n and in k; monotone decrease in the context length l"
+    statement = "The ICL error shows double descent in n and in k, and decreases monotonically in l."
+    statement_latex = r"double descent in $n$ and $k$; $\mathcal E$ decreasing in $\ell$."
+
+    def checks(self):
+        return [Check("double-descent-k", "monte-carlo", functools.partial(self._dd, "k")),
+                Check("double-descent-n", "monte-carlo", functools.partial(self._dd, "n")),
+                Check("monotone-ell", "monte-carlo", self._ell)]
+
+    def _dd(self, var, ctx):
+        """A peak at the interpolation threshold k = n: significantly above both ends of the sweep."""
+        d, runs = _sizes(ctx)["d_trend"], _sizes(ctx)["runs"]
+        base = d * d // 2
+        fac = (0.25, 1.0, 4.0) if ctx.quick else (0.125, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
+        rows = []
+        for f in fac:
+            kw = {var: max(2, int(base * f))}
+            res = simulate(_fig1(d, models=("mlp",), **kw), runs, ctx.seed)
+            s = res.summary("mlp")
+            rows.append((kw[var], s.mean, s.se))
+        thr = trends.threshold(ctx.alpha, 2, _df(ctx))
+        i_peak = fac.index(1.0)
+        peak = rows[i_peak]
+        z_left = trends.difference(peak[1], peak[2], rows[0][1], rows[0][2])[2]
+        z_right = trends.difference(peak[1], peak[2], rows[-1][1], rows[-1][2])[2]
+        sign = 1 if (z_left > thr and z_right > thr) else (-1 if (z_left < -thr or z_right < -thr) else 0)
+        other = "n" if var == "k" else "k"
+        ev = (f"d={d}, {other}={base}, MLP error vs {var}: " + ", ".join(f"{x}: {m:.4f}±{e:.4f}" for x, m, e in rows)
+              + f"; peak at {var} = {other} exceeds the small end by z = {z_left:+.1f} and the large end by "
+              f"z = {z_right:+.1f}")
+        return self._verdict(f"double-descent-{var}", "monte-carlo", 1, sign, ev, {var: [r[0] for r in rows],
+                             "error": [r[1] for r in rows]}, rows=rows)
+
+    def _ell(self, ctx):
+        d, runs = _sizes(ctx)["d_trend"], _sizes(ctx)["runs"]
+        fac = (0.5, 1.0, 2.0) if ctx.quick else (0.25, 0.5, 1.0, 2.0, 4.0)
+        rows = []
+        for f in fac:
+            res = simulate(_fig1(d, models=("mlp",), ell=max(1, int(d * f))), runs, ctx.seed)
+            s = res.summary("mlp")
+            rows.append((int(d * f), s.mean, s.se))
+        thr = trends.threshold(ctx.alpha, 2, _df(ctx))
+        ups = [trends.difference(b[1], b[2], a[1], a[2])[2] for a, b in zip(rows, rows[1:])]
+        if any(z > thr for z in ups):
+            sign = 1
+        else:
+            sl = trends.slope([math.log(r[0]) for r in rows], [r[1] for r in rows], [r[2] for r in rows], _df(ctx))
+            sign = -1 if sl.sign(ctx.alpha) == -1 else 0
+        ev = (f"d={d}, n = k = d²/2, MLP error vs ℓ: " + ", ".join(f"{x}: {m:.4f}±{e:.4f}" for x, m, e in rows)
+              + f"; successive-increase z = {', '.join(f'{z:+.1f}' for z in ups)}")
+        return self._verdict("monotone-ell", "monte-carlo", -1, sign, ev,
+                             {"ell": [r[0] for r in rows], "error": [r[1] for r in rows]}, rows=rows)
