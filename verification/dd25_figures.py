@@ -26,16 +26,19 @@ Panels (the simulation is :mod:`icl_proofs.numeric.dd25_sim`; its conventions ar
 The trivial predictor's error is drawn as a grey dashed line in every panel.
 
 Run time.  Points are independent ``simulate`` calls; with ``--jobs N`` (default: the number of CPUs,
-at most 4) they run in N spawned worker processes with single-threaded BLAS, which on small matrices
-is faster than one process with threaded OpenBLAS.  Measured on the 2-core development machine
-(AMD EPYC, shared with other jobs, so ±30 %):
+at most 4; 1 with ``--quick``) they run in N spawned worker processes with single-threaded BLAS (the
+script sets ``OPENBLAS_NUM_THREADS=1`` unless already set): on these small matrices threaded
+OpenBLAS is slower than one thread, several times slower when the cores are shared.  Measured on
+the 2-core development machine (AMD EPYC), which other jobs shared (load average ≈ 4):
 
-* defaults (d = 40, 20 runs, float64, 2 jobs, 108 distinct points): about 12 minutes
-  (Fig. 1 ≈ 5.5 min, Fig. 2 ≈ 5 min, Fig. 3 ≈ 1.5 min);
-* ``--quick`` (d = 16, 3 runs, fewer points): about 15 s (most of it start-up and the Hermite
-  coefficients, ~1 s per activation and process);
-* ``--float32`` saves roughly a third; ``--d 80`` (the paper's size) costs roughly 16× the
-  defaults (about 3 hours on this machine) — see ``benchmarks/bench_dd25.py`` for per-point times.
+* defaults (d = 40, 20 runs, float64, 2 jobs, 99 distinct simulations): 14 min 12 s wall
+  (simulation seconds summed over each figure's points, a point shared by panels counted each time:
+  Fig. 1 ≈ 716, Fig. 2 ≈ 929, Fig. 3 ≈ 126);
+  one base point (n = k = d²/2, 20 runs) takes ≈ 17 s in a worker, ≈ 11 s when the machine is idle;
+* ``--quick`` (d = 16, 3 runs, 53 points): 11 s wall (mostly start-up and the Hermite coefficients);
+* ``--float32`` saves roughly a third; ``--d 80`` (the paper's size) costs ≈ 35× one d = 40 point
+  (19 s vs 0.55 s per run single-threaded, ``benchmarks/bench_dd25.py``), i.e. roughly 8 hours
+  for all three figures on this machine — use ``--only`` and ``--float32`` there.
 
 Progress lines (one per point, with elapsed seconds) go to stderr when it is a terminal or with
 ``--verbose``.  Without matplotlib the script exits with status 2.
