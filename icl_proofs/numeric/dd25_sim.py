@@ -23,6 +23,7 @@ from scipy import stats
 from ..claims.base import UserInputError
 from ..models import dd25_data as data
 from ..models import dd25_mlp as mlp
+from . import montecarlo as mc
 
 MODELS = ("linear", "mlp", "equivalent")
 
@@ -210,7 +211,7 @@ def run_once(cfg: Config, seed: np.random.SeedSequence, act: _Act | None = None,
     out["trivial"] = []
     out.update({"mlp-" + key: [] for key in eq_keys if "mlp" in readout})
     for j, (s, child) in enumerate(zip(src, s_test.spawn(len(src)))):
-        acc = {m: _Acc() for m in out}
+        acc = {m: mc.RunningMoments() for m in out}
         for tb in data.iter_source(s, cfg.n_test, cfg.ell, child, cfg.kappa, dt):
             target = tb.y if cfg.noisy_test_label else tb.f
             preds = {}
@@ -224,47 +225,19 @@ def run_once(cfg: Config, seed: np.random.SeedSequence, act: _Act | None = None,
                 preds["linear"] = tb.h @ readout["linear"]
             errs = {m: (target - preds[m]) ** 2 for m in preds}
             for m, e in errs.items():
-                acc[m].add(e)
-            acc["trivial"].add(np.asarray(target, dtype=np.float64))  # variance accumulated below
+                acc[m].update(e)
+            acc["trivial"].update(target)  # the trivial (best constant) predictor's error is Var(y)
             for key in eq_keys:
                 if "mlp" in errs:
-                    acc["mlp-" + key].add(errs["mlp"] - errs[key])
+                    acc["mlp-" + key].update(errs["mlp"] - errs[key])
         for m in out:
             if m == "trivial":
-                out[m].append(acc[m].var_as_error())
+                out[m].append((acc[m].var, math.nan))
             elif acc[m].n:
-                out[m].append(acc[m].result())
+                est = acc[m].estimate()
+                out[m].append((est.mean, est.se))
     out = {m: v for m, v in out.items() if v}
     return {"errors": out, "diagnostics": diag}
-
-
-class _Acc:
-    """Streaming mean / variance of per-context values (float64, Welford-Chan merge)."""
-
-    def __init__(self):
-        self.n, self.mean, self.m2 = 0, 0.0, 0.0
-
-    def add(self, x):
-        x = np.asarray(x, dtype=np.float64)
-        nb = x.size
-        if not nb:
-            return
-        mb = float(x.mean())
-        m2b = float(((x - mb) ** 2).sum())
-        tot = self.n + nb
-        delta = mb - self.mean
-        self.mean += delta * nb / tot
-        self.m2 += m2b + delta ** 2 * self.n * nb / tot
-        self.n = tot
-
-    def result(self) -> tuple[float, float]:
-        return self.mean, math.sqrt(self.m2 / (self.n - 1) / self.n) if self.n > 1 else math.inf
-
-    def var_as_error(self) -> tuple[float, float]:
-        """The trivial (best constant) predictor's error Var(y); its SE is not needed by the
-        normalisation and is left as the CLT SE of the mean squared deviation (approximate)."""
-        var = self.m2 / max(self.n - 1, 1)
-        return var, var * math.sqrt(2.0 / max(self.n - 1, 1))
 
 
 def _diagnostics(cfg, act, F, w, H, y, Z, G, sq, t) -> dict:
