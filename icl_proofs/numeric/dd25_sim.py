@@ -144,11 +144,9 @@ def _activation(cfg: Config) -> _Act:
 
 def _sigma_hat(act: _Act, p: int, Z: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """σ̂_p(Z) = Σ_{i≤p} c_i He_i(Z) + c*_p z with fresh z ~ N(0, 1) per entry."""
-    from ..moments.hermite import hermite_series
+    from ..moments.hermite import sigma_hat
 
-    out = hermite_series(act.coeffs[p], Z)
-    out += act.cstar[p] * rng.standard_normal(Z.shape, dtype=Z.dtype)
-    return out
+    return sigma_hat(act.coeffs[p], act.cstar[p], Z, rng)
 
 
 def _eq_keys(cfg: Config) -> dict[str, int]:

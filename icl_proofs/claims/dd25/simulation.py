@@ -72,6 +72,17 @@ def _fmt(s: sim.Summary, alpha: float) -> str:
     return f"{s.mean:.4g} [{lo:.4g}, {hi:.4g}]"
 
 
+def _stage1_rows(ctx, stat) -> list[tuple[int, float, float]]:
+    """(d, mean, se) over runs of a first-stage statistic (Fig. 1 mixture, ReLU, ℓ = d, n = k = d²/2)."""
+    sz = _sizes(ctx)
+    rows = []
+    for d in sz["ds"]:
+        dg = sim.stage1_diagnostics(sim.fig2_config(d, "task", 0.5, models=("mlp",)), sz["runs"], ctx.seed)
+        s = sim.Summary.of([stat(g) for g in dg])
+        rows.append((d, s.mean, s.se))
+    return rows
+
+
 def _paired(res: sim.Result, a: str, b: str) -> sim.Summary:
     """Per-run uniform-mixture difference E_a − E_b (same runs, same test contexts)."""
     return sim.Summary.of((res.per_run[a] - res.per_run[b]).mean(axis=1))
@@ -143,15 +154,8 @@ class Lemma49(DD25SimClaim):
     def _preact(self, ctx):
         """The pipeline's own preactivations F h at initialisation: variance → 1, excess kurtosis → 0.
         For Gaussian F, f^T h | h ~ N(0, ||h||^2/t), so the excess kurtosis is 3 Var(r) / E(r)^2."""
-        ds = _sizes(ctx)["ds"]
-        runs = _sizes(ctx)["runs"]
-        kurt, se = [], []
-        for d in ds:
-            cfg = sim.fig2_config(d, "task", 0.5, models=("mlp",))
-            dg = sim.stage1_diagnostics(cfg, runs, ctx.seed)
-            s = sim.Summary.of([g["preact_excess_kurtosis"] for g in dg])
-            kurt.append(s.mean)
-            se.append(s.se)
+        rows = _stage1_rows(ctx, lambda g: g["preact_excess_kurtosis"])
+        ds, kurt, se = (list(col) for col in zip(*rows))
         sl = (trends.loglog_slope(ds, kurt, se, _df(ctx)) if min(kurt) > 0
               else trends.slope(ds, kurt, se, _df(ctx)))
         ev = ("excess kurtosis of F h at init: " + ", ".join(f"{k:.3f}±{e:.3f} (d={d})" for d, k, e in
@@ -215,14 +219,7 @@ class Lemma411(DD25SimClaim):
                        {"grad_diff": str(diff1)[:300], "rest_diff": str(diff2)[:300]})
 
     def _trend(self, ctx):
-        sz = _sizes(ctx)
-        ds, runs = sz["ds"], sz["runs"]
-        rows = []
-        for d in ds:
-            cfg = sim.fig2_config(d, "task", 0.5, models=("mlp",))
-            dg = sim.stage1_diagnostics(cfg, runs, ctx.seed)
-            s = sim.Summary.of([g["spike_opnorm"] / g["rest_opnorm"] for g in dg])
-            rows.append((d, s.mean, s.se))
+        rows = _stage1_rows(ctx, lambda g: g["spike_opnorm"] / g["rest_opnorm"])
         sl = trends.loglog_slope(*zip(*rows), df=_df(ctx))
         ev = ("||u v^T|| / ||Delta|| (operator norms) = "
               + ", ".join(f"{m:.3f}±{e:.3f} (d={d})" for d, m, e in rows)
