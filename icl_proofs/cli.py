@@ -20,6 +20,7 @@ import click
 from .claims import registry
 from .claims.base import CheckContext, Status, UserInputError
 from .export.latex import LatexError
+from .parallel.executors import ShardLostError
 
 EXIT_OK = 0
 EXIT_REFUTED = 1
@@ -27,7 +28,8 @@ EXIT_USAGE = 2
 EXIT_INCONCLUSIVE = 3
 EXIT_INTERRUPTED = 130
 
-_USER_ERRORS = (UserInputError, ValueError, MemoryError, LatexError, OSError)
+# ShardLostError: a worker died on every retry; reported, never replaced by a smaller sample
+_USER_ERRORS = (UserInputError, ValueError, MemoryError, LatexError, OSError, ShardLostError)
 
 
 class CliError(click.ClickException):
@@ -80,6 +82,36 @@ def main(argv: list[str] | None = None) -> None:
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+def _execution_options(f):
+    """``--workers``, ``--scheduler``, ``--backend``: where Monte-Carlo shards run (never what
+    they compute: a given seed gives the same numbers with any number of workers or a cluster)."""
+    f = click.option("--backend", default="auto", show_default=True, metavar="NAME",
+                     help="Array backend of GPU-capable samplers: auto, numpy, cupy, torch "
+                          "(auto: a GPU when one is present).")(f)
+    f = click.option("--scheduler", default=None, metavar="ADDRESS",
+                     help="Run shards on the Dask cluster whose scheduler is at ADDRESS "
+                          "(e.g. tcp://10.0.0.5:8786).")(f)
+    f = click.option("--workers", default=None, type=click.IntRange(min=1), metavar="N",
+                     help="Local worker processes (default: every core; 1: in this process).")(f)
+    return f
+
+
+def _execution(workers, scheduler, backend):
+    """Validate the execution options up front (one-line errors), and return a context manager."""
+    from .parallel import Execution, backends, executors, using
+
+    timeout = os.environ.get("ICL_PROOFS_SCHEDULER_TIMEOUT", "10")
+    try:
+        timeout = float(timeout)
+    except ValueError:
+        raise UserInputError(f"ICL_PROOFS_SCHEDULER_TIMEOUT must be a number of seconds, got {timeout!r}") from None
+    ex = Execution(workers=workers, scheduler=scheduler, backend=backend, timeout=timeout)
+    backends.resolve(ex.backend)  # unknown or missing backend: one line, before any work
+    if ex.scheduler is not None:
+        executors.dask_cluster(ex.scheduler, ex.timeout)  # unreachable: one line, before any work
+    return using(ex)
 
 
 def _width() -> int:
@@ -194,14 +226,17 @@ def _format_quantity(enc) -> list[str]:
 @click.option("--dps", default=30, show_default=True, type=click.IntRange(2, 5000),
               help="Significant decimal digits of the output.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON {claim, params, quantities}.")
-def eval_cmd(claim_id: str, params: tuple[str, ...], dps: int, as_json: bool) -> None:
+@_execution_options
+def eval_cmd(claim_id: str, params: tuple[str, ...], dps: int, as_json: bool, workers, scheduler,
+             backend) -> None:
     """Evaluate a claim's closed-form quantities at one configuration."""
     from .export.jsonout import encode_params, encode_quantities
     from .numeric.params import parse_params
 
     claim = registry.get(claim_id)
     values = parse_params(claim, list(params))
-    quantities = claim.quantities(values, dps)
+    with _execution(workers, scheduler, backend):
+        quantities = claim.quantities(values, dps)
     enc_params = encode_params(values)
     enc_q = encode_quantities(quantities, dps)
     if as_json:
@@ -291,8 +326,9 @@ def _set_claim_width(claims) -> None:
 @click.option("--json", "json_file", type=click.Path(dir_okay=False, writable=True), default=None,
               metavar="FILE", help="Write results as JSON (rewritten after each claim).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress messages on stderr.")
+@_execution_options
 @click.pass_context
-def verify_cmd(ctx, patterns, quick, seed, alpha, dps, json_file, quiet) -> None:
+def verify_cmd(ctx, patterns, quick, seed, alpha, dps, json_file, quiet, workers, scheduler, backend) -> None:
     """Run the checks of the selected claims (all claims if none is named).
 
     Exit status 0 if every selected claim holds, 1 if some claim is refuted, 3 if none is refuted
@@ -305,6 +341,14 @@ def verify_cmd(ctx, patterns, quick, seed, alpha, dps, json_file, quiet) -> None
     claims = registry.select(list(patterns))
     if not claims:
         raise UserInputError("no claims registered")
+    with _execution(workers, scheduler, backend):
+        _verify(ctx, claims, quick, seed, alpha, dps, json_file, quiet)
+
+
+def _verify(ctx, claims, quick, seed, alpha, dps, json_file, quiet) -> None:
+    from .export.jsonout import dump_results, jsonable, write_json
+    from .runner import run_claims
+
     progress = _Progress(enabled=not quiet)
     check_ctx = CheckContext(quick=quick, seed=seed, dps=dps, alpha=alpha, progress=progress.note)
     results: list[dict] = []

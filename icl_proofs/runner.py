@@ -48,9 +48,12 @@ def planned_checks(claim: Claim, ctx: CheckContext) -> list[Check] | CheckResult
 
 def run_check(check: Check, ctx: CheckContext) -> CheckResult:
     """Run one check, timed; exceptions become an inconclusive ``check crashed`` result."""
+    from .parallel import progress
+
     t0 = time.perf_counter()
     try:
-        result = check.run(ctx)
+        with progress.reporting(ctx.progress):  # Monte-Carlo runs inside the check report here
+            result = check.run(ctx)
     except Exception as e:  # noqa: BLE001 - reported, never fatal
         return _crashed(check.name, check.route, e, time.perf_counter() - t0)
     elapsed = time.perf_counter() - t0

@@ -106,6 +106,7 @@ def test_jsonable_and_dump(tmp_path):
     assert r["checks"][0]["details"]["mean"].startswith("0.333333333")
     assert set(back["meta"]) == {
         "seed", "quick", "dps", "alpha", "package_version", "python", "platform", "numpy", "sympy", "mpmath",
+        "execution",
     }
     assert back["meta"]["seed"] == 1 and back["meta"]["quick"] is True
     assert jsonable(float("inf")) == "inf"

@@ -3,6 +3,7 @@ import math
 import numpy as np
 import pytest
 
+from icl_proofs.parallel import using
 from icl_proofs.numeric.montecarlo import (
     Estimate,
     RunningMoments,
@@ -55,13 +56,14 @@ def _normal(rng, k):
 
 
 def test_estimate_fixed_n_deterministic_and_truncated_last_batch():
-    sizes = []
+    sizes = []  # observed through a side effect, so the shards must run in this process
 
     def f(rng, k):
         sizes.append(k)
         return rng.random(k)
 
-    e1 = estimate(f, 1000, seed=3, batch=300)
+    with using(workers=1):
+        e1 = estimate(f, 1000, seed=3, batch=300)
     assert sizes == [300, 300, 300, 100]
     assert e1.n == 1000
     e2 = estimate(f, 1000, seed=3, batch=300)
@@ -78,7 +80,8 @@ def test_estimate_batches_use_independent_streams():
         batches.append(x)
         return x
 
-    estimate(f, 40, seed=0, batch=10)
+    with using(workers=1):  # side effect: in this process
+        estimate(f, 40, seed=0, batch=10)
     assert len(batches) == 4
     assert len({tuple(b) for b in batches}) == 4
     # child j of SeedSequence(seed) seeds batch j

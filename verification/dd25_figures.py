@@ -25,11 +25,12 @@ Panels (the simulation is :mod:`icl_proofs.numeric.dd25_sim`; its conventions ar
 
 The trivial predictor's error is drawn as a grey dashed line in every panel.
 
-Run time.  Points are independent ``simulate`` calls; with ``--jobs N`` (default: the number of CPUs,
-at most 4; 1 with ``--quick``) they run in N spawned worker processes with single-threaded BLAS (the
-script sets ``OPENBLAS_NUM_THREADS=1`` unless already set): on these small matrices threaded
-OpenBLAS is slower than one thread, several times slower when the cores are shared.  Measured on
-the 2-core development machine (AMD EPYC), which other jobs shared (load average ≈ 4):
+Run time.  Points are ``simulate`` calls, one after the other; the runs of each are spread over
+``--jobs N`` local worker processes (default: the number of CPUs, at most 4; 1 with ``--quick``),
+each with one BLAS thread, or over a Dask cluster with ``--scheduler ADDRESS``
+(:mod:`icl_proofs.parallel`: the numbers do not depend on either).  Measured on the 2-core
+development machine (AMD EPYC) with the earlier one-process-per-point scheduling, which other jobs
+shared (load average ≈ 4):
 
 * defaults (d = 40, 20 runs, float64, 2 jobs, 99 distinct simulations): 14 min 12 s wall
   (simulation seconds summed over each figure's points, a point shared by panels counted each time:
@@ -47,23 +48,16 @@ from __future__ import annotations
 
 import os
 
-if __name__ == "__main__":
-    # Parallelism comes from worker processes (--jobs); threaded OpenBLAS on these small matrices is
-    # slower than one thread, badly so when the cores are shared.  Must precede the numpy import.
-    for _v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ.setdefault(_v, "1")
-
 import argparse
 import json
 import math
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from multiprocessing import get_context
 from typing import Callable
 
 import numpy as np
 
+from icl_proofs import parallel
 from icl_proofs.claims.base import UserInputError
 from icl_proofs.numeric import dd25_sim as sim
 
@@ -172,7 +166,8 @@ def _finite(obj):
 
 
 def _run_all(configs: dict[str, sim.Config], runs: int, seed: int, jobs: int,
-             progress: Callable[[str], None] | None, t0: float) -> dict[str, sim.Result]:
+             progress: Callable[[str], None] | None, t0: float,
+             scheduler: str | None = None) -> dict[str, sim.Result]:
     order = sorted(configs, key=lambda key: -_cost(configs[key]))
     results: dict[str, sim.Result] = {}
     total = len(order)
@@ -184,26 +179,12 @@ def _run_all(configs: dict[str, sim.Config], runs: int, seed: int, jobs: int,
                      f"η/d²={c.eta_scale:g} {c.activation} {', '.join(s.describe() for s in c.sources[1:])}: "
                      f"{res.seconds:.1f} s (elapsed {time.perf_counter() - t0:.0f} s)")
 
-    if jobs <= 1 or total <= 1:
+    # The runs of each simulation are spread over the icl_proofs.parallel executor (jobs local
+    # workers, or a Dask cluster): the numbers do not depend on how many.
+    with parallel.using(workers=max(1, jobs), scheduler=scheduler):
         for key in order:
             results[key] = sim.simulate(configs[key], runs, seed)
             report(results[key])
-        return results
-    # Worker processes with single-threaded BLAS (set before they import numpy; spawn, not fork).
-    saved = {v: os.environ.get(v) for v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")}
-    os.environ.update({v: "1" for v in saved})
-    try:
-        with ProcessPoolExecutor(max_workers=min(jobs, total), mp_context=get_context("spawn")) as pool:
-            futs = {pool.submit(sim.simulate, configs[key], runs, seed): key for key in order}
-            for fut in as_completed(futs):
-                results[futs[fut]] = fut.result()
-                report(results[futs[fut]])
-    finally:
-        for v, old in saved.items():
-            if old is None:
-                os.environ.pop(v, None)
-            else:
-                os.environ[v] = old
     return results
 
 
@@ -331,11 +312,12 @@ def _figure(fig: str, points: list[dict], caption: str, path: str):
 # ------------------------------------------------------------------------------------ API
 def make_figures(out_dir: str = "dd25_figures", d: int = 40, runs: int = 20, seed: int = 0, quick: bool = False,
                  dtype: str = "float64", only=None, progress: Callable[[str], None] | None = None, *,
-                 jobs: int = 1, json_path: str | None = None) -> dict:
+                 jobs: int = 1, json_path: str | None = None, scheduler: str | None = None) -> dict:
     """Simulate the points of the requested figures, write one PNG per figure and a JSON of every point.
 
     ``only``: None (all), a figure name or a list of names.  ``progress``: called with one line per
-    finished point.  ``jobs``: worker processes (1 = in this process).  Returns the JSON content
+    finished point.  ``jobs``: worker processes (1 = in this process); ``scheduler``: a Dask scheduler
+    address (then ``jobs`` is ignored).  Returns the JSON content
     (``figures[name]["png"]`` is the PNG path, ``figures[name]["points"]`` the points) with
     ``json_path`` added.  Raises ImportError without matplotlib, UserInputError on bad options.
     """
@@ -357,7 +339,7 @@ def make_figures(out_dir: str = "dd25_figures", d: int = 40, runs: int = 20, see
             configs.setdefault(p["key"], p["config"])
     for cfg in configs.values():
         sim.check_memory(cfg)
-    results = _run_all(configs, runs, seed, jobs, progress, t0)
+    results = _run_all(configs, runs, seed, jobs, progress, t0, scheduler)
 
     out = {
         "paper": "Demir & Doğan, arXiv 2510.25753",
@@ -402,6 +384,8 @@ def main(argv=None) -> int:
     ap.add_argument("--only", choices=FIGURES, default=None)
     ap.add_argument("--json", default=None, help="JSON output file (default OUT/dd25_figures.json)")
     ap.add_argument("--jobs", type=int, default=None, help="worker processes (default: CPUs, at most 4)")
+    ap.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                    help="run on the Dask cluster whose scheduler is at ADDRESS (e.g. tcp://10.0.0.5:8786)")
     ap.add_argument("--quick", action="store_true", help="d 16, 3 runs, fewer points (under a minute)")
     ap.add_argument("--verbose", action="store_true", help="progress lines even when stderr is not a terminal")
     args = ap.parse_args(argv)
@@ -418,7 +402,7 @@ def main(argv=None) -> int:
     try:
         out = make_figures(args.out, d=d, runs=runs, seed=args.seed, quick=args.quick,
                            dtype="float32" if args.float32 else "float64", only=args.only, progress=progress,
-                           jobs=jobs, json_path=args.json)
+                           jobs=jobs, json_path=args.json, scheduler=args.scheduler)
     except UserInputError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -160,7 +160,15 @@ def environment_meta(*, seed: int, quick: bool, dps: int, alpha: float) -> dict[
         "numpy": numpy.__version__,
         "sympy": sympy.__version__,
         "mpmath": mpmath.__version__,
+        # where the Monte-Carlo shards ran; by design it never changes a number (for a given backend)
+        "execution": _execution(),
     }
+
+
+def _execution() -> dict[str, Any]:
+    from ..parallel import current
+
+    return current().to_json()
 
 
 def dump_results(

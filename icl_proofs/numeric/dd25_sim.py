@@ -11,6 +11,7 @@ chunk of contexts, so a run's numbers do not depend on how many runs are done or
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import os
@@ -326,23 +327,60 @@ def config_json(cfg: Config) -> dict:
     return d
 
 
-def simulate(cfg: Config, runs: int, seed: int = 0, progress: Callable[[str], None] | None = None) -> Result:
-    """``runs`` independent runs of :func:`run_once`; run r's stream is spawn r of ``seed``."""
+@dataclasses.dataclass(frozen=True)
+class _Run:
+    """Task of one run: its stream is spawn ``index`` of the simulation's seed."""
+
+    index: int
+    seed: np.random.SeedSequence
+    stage1_only: bool = False
+
+
+def _run_task(shared: tuple, task: _Run) -> dict:
+    cfg, act = shared
+    return run_once(cfg, task.seed, act, stage1_only=task.stage1_only)
+
+
+def _runs(cfg: Config, runs: int, seed: int, stage1_only: bool = False):
+    """Results of ``run_once`` for runs 0..runs-1, in order, on the current executor.
+
+    Local workers are capped so that they fit the memory budget together (each holds one run).
+    """
+    from .. import parallel
+
     if runs < 1:
         raise UserInputError(f"runs must be >= 1, got {runs}")
-    check_memory(cfg)
+    need = check_memory(cfg)
     act = _activation(cfg)
+    ex = parallel.current()
+    if ex.scheduler is None and ex.local_workers > 1:
+        fit = max(1, memory_budget() // max(need, 1))
+        if fit < ex.local_workers:
+            ex = dataclasses.replace(ex, workers=int(fit))
+    tasks = [_Run(r, child, stage1_only) for r, child in enumerate(np.random.SeedSequence(seed).spawn(runs))]
+    return parallel.imap_ordered(_run_task, (cfg, act), tasks, execution=ex, n_tasks=runs)
+
+
+def simulate(cfg: Config, runs: int, seed: int = 0, progress: Callable[[str], None] | None = None) -> Result:
+    """``runs`` independent runs of :func:`run_once`; run r's stream is spawn r of ``seed``.
+
+    Runs are spread over the current :mod:`icl_proofs.parallel` executor; the result does not depend
+    on how many workers ran them.
+    """
+    from ..parallel import progress as progress_
+
+    report = progress_.sink(progress)
     t0 = time.perf_counter()
     per_run: dict[str, list] = {}
     diags = []
-    for r, child in enumerate(np.random.SeedSequence(seed).spawn(runs)):
-        res = run_once(cfg, child, act)
-        for m, vals in res["errors"].items():
-            per_run.setdefault(m, []).append([v[0] for v in vals])
-        diags.append(res["diagnostics"])
-        if progress:
-            progress(f"dd25 run {r + 1}/{runs} (d={cfg.d}, n={cfg.n}, k={cfg.k}) "
-                     f"{time.perf_counter() - t0:.1f} s")
+    results = _runs(cfg, runs, seed)
+    with contextlib.closing(results):
+        for r, res in enumerate(results):
+            for m, vals in res["errors"].items():
+                per_run.setdefault(m, []).append([v[0] for v in vals])
+            diags.append(res["diagnostics"])
+            report(f"dd25 run {r + 1}/{runs} (d={cfg.d}, n={cfg.n}, k={cfg.k}) "
+                   f"{time.perf_counter() - t0:.1f} s")
     arr = {m: np.array(v, dtype=float) for m, v in per_run.items()}
     return Result(cfg, arr, diags if cfg.diagnostics else [], time.perf_counter() - t0)
 
@@ -376,7 +414,6 @@ def fig2_config(d: int, which: str = "task", rho1: float = 0.5, activation: str 
 
 def stage1_diagnostics(cfg: Config, runs: int, seed: int = 0) -> list[dict]:
     """Lemma 4.9 / 4.11 statistics of the first stage only (no readouts, no test), one dict per run."""
-    check_memory(cfg)
-    act = _activation(cfg)
-    return [run_once(cfg, child, act, stage1_only=True)["diagnostics"]
-            for child in np.random.SeedSequence(seed).spawn(runs)]
+    results = _runs(cfg, runs, seed, stage1_only=True)
+    with contextlib.closing(results):
+        return [res["diagnostics"] for res in results]

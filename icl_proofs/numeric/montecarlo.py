@@ -19,6 +19,7 @@ the choice of seed.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import time
@@ -31,6 +32,8 @@ __all__ = [
     "Estimate",
     "RunningMoments",
     "estimate",
+    "Shard",
+    "shard_moments",
     "z_check",
     "z_check_diff",
     "tolerance",
@@ -47,9 +50,14 @@ class Estimate:
     se: float
     n: int
     sd: float
+    #: array backend that drew the samples (see :mod:`icl_proofs.parallel.backends`)
+    backend: str = "numpy"
 
     def to_json(self) -> dict:
-        return {"mean": self.mean, "se": self.se, "n": self.n, "sd": self.sd}
+        out = {"mean": self.mean, "se": self.se, "n": self.n, "sd": self.sd}
+        if self.backend != "numpy":
+            out["backend"] = self.backend
+        return out
 
 
 class RunningMoments:
@@ -116,6 +124,56 @@ def _pos_int(name: str, v) -> int:
     return i
 
 
+@dataclasses.dataclass(frozen=True)
+class Shard:
+    """One shard of a Monte-Carlo run: ``size`` samples from the stream ``seed`` (shard ``index``)."""
+
+    index: int
+    seed: np.random.SeedSequence
+    size: int
+    backend: str = "numpy"
+
+
+def shard_moments(sample_batch, shard: Shard) -> tuple[int, float, float]:
+    """``(n, mean, m2)`` of one shard; runs wherever the shard is sent (a worker, or in process).
+
+    A sampler with a ``sample_on(backend, seed, k)`` method draws on the shard's array backend;
+    otherwise ``sample_batch(numpy.random.default_rng(seed), k)``.
+    """
+    k = shard.size
+    if shard.backend != "numpy" and hasattr(sample_batch, "sample_on"):
+        from ..parallel import backends
+
+        x = np.asarray(sample_batch.sample_on(backends.resolve(shard.backend), shard.seed, k))
+    else:
+        x = np.asarray(sample_batch(np.random.default_rng(shard.seed), k))
+    if x.shape != (k,):
+        raise ValueError(f"sample_batch(rng, {k}) must return shape ({k},), got {x.shape}")
+    acc = RunningMoments().update(x)
+    return acc.n, acc.mean, acc.m2
+
+
+def _children(ss: np.random.SeedSequence):
+    """The streams ``ss.spawn`` would hand out next, one at a time, without spawning them yet
+    (child ``j`` is ``SeedSequence(entropy, spawn_key + (base + j,))``, as in NumPy)."""
+    base = ss.n_children_spawned
+    j = 0
+    while True:
+        yield np.random.SeedSequence(ss.entropy, spawn_key=tuple(ss.spawn_key) + (base + j,),
+                                     pool_size=ss.pool_size)
+        j += 1
+
+
+def _backend_for(sample_batch) -> tuple[str, bool]:
+    """Resolved backend name for this sampler, and whether it must run in this process (GPU)."""
+    if not hasattr(sample_batch, "sample_on"):
+        return "numpy", False
+    from ..parallel import backends, settings
+
+    b = backends.resolve(settings.current().backend)
+    return b.name, b.name != "numpy" and settings.current().scheduler is None
+
+
 def estimate(
     sample_batch: Callable[[np.random.Generator, int], np.ndarray],
     n: int,
@@ -126,25 +184,33 @@ def estimate(
     progress: Callable[[str], None] | None = None,
     min_batches: int = 4,
 ) -> Estimate:
-    """Monte-Carlo estimate of ``E[X]`` from iid samples produced batch by batch.
+    """Monte-Carlo estimate of ``E[X]`` from iid samples produced shard by shard.
 
-    ``sample_batch(rng, k)`` must return ``k`` samples as an array of shape ``(k,)``.  Batch ``j``
-    (0-based) uses a fresh ``numpy.random.default_rng`` seeded with the ``j``-th child of
-    ``SeedSequence(seed)`` (``spawn``), so the result is a deterministic function of ``seed``,
-    ``batch``, ``n``, ``se_target`` and ``max_n``.  An ``int`` seed builds a fresh SeedSequence; a
-    SeedSequence passed in is spawned from (which advances its child counter, as in NumPy), so two
-    calls with the same SeedSequence object give independent estimates.
+    ``sample_batch(rng, k)`` must return ``k`` samples as an array of shape ``(k,)``.  Shard ``j``
+    (0-based, ``batch`` samples) uses a fresh ``numpy.random.default_rng`` seeded with the ``j``-th
+    child of ``SeedSequence(seed)`` (``spawn``), so the result is a deterministic function of
+    ``seed``, ``batch``, ``n``, ``se_target`` and ``max_n``: the shards run on the current
+    :mod:`icl_proofs.parallel` executor (every core by default, or a Dask cluster) and are merged
+    in shard order, so the number of workers never changes a digit.  An ``int`` seed builds a fresh
+    SeedSequence; a SeedSequence passed in is spawned from (its child counter advances by the
+    shards used, as in NumPy), so two calls with the same object give independent estimates.
 
-    Stopping rule (checked only at batch boundaries):
+    Stopping rule (checked at shard boundaries, in shard order):
 
-    * ``se_target is None``: exactly ``n`` samples (the last batch is shortened); ``max_n`` unused.
+    * ``se_target is None``: exactly ``n`` samples (the last shard is shortened); ``max_n`` unused.
     * ``se_target`` given, ``max_n is None``: ``n`` is the budget; stops earlier as soon as at least
-      ``min_batches`` full batches are in and the running ``se <= se_target``.
+      ``min_batches`` full shards are in and the running ``se <= se_target``.
     * ``se_target`` and ``max_n`` given: at least ``n`` samples are drawn (and ``min_batches``
-      batches), then sampling continues until ``se <= se_target`` or ``max_n`` samples.
+      shards), then sampling continues until ``se <= se_target`` or ``max_n`` samples.
 
-    Whether the target was met can be read from the returned ``Estimate.se``.  ``progress``, if
-    given, receives a one-line status string at most about once per second and at the end.
+    Whether the target was met can be read from the returned ``Estimate.se``.  ``progress`` (by
+    default the callback installed with :func:`icl_proofs.parallel.progress.reporting`, as the
+    ``verify`` runner does) receives a one-line status string at most about once per second and at
+    the end.
+
+    >>> est = estimate(lambda rng, k: rng.standard_normal(k), 10_000, seed=1, batch=1000)
+    >>> est.n, abs(est.mean) < 5 * est.se
+    (10000, True)
     """
     n = _pos_int("n", n)
     batch = _pos_int("batch", batch)
@@ -170,36 +236,49 @@ def estimate(
         except (TypeError, ValueError) as e:
             raise ValueError(f"seed must be a non-negative int or a SeedSequence: {e}") from None
 
+    from ..parallel import imap_ordered, settings
+
+    backend, gpu_local = _backend_for(sample_batch)
+    n_shards = -(-n_cap // batch)
+    execution = settings.current()
+    if gpu_local:  # one device: its shards run in this process, one after the other
+        execution = dataclasses.replace(execution, workers=1)
+    seeds = _children(ss)
+    shards = (Shard(j, next(seeds), min(batch, n_cap - j * batch), backend) for j in range(n_shards))
+
+    from ..parallel import progress as progress_
+
+    report = progress_.sink(progress)
     acc = RunningMoments()
-    nb = 0
+    used = 0
     t0 = last = time.perf_counter()
-    while acc.n < n_cap:
-        k = min(batch, n_cap - acc.n)
-        rng = np.random.default_rng(ss.spawn(1)[0])
-        x = np.asarray(sample_batch(rng, k))
-        if x.shape != (k,):
-            raise ValueError(f"sample_batch(rng, {k}) must return shape ({k},), got {x.shape}")
-        acc.update(x)
-        nb += 1
-        now = time.perf_counter()
-        if progress is not None and now - last >= 1.0:
-            last = now
-            e = acc.estimate()
-            progress(f"monte-carlo: n={e.n} mean={e.mean:.6g} se={e.se:.3g} ({now - t0:.1f}s)")
-        if (
-            se_target is not None
-            and nb >= min_batches
-            and acc.n >= n_min
-            and acc.n >= 2
-            and acc.estimate().se <= se_target
-        ):
-            break
+    results = imap_ordered(shard_moments, sample_batch, shards, execution=execution, n_tasks=n_shards)
+    with contextlib.closing(results):
+        for nb_, mb, m2b in results:
+            acc._merge(nb_, mb, m2b)
+            used += 1
+            now = time.perf_counter()
+            if now - last >= 1.0:
+                last = now
+                e = acc.estimate()
+                eta = (n_cap - e.n) * (now - t0) / e.n
+                report(f"monte-carlo: n={e.n:,} ({100 * e.n / n_cap:.0f}% of {n_cap:,}, "
+                       f"≤{eta:.0f} s left) mean={e.mean:.6g} se={e.se:.3g}")
+            if (
+                se_target is not None
+                and used >= min_batches
+                and acc.n >= n_min
+                and acc.n >= 2
+                and acc.estimate().se <= se_target
+            ):
+                break
+    ss.spawn(used)  # advance the caller's SeedSequence past the streams used
     est = acc.estimate()
-    if progress is not None:
-        progress(
-            f"monte-carlo done: n={est.n} mean={est.mean:.6g} se={est.se:.3g} "
-            f"({time.perf_counter() - t0:.1f}s)"
-        )
+    if backend != "numpy":
+        est = dataclasses.replace(est, backend=backend)
+    if progress is not None or time.perf_counter() - t0 >= 1.0:
+        report(f"monte-carlo done: n={est.n:,} mean={est.mean:.6g} se={est.se:.3g} "
+               f"({time.perf_counter() - t0:.1f}s)")
     return est
 
 

@@ -28,6 +28,7 @@ __all__ = [
     "naive_prediction_error_samples",
     "conditional_prediction_error_samples",
     "conditional_sampler",
+    "ConditionalSampler",
 ]
 
 # Samples per internal chunk of the conditional estimator: about 2^17 doubles per (chunk, d, d)
@@ -385,9 +386,124 @@ def _conditional_with_plan(rng: np.random.Generator, plan: _ConditionalPlan, bat
     return out
 
 
-def conditional_sampler(P, Lambda, M, **kwargs):
-    """``sample_batch(rng, k)`` for :func:`icl_proofs.numeric.montecarlo.estimate`, with the
-    conditional estimator's set-up (validation, factorisations) done once.  ``kwargs`` as in
+class ConditionalSampler:
+    """Batches of the conditional estimator with its set-up (validation, factorisations) done once.
+
+    ``sampler(rng, k)`` is a ``sample_batch`` for :func:`icl_proofs.numeric.montecarlo.estimate`
+    (NumPy, same numbers as :func:`conditional_prediction_error_samples`);
+    :meth:`sample_on` draws on an array backend (:mod:`icl_proofs.parallel.backends`).  Picklable
+    (plain attributes; device copies of the plan are dropped and rebuilt after unpickling).
+    """
+
+    def __init__(self, plan: _ConditionalPlan):
+        self.plan = plan
+        self._device: dict = {}
+
+    @property
+    def d(self) -> int:
+        return self.plan.d
+
+    @property
+    def M(self) -> int:
+        return self.plan.M
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state["_device"] = {}
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._device = {}
+
+    def __call__(self, rng: np.random.Generator, k: int) -> np.ndarray:
+        return _conditional_with_plan(rng, self.plan, _int("batch", k, 0))
+
+    def sample_on(self, backend, seed, k: int) -> np.ndarray:
+        """``k`` samples drawn with ``backend``'s random numbers from ``seed`` (a SeedSequence or
+        an int), as a float64 NumPy array of shape ``(k,)``.
+
+        ``backend`` is a :class:`~icl_proofs.parallel.backends.Backend` or a name for
+        :func:`~icl_proofs.parallel.backends.resolve`.  NumPy gives exactly
+        ``self(numpy.random.default_rng(seed), k)``; CuPy / PyTorch draw their own streams (same
+        distribution, different numbers), deterministic for a given seed, backend and device.
+        """
+        from ..parallel import backends as _backends
+
+        backend = _backends.resolve(backend)
+        k = _int("batch", k, 0)
+        if not isinstance(seed, np.random.SeedSequence):
+            try:
+                seed = np.random.SeedSequence(seed)
+            except (TypeError, ValueError) as e:
+                raise ValueError(f"seed must be a non-negative int or a SeedSequence: {e}") from None
+        if backend.name == "numpy":
+            return self(np.random.default_rng(seed), k)
+        with backend.activate():
+            return _conditional_on_backend(backend, self._device_plan(backend), seed, k)
+
+    def _device_plan(self, backend) -> dict:
+        key = (backend.name, backend.device)
+        dp = self._device.get(key)
+        if dp is None:
+            dp = _device_plan(backend, self.plan)
+            self._device[key] = dp
+        return dp
+
+
+def _device_plan(backend, plan: _ConditionalPlan) -> dict:
+    """The arrays of ``plan`` (and of the Bartlett draw) copied to ``backend``'s device."""
+    d, M = plan.d, plan.M
+    dp = {"d": d, "M": M, "const": plan.const, "lin": backend.asarray(plan._lin_flat)}
+    if plan.n_diag is not None:
+        dp["w_diag"] = backend.asarray(plan._w_diag)
+    else:
+        dp["N"] = backend.asarray(plan.N)
+        dp["w_gen"] = backend.asarray(plan._w_gen)
+    if M >= d:
+        il = np.tril_indices(d, -1)
+        dp["low"] = (backend.asindex(il[0]), backend.asindex(il[1]))
+        dp["n_low"] = il[0].size
+        dp["diag"] = backend.asindex(np.arange(d))
+        dp["half_df"] = (M - np.arange(d)) / 2.0
+    return dp
+
+
+def _conditional_on_backend(backend, dp: dict, seed: np.random.SeedSequence, batch: int) -> np.ndarray:
+    """:func:`_conditional_with_plan` with ``backend``'s arrays and random numbers."""
+    d, M = dp["d"], dp["M"]
+    out = np.empty(batch)
+    if batch == 0:
+        return out
+    xp = backend.xp
+    gen = backend.generator(seed)
+    chunk = min(batch, max(1, backend.chunk_doubles // (d * d)))
+    for start in range(0, batch, chunk):
+        b = min(batch, start + chunk) - start
+        if M >= d:  # Bartlett: T lower triangular, T_ii^2 ~ chi^2_{M-i}, N(0, 1) below
+            T = backend.zeros((b, d, d))
+            if d > 1:
+                T[:, dp["low"][0], dp["low"][1]] = backend.standard_normal(gen, (b, dp["n_low"]))
+            g = backend.standard_gamma(gen, dp["half_df"], (b, d))
+            T[:, dp["diag"], dp["diag"]] = xp.sqrt(2.0 * g)
+            S = T @ T.swapaxes(1, 2)
+        else:  # singular Wishart: T = G^T, G an M x d Gaussian matrix
+            G = backend.standard_normal(gen, (b, M, d))
+            S = G.swapaxes(1, 2) @ G
+        S = S * (1.0 / M)
+        flat = S.reshape(b, d * d)
+        if "w_diag" in dp:
+            quad = (flat * flat) @ dp["w_diag"]
+        else:
+            quad = (flat * (dp["N"] @ S).reshape(b, d * d)) @ dp["w_gen"]
+        out[start:start + b] = backend.to_numpy(quad + flat @ dp["lin"] + dp["const"])
+    return out
+
+
+def conditional_sampler(P, Lambda, M, **kwargs) -> ConditionalSampler:
+    """A :class:`ConditionalSampler`: ``sampler(rng, k)`` for
+    :func:`icl_proofs.numeric.montecarlo.estimate`, with the conditional estimator's set-up
+    (validation, factorisations) done once.  ``kwargs`` as in
     :func:`conditional_prediction_error_samples`."""
     plan = _ConditionalPlan(
         P,
@@ -401,8 +517,4 @@ def conditional_sampler(P, Lambda, M, **kwargs):
     )
     if kwargs:
         raise ValueError(f"unknown arguments: {sorted(kwargs)}")
-
-    def sample_batch(rng: np.random.Generator, k: int) -> np.ndarray:
-        return _conditional_with_plan(rng, plan, _int("batch", k, 0))
-
-    return sample_batch
+    return ConditionalSampler(plan)

@@ -1,0 +1,26 @@
+"""Sharded execution: the same numbers on one core, every core, or a Dask cluster.
+
+Work is cut into shards, each with its own stream (a child of the run's ``SeedSequence``, indexed
+by the shard number), and results are merged in shard order.  A shard's result depends only on its
+seed and size, so the estimate is identical whatever runs it.  Data flow:
+
+    settings (where) -> ordered.imap_ordered (run, retry, release in order) -> caller merges
+
+:func:`icl_proofs.numeric.montecarlo.estimate` and the dd25 simulator are built on it.
+"""
+from .executors import SchedulerError, ShardLostError, shutdown_all
+from . import progress
+from .ordered import imap_ordered, runs_in_process
+from .settings import Execution, cpu_count, current, using
+
+__all__ = [
+    "Execution",
+    "SchedulerError",
+    "ShardLostError",
+    "cpu_count",
+    "current",
+    "imap_ordered",
+    "runs_in_process",
+    "shutdown_all",
+    "using",
+]
