@@ -31,6 +31,7 @@ import time
 
 import numpy as np
 
+from bench_montecarlo import exact_error  # this folder is on sys.path when run as a script
 from icl_proofs.numeric import montecarlo as mc
 from icl_proofs.numeric import samplers
 from icl_proofs.parallel import cpu_count, shutdown_all, using
@@ -66,6 +67,7 @@ def bench_scaling(args) -> dict:
     for w in range(2, max(2, cpu_count()) + 1):
         rows[f"{w} (pool)"] = timed(f, n, batch, args.repeat, workers=w)
     base = rows["1 (in process)"]
+    exact = exact_error(np.diag(np.linspace(0.5, 2.0, 20)), 40)
     for r in rows.values():
         r["speedup"] = base["best_s"] / r["best_s"]
         r["identical"] = (r["mean"], r["se"], r["n"]) == (base["mean"], base["se"], base["n"])
@@ -74,7 +76,8 @@ def bench_scaling(args) -> dict:
     for k, r in rows.items():
         print(f"{k:<16}{r['best_s']:>8.2f}s{r['speedup']:>9.2f}x{r['startup_s']:>9.2f}s   "
               f"{r['mean']:.9f} ± {r['se']:.2g} ({'yes' if r['identical'] else 'NO'})")
-    return {"n": n, "batch": batch, "rows": rows}
+    print(f"  exact value {exact:.9f}: z = {(base['mean'] - exact) / base['se']:+.2f}")
+    return {"n": n, "batch": batch, "rows": rows, "exact": exact}
 
 
 # Dask's nannies start workers with MALLOC_TRIM_THRESHOLD_=65536 (to return memory eagerly); for
@@ -171,8 +174,10 @@ def bench_memory(args) -> dict:
         print(f"{n:>12,}{r['wall_s']:>8.1f}s{r['peak_total_mib']:>8.0f} MiB{r['peak_parent_mib']:>6.0f} MiB"
               f"{r['peak_largest_worker_mib']:>6.0f} MiB   {r['mean']:.7f} ± {r['se']:.1g}")
     growth = rows[-1]["peak_total_mib"] / rows[0]["peak_total_mib"]
-    print(f"  peak memory at 10^8 / at 10^6: {growth:.3f}")
-    return {"rows": rows, "growth_1e8_over_1e6": growth}
+    exact = exact_error(np.diag(np.linspace(0.5, 2.0, 2)), 4)
+    print(f"  peak memory at 10^8 / at 10^6: {growth:.3f};  exact value {exact:.7f}, z at 10^8: "
+          f"{(rows[-1]['mean'] - exact) / rows[-1]['se']:+.2f}")
+    return {"rows": rows, "growth_1e8_over_1e6": growth, "exact": exact}
 
 
 def main(argv=None) -> int:

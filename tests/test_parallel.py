@@ -190,6 +190,25 @@ def test_pool_is_reused():
     assert local_pool(2) is local_pool(2)
 
 
+def test_backend_reaches_the_shards():
+    """``using(backend="torch")``: the engine's shards draw with ``sample_on`` (torch CPU here),
+    shard j from spawn j of the seed — the same numbers as drawing the shards by hand; samplers
+    without ``sample_on`` ignore the backend."""
+    pytest.importorskip("torch")
+    from icl_proofs.parallel import backends
+
+    f = _lsa_sampler()
+    with using(backend="torch"):
+        est = mc.estimate(f, 3 * 4096, seed=17, batch=4096)
+        plain = mc.estimate(_skewed, 3 * 4096, seed=17, batch=4096)
+    acc = mc.RunningMoments()
+    b = backends.resolve("torch")
+    for j, child in enumerate(np.random.SeedSequence(17).spawn(3)):
+        acc.update(f.sample_on(b, child, 4096))
+    assert est.backend == "torch" and (est.mean, est.se) == (acc.estimate().mean, acc.estimate().se)
+    assert plain.backend == "numpy" and plain == _sequential_reference(_skewed, 3 * 4096, 17, 4096)
+
+
 # -------------------------------------------------------------------------------------- CLI
 def _verify_json(tmp_path, *options):
     """Run ``verify`` on a claim with Monte-Carlo checks; the JSON results without timings."""
