@@ -1,0 +1,260 @@
+"""The report: one self-contained HTML file and a LaTeX/PDF version of the same content.
+
+Per claim: statement, derived expressions (MathML in HTML, LaTeX in the PDF), verdict, each check's
+evidence (digits agreed, z-scores, witnesses) and figures where a picture says more.  The HTML
+needs nothing at view time: styles inline, figures as data URIs, mathematics as MathML (rendered
+natively by current browsers), no script or font from the network.  A short inline script only
+records whether the mathematics and the figures laid out (``body[data-render-check]``), for the
+browser test.
+"""
+from __future__ import annotations
+
+import base64
+import datetime as _dt
+import html
+import json
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from . import latex as _latex
+
+__all__ = ["build_report", "DD25_FIGURES"]
+
+#: committed dd25 figures (docs/dd25_figures in a checkout); used when present
+DD25_FIGURES = Path(__file__).resolve().parents[2] / "docs" / "dd25_figures"
+
+_STATUS_COLOUR = {"holds": "#1a7f37", "refuted": "#cf222e", "inconclusive": "#9a6700"}
+
+_CSS = """
+body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;max-width:72rem;margin:2rem auto;
+padding:0 1rem;color:#1f2328;line-height:1.45}
+h1{font-size:1.6rem}h2{font-size:1.25rem;margin-top:2.2rem;border-bottom:1px solid #d0d7de}
+.badge{display:inline-block;padding:.05rem .5rem;border-radius:1rem;color:#fff;font-size:.8rem;
+font-weight:600;vertical-align:middle}
+table{border-collapse:collapse;margin:.6rem 0;font-size:.86rem;width:100%}
+th,td{border:1px solid #d0d7de;padding:.25rem .45rem;text-align:left;vertical-align:top}
+th{background:#f6f8fa}code,pre{font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-size:.82rem}
+pre{background:#f6f8fa;padding:.5rem;overflow-x:auto}.math{overflow-x:auto;padding:.2rem 0}
+figure{margin:1rem 0}figure img{max-width:100%}figcaption{font-size:.85rem;color:#57606a}
+.meta td:first-child{width:12rem;color:#57606a}
+"""
+
+# Records whether every <math> and <img> laid out with a nonzero box (read by the browser test).
+_CHECK_SCRIPT = """
+window.addEventListener('load', function () {
+  var maths = Array.from(document.querySelectorAll('math'));
+  var imgs = Array.from(document.querySelectorAll('img'));
+  var badMath = maths.filter(function (m) { var r = m.getBoundingClientRect(); return !(r.width > 0 && r.height > 0); }).length;
+  var badImg = imgs.filter(function (i) { return !(i.complete && i.naturalWidth > 0); }).length;
+  document.body.setAttribute('data-render-check', JSON.stringify(
+    {math: maths.length, math_unrendered: badMath, images: imgs.length, images_broken: badImg}));
+});
+"""
+
+
+def _esc(s: Any) -> str:
+    return html.escape(str(s), quote=True)
+
+
+def _mathml(expr) -> str | None:
+    """Presentation MathML of a SymPy object, or ``None`` if it is not one."""
+    import sympy
+    from sympy.printing.mathml import mathml
+
+    if hasattr(expr, "to_matrix_expr"):
+        expr = expr.to_matrix_expr()
+    if not isinstance(expr, (sympy.Basic, sympy.MatrixBase)):
+        return None
+    try:
+        inner = mathml(expr, printer="presentation")
+    except Exception:  # noqa: BLE001 - an object SymPy cannot print goes in as text
+        return None
+    return f'<math xmlns="http://www.w3.org/1998/Math/MathML" display="block">{inner}</math>'
+
+
+def _derivations(claim) -> tuple[list[tuple[str, str]], str | None]:
+    """(label, html) for each derived object; plus an error line if ``derive`` failed."""
+    try:
+        derived = claim.derive()
+    except Exception as e:  # noqa: BLE001 - one broken derivation must not lose the report
+        return [], f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+    out = []
+    for label, expr in derived.items():
+        m = _mathml(expr)
+        out.append((label, f'<div class="math">{m}</div>' if m else f"<pre>{_esc(expr)}</pre>"))
+    return out, None
+
+
+def _data_uri(png: Path) -> str:
+    return "data:image/png;base64," + base64.b64encode(png.read_bytes()).decode("ascii")
+
+
+def _figures(claim_ids: set[str], fig_dir: Path, seed: int, progress: Callable[[str], None]) -> dict:
+    """Figures per claim id: list of {"png": Path, "caption": str, "data": ...}."""
+    from . import plots
+
+    figs: dict[str, list[dict]] = {}
+    if not plots.available():
+        progress("report: matplotlib missing, no figures (pip install 'icl-proofs[plots]')")
+        return figs
+    fig_dir.mkdir(parents=True, exist_ok=True)
+    if "zfb23.risk" in claim_ids:
+        progress("report: zfb23 derived risk vs Monte Carlo across N ...")
+        data = plots.zfb23_risk_vs_n(fig_dir / "zfb23_risk_vs_N.png", seed=seed)
+        figs.setdefault("zfb23.risk", []).append({"png": Path(data["figure"]), "caption": data["caption"],
+                                                  "data": data})
+    if "zfb23.gradient-flow" in claim_ids:
+        progress("report: zfb23 gradient-flow trajectories ...")
+        data = plots.zfb23_gradient_flow(fig_dir / "zfb23_gradient_flow.png", seed=seed)
+        figs.setdefault("zfb23.gradient-flow", []).append({"png": Path(data["figure"]), "caption": data["caption"],
+                                                           "data": data})
+    dd25 = sorted(c for c in claim_ids if c in ("dd25.thm-4.12", "dd25.data-mixing", "dd25.feature-learning"))
+    meta_file = DD25_FIGURES / "dd25_figures.json"
+    if dd25 and meta_file.exists():
+        info = json.loads(meta_file.read_text(encoding="utf-8"))
+        owner = {"fig1": "dd25.thm-4.12", "fig2": "dd25.data-mixing", "fig3": "dd25.feature-learning"}
+        for fig, meta in info.get("figures", {}).items():
+            png = DD25_FIGURES / f"{fig}.png"
+            claim = owner.get(fig)
+            if png.exists() and claim in claim_ids:
+                dst = fig_dir / f"dd25_{fig}.png"
+                shutil.copyfile(png, dst)
+                caption = (f"dd25 {meta.get('paper', fig)} reproduced "
+                           f"(verification/dd25_figures.py, committed run): {meta.get('caption', '')}")
+                figs.setdefault(claim, []).append({"png": dst, "caption": caption, "data": None})
+    return figs
+
+
+def _check_rows(checks: list[dict]) -> str:
+    rows = []
+    for c in checks:
+        colour = _STATUS_COLOUR.get(c.get("status"), "#57606a")
+        wit = c.get("witness")
+        witness = f"<pre>{_esc(json.dumps(wit, indent=1, default=str))}</pre>" if wit else ""
+        rows.append(
+            f"<tr><td><code>{_esc(c.get('name'))}</code></td><td>{_esc(c.get('route'))}</td>"
+            f'<td><span class="badge" style="background:{colour}">{_esc(c.get("status"))}</span></td>'
+            f"<td>{_esc(c.get('evidence'))}{witness}</td></tr>")
+    return ("<table><tr><th>check</th><th>route</th><th>verdict</th><th>evidence</th></tr>"
+            + "".join(rows) + "</table>")
+
+
+def _html(claims, results: dict[str, dict], figs: dict, meta: dict, title: str) -> str:
+    counts: dict[str, int] = {}
+    for r in results.values():
+        counts[r["status"]] = counts.get(r["status"], 0) + 1
+    summary_rows = "".join(
+        f'<tr><td><a href="#{_esc(c.id)}"><code>{_esc(c.id)}</code></a></td><td>{_esc(c.title)}</td>'
+        f'<td><span class="badge" style="background:{_STATUS_COLOUR.get(results[c.id]["status"], "#57606a")}">'
+        f'{_esc(results[c.id]["status"])}</span></td></tr>'
+        for c in claims if c.id in results)
+    meta_rows = "".join(f"<tr><td>{_esc(k)}</td><td><code>{_esc(v)}</code></td></tr>" for k, v in meta.items())
+    sections = []
+    for c in claims:
+        r = results.get(c.id)
+        if r is None:
+            continue
+        colour = _STATUS_COLOUR.get(r["status"], "#57606a")
+        derivs, err = _derivations(c)
+        deriv_html = "".join(f"<p><code>{_esc(label)}</code>:</p>{body}" for label, body in derivs)
+        if err:
+            deriv_html += f"<p><em>Derivation unavailable: {_esc(err)}</em></p>"
+        fig_html = "".join(
+            f'<figure><img alt="{_esc(f["caption"])}" src="{_data_uri(f["png"])}">'
+            f"<figcaption>{_esc(f['caption'])}</figcaption></figure>" for f in figs.get(c.id, []))
+        witness = (f"<h3>Witness</h3><pre>{_esc(json.dumps(r['witness'], indent=1, default=str))}</pre>"
+                   if r.get("witness") else "")
+        sections.append(
+            f'<section id="{_esc(c.id)}"><h2><code>{_esc(c.id)}</code> — {_esc(c.title)} '
+            f'<span class="badge" style="background:{colour}">{_esc(r["status"])}</span></h2>'
+            f"<p><em>Source:</em> {_esc(', '.join(x for x in (c.paper, c.source) if x))}</p>"
+            f"<p><strong>Statement.</strong> {_esc(c.statement)}</p>"
+            + (f"<h3>Derivation</h3>{deriv_html}" if deriv_html else "")
+            + f"<h3>Checks</h3>{_check_rows(r.get('checks', []))}{witness}{fig_html}</section>")
+    counts_text = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
+    return (
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        f"<title>{_esc(title)}</title><style>{_CSS}</style><script>{_CHECK_SCRIPT}</script></head><body>"
+        f"<h1>{_esc(title)}</h1><p>{len(results)} claims: {_esc(counts_text)}.</p>"
+        f"<table>{summary_rows}</table><h2>Run</h2><table class=\"meta\">{meta_rows}</table>"
+        + "".join(sections) + "</body></html>\n")
+
+
+def _tex(claims, results: dict[str, dict], figs: dict, meta: dict, title: str) -> str:
+    esc = _latex.escape_text
+    body = []
+    for c in claims:
+        r = results.get(c.id)
+        if r is None:
+            continue
+        sec = _latex.claim_section(c)
+        rows = "\n".join(
+            r"\item[\textbf{%s}] \texttt{%s} (%s): %s" % (esc(ch.get("status", "")), esc(ch.get("name", "")),
+                                                        esc(ch.get("route", "")), esc(ch.get("evidence", "")))
+            for ch in r.get("checks", []))
+        verdict = r"\medskip\noindent\textbf{Verdict: %s.}" % esc(r["status"])
+        checks = ("\\begin{description}\\small\n" + rows + "\n\\end{description}") if rows else ""
+        graphics = "\n".join(
+            "\\begin{figure}[h!]\\centering\\includegraphics[width=\\linewidth]{%s}\\caption{%s}\\end{figure}"
+            % (f["png"].name, esc(f["caption"])) for f in figs.get(c.id, []))
+        body.append(sec + verdict + "\n\n" + checks + "\n" + graphics + "\n\\clearpage\n")
+    meta_rows = "\n".join(r"\item[%s] \texttt{%s}" % (esc(str(k)), esc(str(v))) for k, v in meta.items())
+    return (
+        "\\documentclass[10pt]{article}\n\\usepackage[utf8]{inputenc}\n\\usepackage{amsmath}\n"
+        "\\usepackage{amssymb}\n\\usepackage{graphicx}\n\\graphicspath{{figures/}}\n"
+        "\\usepackage[margin=2cm]{geometry}\n"
+        "\\allowdisplaybreaks\n\\setlength{\\parindent}{0pt}\n"
+        f"\\title{{{esc(title)}}}\n\\author{{generated by \\texttt{{icl-proofs}}}}\n\\date{{}}\n"
+        "\\begin{document}\n\\maketitle\n"
+        "\\section*{Run}\n\\begin{description}\\small\n" + meta_rows + "\n\\end{description}\n"
+        + "\n".join(body) + "\\end{document}\n")
+
+
+def build_report(
+    claims: Iterable,
+    results: list[dict],
+    out_dir,
+    *,
+    meta: dict | None = None,
+    seed: int = 0,
+    figures: bool = True,
+    pdf: bool = True,
+    title: str = "icl-proofs report",
+    progress: Callable[[str], None] | None = None,
+) -> dict:
+    """Write ``report.html`` (self-contained), ``report.tex`` and, with pdflatex, ``report.pdf``.
+
+    ``results`` are the per-claim dicts of :func:`icl_proofs.runner.run_claims` (or of a
+    ``verify --json`` file).  Returns ``{"html": path, "tex": path, "pdf": path | None,
+    "figures": {claim: [png, ...]}, "pdf_error": str | None}``.
+    """
+    progress = progress or (lambda msg: None)
+    claims = list(claims)
+    by_id = {r["claim"]: r for r in results}
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    meta = dict(meta or {})
+    meta.setdefault("generated", _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))
+    figs = _figures({c.id for c in claims if c.id in by_id}, out / "figures", seed, progress) if figures else {}
+    html_path = out / "report.html"
+    html_path.write_text(_html(claims, by_id, figs, meta, title), encoding="utf-8")
+    tex = _tex(claims, by_id, figs, meta, title)
+    tex_path = out / "report.tex"
+    tex_path.write_text(tex, encoding="utf-8")
+    pdf_path, pdf_error = None, None
+    if pdf:
+        progress("report: compiling the PDF ...")
+        with tempfile.TemporaryDirectory(prefix="icl-proofs-report-") as tmp:
+            for fl in figs.values():
+                for f in fl:
+                    shutil.copyfile(f["png"], Path(tmp) / f["png"].name)
+            try:
+                built = _latex.compile_pdf(tex, tmp, name="report")
+                pdf_path = out / "report.pdf"
+                shutil.copyfile(built, pdf_path)
+            except _latex.LatexError as e:
+                pdf_error = str(e)
+    return {"html": html_path, "tex": tex_path, "pdf": pdf_path, "pdf_error": pdf_error,
+            "figures": {k: [f["png"] for f in v] for k, v in figs.items()}}
