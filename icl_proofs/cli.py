@@ -7,11 +7,14 @@ get the traceback).
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import re
 import shutil
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -264,43 +267,150 @@ def eval_cmd(claim_id: str, params: tuple[str, ...], dps: int, as_json: bool, wo
 
 
 class _Progress:
-    """Progress on stderr: a ``\\r``-updated line on a terminal, plain lines otherwise."""
+    """Progress of ``verify`` on stderr, in one of three modes:
 
-    def __init__(self, enabled: bool):
-        self.enabled = enabled
-        stream = sys.stderr
-        self.tty = enabled and hasattr(stream, "isatty") and stream.isatty()
-        self._shown = 0
+    * ``"tty"`` (stderr is a terminal): one live line ``[12/80] ████░░░░  15% 00:42 claim: check ...``,
+      redrawn at most ``1/INTERVAL`` times a second (a background ticker keeps the clock going);
+    * ``"lines"`` (``--progress`` with stderr not a terminal, for logs): one plain line per check;
+    * ``"off"`` (``--quiet``, or stderr not a terminal): nothing.
+
+    Anything printed while the live line is shown must go through :meth:`above`.
+    """
+
+    INTERVAL = 0.1  # seconds between redraws (at most 10 a second)
+    BAR = 20  # characters of the bar
+
+    def __init__(self, mode: str = "off"):
+        if mode not in ("off", "lines", "tty"):
+            raise ValueError(f"progress mode {mode!r}")
+        self.mode = mode
+        self.enabled = mode != "off"
+        self.tty = mode == "tty"
+        self._lock = threading.RLock()
+        self._shown = 0  # characters of the live line now on screen
+        self._i = self._n = 0
         self._step = ""
+        self._note = ""
+        self._t0 = time.monotonic()
+        self._last = float("-inf")  # when the live line was last drawn
+        self._dirty = False
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        enc = (getattr(sys.stderr, "encoding", None) or "").lower()
+        self._cells = ("\u2588", "\u2591") if "utf" in enc else ("#", "-")
 
-    def _draw(self, text: str) -> None:
+    @classmethod
+    def choose(cls, *, quiet: bool, force: bool) -> "_Progress":
+        if quiet:
+            return cls("off")
         stream = sys.stderr
-        text = _clip(text, max(20, _width() - 1))
-        pad = max(0, self._shown - len(text))
-        stream.write("\r" + text + " " * pad)
-        stream.flush()
-        self._shown = len(text)
+        try:
+            tty = stream.isatty()
+        except (AttributeError, ValueError):
+            tty = False
+        return cls("tty" if tty else "lines" if force else "off")
 
-    def step(self, text: str) -> None:
+    # -- the run
+
+    def start(self) -> None:
+        """Start the clock (and on a terminal the ticker)."""
+        self._t0 = time.monotonic()
+        if self.tty and self._thread is None:
+            self._thread = threading.Thread(target=self._tick, name="icl-proofs-progress", daemon=True)
+            self._thread.start()
+
+    def step(self, i: int, n: int, text: str) -> None:
+        """Check ``i`` of ``n`` starts (``text``: ``claim: check``)."""
         if not self.enabled:
             return
-        self._step = text
-        if self.tty:
-            self._draw(text)
-        else:
-            click.echo(text, err=True)
+        with self._lock:
+            self._i, self._n, self._step, self._note = i, n, text, ""
+            if self.tty:
+                self._dirty = True
+                self._maybe_draw()
+            else:
+                click.echo(f"[{i}/{n}] {text} ...", err=True)
 
     def note(self, text: str) -> None:
-        """A message from inside a check (only shown on a terminal, next to the current step)."""
+        """A message from inside a check (shown on a terminal only, after the current step)."""
         if self.tty:
-            self._draw(f"{self._step} {text}")
+            with self._lock:
+                self._note = " ".join(str(text).split())
+                self._dirty = True
+                self._maybe_draw()
+
+    @contextlib.contextmanager
+    def above(self):
+        """Print something (a table row) while the live line is off the screen."""
+        with self._lock:
+            self.clear()
+            yield
+            self._dirty = True
+
+    def close(self) -> None:
+        """Stop the ticker and wipe the live line."""
+        self._stop.set()
+        thread, self._thread = self._thread, None
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=1.0)
+        with self._lock:
+            self.clear()
+
+    # -- drawing
+
+    def line(self, now: float | None = None) -> str:
+        """The live line as it would be drawn now."""
+        now = time.monotonic() if now is None else now
+        secs = int(max(0.0, now - self._t0))
+        h, rest = divmod(secs, 3600)
+        clock = f"{h}:{rest // 60:02d}:{rest % 60:02d}" if h else f"{rest // 60:02d}:{rest % 60:02d}"
+        done = max(0, self._i - 1)  # the i-th check is running, i - 1 are done
+        frac = done / self._n if self._n else 0.0
+        full = int(round(frac * self.BAR))
+        bar = self._cells[0] * full + self._cells[1] * (self.BAR - full)
+        text = f"[{self._i}/{self._n}] {bar} {int(frac * 100):3d}% {clock} {self._step} ..."
+        if self._note:
+            text += f" {self._note}"
+        return text
+
+    def _maybe_draw(self) -> None:
+        if time.monotonic() - self._last >= self.INTERVAL:
+            self._draw()
+
+    def _draw(self) -> None:
+        if not self._n:
+            return
+        stream = sys.stderr
+        text = _clip(self.line(), max(20, _width() - 1))
+        pad = max(0, self._shown - len(text))
+        try:
+            stream.write("\r" + text + " " * pad)
+            stream.flush()
+        except (OSError, ValueError):  # stderr closed: drop the progress, never the run
+            self.enabled = self.tty = False
+            return
+        self._shown = len(text)
+        self._last = time.monotonic()
+        self._dirty = False
+
+    def _tick(self) -> None:
+        while not self._stop.wait(self.INTERVAL):
+            with self._lock:
+                if self._stop.is_set() or not self.tty:
+                    return
+                if self._dirty or time.monotonic() - self._last >= 1.0:  # the clock moves each second
+                    self._draw()
 
     def clear(self) -> None:
-        if self.tty and self._shown:
-            stream = sys.stderr
-            stream.write("\r" + " " * self._shown + "\r")
-            stream.flush()
-            self._shown = 0
+        with self._lock:
+            if self.tty and self._shown:
+                stream = sys.stderr
+                try:
+                    stream.write("\r" + " " * self._shown + "\r")
+                    stream.flush()
+                except (OSError, ValueError):
+                    pass
+                self._shown = 0
 
 
 _COLS = [26, 15, 32, 12]
@@ -323,17 +433,278 @@ def _set_claim_width(claims) -> None:
               help="False-alarm rate of each statistical check.")
 @click.option("--dps", default=30, show_default=True, type=click.IntRange(2, 5000),
               help="Working precision (decimal digits) of numeric checks.")
-@click.option("--json", "json_file", type=click.Path(dir_okay=False, writable=True), default=None,
-              metavar="FILE", help="Write results as JSON (rewritten after each claim).")
-@click.option("--quiet", "-q", is_flag=True, help="No progress messages on stderr.")
+@click.option("--json", "json_file", type=click.Path(dir_okay=False, writable=True, allow_dash=True),
+              default=None, metavar="FILE",
+              help="Write the results as JSON to FILE, rewritten (atomically) after every check, so an "
+                   "interrupted run keeps every finished claim.  FILE '-': print the JSON document on "
+                   "stdout at the end, and the table on stderr instead (nothing else goes to stdout).")
+@click.option("--resume", is_flag=True,
+              help="Continue the results file of --json FILE: keep its claims, skip them, run the rest. "
+                   "FILE must come from the same --seed, --quick, --dps, --alpha, backend and "
+                   "icl-proofs version.")
+@click.option("--overwrite", is_flag=True,
+              help="Replace --json FILE even if it is not an icl-proofs results file (otherwise refused).")
+@click.option("--progress", "force_progress", is_flag=True,
+              help="Show progress on stderr even when it is not a terminal (one line per check, for "
+                   "logs).  By default progress shows on a terminal only.")
+@click.option("--quiet", "-q", is_flag=True, help="Nothing on stderr but errors (no progress or notes).")
 @_execution_options
 @click.pass_context
-def verify_cmd(ctx, patterns, quick, seed, alpha, dps, json_file, quiet, workers, scheduler, backend) -> None:
+def verify_cmd(ctx, patterns, quick, seed, alpha, dps, json_file, resume, overwrite, force_progress, quiet,
+               workers, scheduler, backend) -> None:
     """Run the checks of the selected claims (all claims if none is named).
 
+    The table of verdicts goes to stdout; progress to stderr, on a terminal only unless --progress.
+    With --json FILE an existing results file is overwritten (with a note), continued with --resume,
+    and any other existing file is left alone unless --overwrite.
+
     Exit status 0 if every selected claim holds, 1 if some claim is refuted, 3 if none is refuted
-    but some is inconclusive, 2 on a usage error."""
-    from .export.jsonout import dump_results, jsonable, write_json
+    but some is inconclusive, 2 on a usage error, 130 if interrupted."""
+    if not 0 < alpha < 1:
+        raise click.BadParameter("must be between 0 and 1 (exclusive)", param_hint="'--alpha'")
+    to_file = json_file is not None and json_file != "-"
+    if resume and not to_file:
+        raise UserInputError("--resume needs --json FILE (the results file to continue)")
+    if overwrite and not to_file:
+        raise UserInputError("--overwrite needs --json FILE (the file to replace)")
+    if resume and overwrite:
+        raise UserInputError("--resume and --overwrite exclude each other (continue FILE, or replace it)")
+    if quiet and force_progress:
+        raise UserInputError("--quiet and --progress exclude each other")
+    claims = registry.select(list(patterns))
+    if not claims:
+        raise UserInputError("no claims registered")
+    argv = _command_line(ctx)
+    with _execution(workers, scheduler, backend):
+        _verify(ctx, claims, quick=quick, seed=seed, alpha=alpha, dps=dps, json_file=json_file,
+                resume=resume, overwrite=overwrite, force_progress=force_progress, quiet=quiet, argv=argv)
+
+
+def _sanitise(value: str) -> str:
+    """An argument as recorded in results files: no URL credentials, the home directory as ``~``."""
+    value = re.sub(r"(?<=://)[^/@\s]+@", "***@", value)
+    home = os.path.expanduser("~")
+    if len(home) > 1 and (value == home or value.startswith(home + os.sep)):
+        value = "~" + value[len(home):]
+    return value
+
+
+def _command_line(ctx: click.Context) -> list[str]:
+    """The command line of this run, rebuilt from what click parsed (the same in a test as in a
+    shell): the claims named, then every option given on the command line, long names, sanitised."""
+    from click.core import ParameterSource
+
+    argv = ["icl-proofs", ctx.info_name or "verify"]
+    options: list[str] = []
+    for param in ctx.command.params:
+        value = ctx.params.get(param.name)
+        if isinstance(param, click.Argument):
+            argv += [_sanitise(str(v)) for v in (value or ())]
+            continue
+        if ctx.get_parameter_source(param.name) not in (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT):
+            continue
+        opt = max((o for o in param.opts if o.startswith("--")), key=len, default=param.opts[0])
+        if getattr(param, "is_flag", False):
+            if value:
+                options.append(opt)
+        elif value is not None:
+            options += [opt, _sanitise(str(value))]
+    return argv + options
+
+
+@contextlib.contextmanager
+def _stdout_to_stderr():
+    """While stdout is reserved for the JSON document (``--json -``), whatever else would write
+    there (a check's ``print``, a worker process) goes to stderr instead."""
+    saved = fd = None
+    try:
+        fd, err_fd = sys.stdout.fileno(), sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):  # not a real file (a test runner's buffer)
+        fd = None
+    if fd is not None:
+        sys.stdout.flush()
+        saved = os.dup(fd)
+        os.dup2(err_fd, fd)
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    finally:
+        if saved is not None:
+            try:
+                sys.stderr.flush()
+            finally:
+                os.dup2(saved, fd)
+                os.close(saved)
+
+
+def _open_results(path, run_meta: dict, *, resume: bool, overwrite: bool, quiet: bool, dps: int):
+    """The writer of ``--json FILE``, after the checks that keep a file from being lost."""
+    from .export.jsonout import ResultsFileError, ResultsWriter, check_resumable, read_results
+
+    try:
+        doc = read_results(path)
+    except ResultsFileError as e:
+        if e.kind == "unreadable":
+            raise UserInputError(str(e)) from None
+        if resume:
+            hint = ("; use another file name, or --overwrite without --resume to replace it"
+                    if e.kind in ("corrupt", "foreign", "invalid") else "")
+            raise UserInputError(f"cannot resume {path}: {e.reason}{hint}") from None
+        if e.kind == "newer":  # ours, from a later release: replacing it is what was asked for
+            doc = e.doc
+        elif overwrite:
+            doc = None
+        else:
+            raise UserInputError(
+                f"not overwriting {path}: {e.reason}; use another file name, --resume to continue a "
+                f"results file, or --overwrite to replace it") from None
+    if resume and doc is not None:
+        try:
+            check_resumable(path, doc, run_meta)
+        except ResultsFileError as e:
+            raise UserInputError(f"cannot resume {path}: {e.reason}") from None
+        return ResultsWriter.resume(path, doc, run_meta, dps)
+    if doc is not None and not quiet:
+        results = doc.get("results")
+        n = len(results) if isinstance(results, list) else 0
+        click.echo(f"overwriting previous results in {path} ({n} claim{'s' if n != 1 else ''})", err=True)
+    return ResultsWriter(path, run_meta, dps)
+
+
+def _verify(ctx, claims, *, quick, seed, alpha, dps, json_file, resume, overwrite, force_progress, quiet,
+            argv) -> None:
+    from .export.jsonout import ResultsWriter, environment_meta, jsonable
+    from .runner import run_claims
+
+    to_stdout = json_file == "-"
+    path = json_file if json_file is not None and not to_stdout else None
+    run_meta = environment_meta(seed=seed, quick=quick, dps=dps, alpha=alpha, argv=argv,
+                                claims=[c.id for c in claims])
+    writer = None
+    if path is not None:
+        writer = _open_results(path, run_meta, resume=resume, overwrite=overwrite, quiet=quiet, dps=dps)
+    elif to_stdout:
+        writer = ResultsWriter(None, run_meta, dps)
+    done = writer.finished() if (writer is not None and resume) else {}
+    skipped = [c for c in claims if c.id in done]
+    to_run = [c for c in claims if c.id not in done]
+
+    progress = _Progress.choose(quiet=quiet, force=force_progress)
+    check_ctx = CheckContext(quick=quick, seed=seed, dps=dps, alpha=alpha, progress=progress.note)
+    outcome: dict[str, str] = {c.id: done[c.id]["status"] for c in skipped}  # selected claim -> status
+    witness_shown: set[str] = set()
+
+    def emit(line: str) -> None:
+        """A line of the table: stdout, or stderr when stdout carries the JSON (--json -)."""
+        if to_stdout:
+            if not quiet:
+                with progress.above():
+                    click.echo(line, err=True)
+        else:
+            with progress.above():
+                click.echo(line)
+
+    def claim_line(res: dict, suffix: str = "") -> None:
+        n = len(res.get("checks") or ())
+        secs = res.get("seconds")
+        timing = f", {secs:.1f} s" if isinstance(secs, (int, float)) else ""
+        emit(f"== {res['claim']}: {str(res['status']).upper()} "
+             + (suffix or f"({n} check{'s' if n != 1 else ''}{timing})"))
+        if res["status"] == Status.REFUTED.value and res.get("witness") and res["claim"] not in witness_shown:
+            emit(f"   witness: {_compact(jsonable(res['witness'], dps))}")
+
+    def on_start(claim, check, i, n):
+        if writer is not None and (writer.partial is None or writer.partial["claim"] != claim.id):
+            writer.start_claim(claim.id)
+        progress.step(i, n, f"{claim.id}: {check.name}")
+
+    def on_check(claim, r):
+        if writer is not None:
+            writer.add_check(claim.id, r.to_json())
+        emit(_row(claim.id, r.route, r.name, r.status.value.upper(), " ".join(str(r.evidence).split())))
+        if r.status is Status.REFUTED and r.witness:
+            emit(f"    witness: {_compact(r.witness)}")
+            witness_shown.add(claim.id)
+
+    def on_result(res):
+        if writer is not None:
+            writer.finish_claim(res)
+        outcome[res["claim"]] = res["status"]
+        claim_line(res)
+
+    t0 = time.perf_counter()
+    interrupted = False
+    with _stdout_to_stderr() if to_stdout else contextlib.nullcontext():
+        try:
+            if writer is not None:
+                writer.write()
+            _set_claim_width(claims)
+            emit(_row("CLAIM", "ROUTE", "CHECK", "VERDICT", "EVIDENCE"))
+            for c in skipped:
+                claim_line(done[c.id], "(resumed)")
+            progress.start()
+            run_claims(to_run, check_ctx, on_result=on_result, on_check=on_check, on_start=on_start)
+        except KeyboardInterrupt:
+            interrupted = True
+            progress.close()
+            if writer is not None:
+                writer.interrupted()
+        finally:
+            progress.close()
+        if not interrupted:
+            counts = {s.value: sum(v == s.value for v in outcome.values()) for s in Status}
+            emit(f"{len(outcome)} claim{'s' if len(outcome) != 1 else ''}: {counts['holds']} hold, "
+                 f"{counts['refuted']} refuted, {counts['inconclusive']} inconclusive "
+                 f"({time.perf_counter() - t0:.1f} s)")
+    if to_stdout:
+        click.echo(json.dumps(writer.document(), indent=2))
+    if interrupted:
+        n = len(writer.results) if writer is not None else 0
+        where = (f"; {n} finished claim{'s' if n != 1 else ''} kept in {path}; rerun with --resume" if path
+                 else f"; the JSON on stdout holds {n} finished claim{'s' if n != 1 else ''}" if to_stdout
+                 else "")
+        try:
+            lead = "\n" if sys.stderr.isatty() else ""
+        except (AttributeError, ValueError):
+            lead = ""
+        click.echo(f"{lead}icl-proofs: interrupted{where}", err=True)
+        ctx.exit(EXIT_INTERRUPTED)
+    if path is not None and not quiet:
+        click.echo(f"results written to {path}", err=True)
+    if counts["refuted"]:
+        ctx.exit(EXIT_REFUTED)
+    if counts["inconclusive"]:
+        ctx.exit(EXIT_INCONCLUSIVE)
+    ctx.exit(EXIT_OK)
+
+
+# --------------------------------------------------------------------------- report
+
+
+@cli.command("report")
+@click.argument("patterns", nargs=-1, metavar="[CLAIM|PREFIX]...")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), metavar="DIR",
+              help="Folder for report.html (self-contained), report.tex, report.pdf and figures/.")
+@click.option("--from", "from_json", type=click.Path(dir_okay=False), default=None, metavar="FILE",
+              help="Use the verdicts of a 'verify --json' results file instead of running the checks.")
+@click.option("--quick", is_flag=True, help="Run only the quick checks.")
+@click.option("--seed", default=0, show_default=True, type=int, help="Seed of the random checks and figures.")
+@click.option("--alpha", default=1e-3, show_default=True, type=float,
+              help="False-alarm rate of each statistical check.")
+@click.option("--dps", default=30, show_default=True, type=click.IntRange(2, 5000),
+              help="Working precision (decimal digits) of numeric checks.")
+@click.option("--no-figures", is_flag=True, help="Leave out the figures (no matplotlib needed).")
+@click.option("--no-pdf", is_flag=True, help="Write report.tex but do not run pdflatex.")
+@click.option("--progress", "force_progress", is_flag=True,
+              help="Plain progress lines even when stderr is not a terminal.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress messages on stderr.")
+@_execution_options
+def report_cmd(patterns, out_dir, from_json, quick, seed, alpha, dps, no_figures, no_pdf, force_progress,
+               quiet, workers, scheduler, backend) -> None:
+    """Write a report of the selected claims (all if none is named): statement, derivation (MathML /
+    LaTeX), verdict, evidence and figures, as self-contained HTML and as LaTeX/PDF."""
+    from .export.jsonout import environment_meta, jsonable, read_results
+    from .export.report import build_report
     from .runner import run_claims
 
     if not 0 < alpha < 1:
@@ -341,64 +712,42 @@ def verify_cmd(ctx, patterns, quick, seed, alpha, dps, json_file, quiet, workers
     claims = registry.select(list(patterns))
     if not claims:
         raise UserInputError("no claims registered")
-    with _execution(workers, scheduler, backend):
-        _verify(ctx, claims, quick, seed, alpha, dps, json_file, quiet)
-
-
-def _verify(ctx, claims, quick, seed, alpha, dps, json_file, quiet) -> None:
-    from .export.jsonout import dump_results, jsonable, write_json
-    from .runner import run_claims
-
-    progress = _Progress(enabled=not quiet)
-    check_ctx = CheckContext(quick=quick, seed=seed, dps=dps, alpha=alpha, progress=progress.note)
-    results: list[dict] = []
-
-    def write() -> None:
-        if json_file:
-            write_json(json_file, dump_results(results, seed=seed, quick=quick, dps=dps, alpha=alpha))
-
-    write()
-    _set_claim_width(claims)
-    click.echo(_row("CLAIM", "ROUTE", "CHECK", "VERDICT", "EVIDENCE"))
-    t0 = time.perf_counter()
-
-    def on_start(claim, check, i, n):
-        progress.step(f"[{i}/{n}] {claim.id}: {check.name} ...")
-
-    witness_shown: set[str] = set()
-
-    def on_check(claim, r):
-        progress.clear()
-        click.echo(_row(claim.id, r.route, r.name, r.status.value.upper(), " ".join(str(r.evidence).split())))
-        if r.status is Status.REFUTED and r.witness:
-            click.echo(f"    witness: {_compact(r.witness)}")
-            witness_shown.add(claim.id)
-
-    def on_result(res):
-        results.append(res)
-        write()
-        progress.clear()
-        n = len(res["checks"])
-        click.echo(f"== {res['claim']}: {res['status'].upper()} "
-                   f"({n} check{'s' if n != 1 else ''}, {res['seconds']:.1f} s)")
-        if res["status"] == Status.REFUTED.value and res.get("witness") and res["claim"] not in witness_shown:
-            click.echo(f"   witness: {_compact(jsonable(res['witness'], dps))}")
-
-    run_claims(claims, check_ctx, on_result=on_result, on_check=on_check, on_start=on_start)
-    progress.clear()
-    counts = {s.value: sum(r["status"] == s.value for r in results) for s in Status}
-    click.echo(
-        f"{len(results)} claim{'s' if len(results) != 1 else ''}: {counts['holds']} hold, "
-        f"{counts['refuted']} refuted, {counts['inconclusive']} inconclusive "
-        f"({time.perf_counter() - t0:.1f} s)"
-    )
-    if json_file:
-        click.echo(f"results written to {json_file}", err=True)
-    if counts["refuted"]:
-        ctx.exit(EXIT_REFUTED)
-    if counts["inconclusive"]:
-        ctx.exit(EXIT_INCONCLUSIVE)
-    ctx.exit(EXIT_OK)
+    progress = _Progress.choose(quiet=quiet, force=force_progress)
+    if from_json:
+        doc = read_results(from_json)
+        if doc is None:
+            raise UserInputError(f"{from_json}: no such results file (or it is empty)")
+        have = {r["claim"]: r for r in doc["results"]}
+        missing = [c.id for c in claims if c.id not in have]
+        if patterns and missing:
+            raise UserInputError(f"{from_json} has no results for {', '.join(missing)}")
+        claims = [c for c in claims if c.id in have]
+        results = [have[c.id] for c in claims]
+        meta = {**doc["meta"], "results_file": str(from_json)}
+    else:
+        with _execution(workers, scheduler, backend):
+            ctx_ = CheckContext(quick=quick, seed=seed, dps=dps, alpha=alpha, progress=progress.note)
+            progress.start()
+            try:
+                results = run_claims(
+                    claims, ctx_,
+                    on_start=lambda claim, check, i, n: progress.step(i, n, f"{claim.id}: {check.name} ..."))
+            finally:
+                progress.close()
+            results = [jsonable(r, dps) for r in results]
+            meta = environment_meta(seed=seed, quick=quick, dps=dps, alpha=alpha,
+                                    claims=[c.id for c in claims])
+    shown = {k: meta.get(k) for k in ("seed", "quick", "dps", "alpha", "package_version", "python",
+                                      "platform", "numpy", "sympy", "mpmath", "execution", "started",
+                                      "results_file") if meta.get(k) is not None}
+    info = build_report(claims, results, out_dir, meta=shown, seed=seed, figures=not no_figures,
+                        pdf=not no_pdf, progress=(lambda m: None) if quiet else (lambda m: click.echo(m, err=True)))
+    click.echo(f"wrote {info['html']}")
+    click.echo(f"wrote {info['tex']}")
+    if info["pdf"] is not None:
+        click.echo(f"wrote {info['pdf']}")
+    elif info["pdf_error"] and not quiet:
+        click.echo(f"icl-proofs: warning: no PDF ({info['pdf_error']})", err=True)
 
 
 # --------------------------------------------------------------------------- latex

@@ -236,7 +236,7 @@ def test_verify_exit_codes(runner, dummies, args, code):
 
 def test_verify_output(runner, dummies, tmp_path):
     out = tmp_path / "res.json"
-    r = runner.invoke(cli, ["verify", "dummy", "--json", str(out), "--seed", "7"])
+    r = runner.invoke(cli, ["verify", "dummy", "--json", str(out), "--seed", "7", "--progress"])
     assert r.exit_code == 1
     lines = r.stdout.splitlines()
     assert lines[0].split()[:4] == ["CLAIM", "ROUTE", "CHECK", "VERDICT"]
@@ -244,7 +244,7 @@ def test_verify_output(runner, dummies, tmp_path):
     assert any(l.strip().startswith("witness:") and '"d": 2' in l for l in lines)
     assert any(l.startswith("== dummy.refuted: REFUTED") for l in lines)
     assert "5 claims: 1 hold, 2 refuted, 2 inconclusive" in r.stdout
-    # progress goes to stderr, not stdout
+    # progress (forced with --progress: CliRunner's stderr is not a terminal) goes to stderr, not stdout
     assert "[1/" in r.stderr and "[1/" not in r.stdout
     doc = json.loads(out.read_text())
     assert doc["meta"]["seed"] == 7 and doc["meta"]["quick"] is False

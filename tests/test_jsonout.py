@@ -106,8 +106,10 @@ def test_jsonable_and_dump(tmp_path):
     assert r["checks"][0]["details"]["mean"].startswith("0.333333333")
     assert set(back["meta"]) == {
         "seed", "quick", "dps", "alpha", "package_version", "python", "platform", "numpy", "sympy", "mpmath",
-        "execution",
+        "execution", "argv", "claims", "started", "resumed",
     }
+    assert back["format"] == "icl-proofs/verify-results" and back["format_version"] == 1
+    assert back["complete"] is True and back["partial"] is None
     assert back["meta"]["seed"] == 1 and back["meta"]["quick"] is True
     assert jsonable(float("inf")) == "inf"
     p = tmp_path / "out.json"

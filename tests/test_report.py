@@ -107,3 +107,36 @@ def test_report_renders_in_headless_chromium(report, tmp_path):
     subprocess.run([exe, *_FLAGS, f"--user-data-dir={tmp_path / 'profile2'}", "--window-size=1280,2000",
                     f"--screenshot={shot}", url], capture_output=True, timeout=120)
     assert shot.exists() and shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 20_000
+
+
+def test_report_command_from_results_file(tmp_path):
+    """``icl-proofs report --from FILE`` reuses the verdicts of ``verify --json`` (no re-run)."""
+    from click.testing import CliRunner
+
+    from icl_proofs.cli import cli
+
+    res = tmp_path / "r.json"
+    r = CliRunner().invoke(cli, ["verify", "zfb23.gaussian-moments", "--quick", "-q", "--json", str(res)])
+    assert r.exit_code == 0, r.output
+    r = CliRunner().invoke(cli, ["report", "--from", str(res), "--out", str(tmp_path / "rep"), "--no-pdf", "-q"])
+    assert r.exit_code == 0, r.output
+    text = (tmp_path / "rep" / "report.html").read_text(encoding="utf-8")
+    assert 'id="zfb23.gaussian-moments"' in text and "holds" in text
+    assert str(res) in text  # the run table names the results file it came from
+
+
+@pytest.mark.parametrize("content, message", [
+    ('{"hello": 1}', "not an icl-proofs results file"),
+    ("not json", "not valid JSON"),
+])
+def test_report_bad_results_file_is_one_line_error(tmp_path, content, message):
+    from click.testing import CliRunner
+
+    from icl_proofs.cli import cli
+
+    bad = tmp_path / "bad.json"
+    bad.write_text(content)
+    r = CliRunner().invoke(cli, ["report", "--from", str(bad), "--out", str(tmp_path / "rep")])
+    assert r.exit_code == 2
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and message in lines[0]

@@ -20,12 +20,18 @@ from typing import Any
 import mpmath
 import sympy
 
+from ..claims.base import UserInputError
 from ..numeric.precision import to_mpf
 
 __all__ = [
     "encode_quantity", "encode_quantities", "encode_params", "jsonable", "environment_meta",
-    "dump_results", "write_json",
+    "dump_results", "write_json", "RESULTS_FORMAT", "RESULTS_FORMAT_VERSION", "ResultsFileError",
+    "read_results", "check_resumable", "ResultsWriter", "utc_now",
 ]
+
+#: ``format`` of a ``verify --json`` results file, and the newest ``format_version`` this code reads
+RESULTS_FORMAT = "icl-proofs/verify-results"
+RESULTS_FORMAT_VERSION = 1
 
 
 def _nstr(x, dps: int) -> str:
@@ -146,7 +152,21 @@ def _version(dist: str) -> str | None:
         return None
 
 
-def environment_meta(*, seed: int, quick: bool, dps: int, alpha: float) -> dict[str, Any]:
+def utc_now() -> str:
+    """The current UTC time, ISO 8601 to the second (``2024-05-01T12:00:00Z``)."""
+    import datetime
+
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def environment_meta(
+    *, seed: int, quick: bool, dps: int, alpha: float, argv: list[str] | None = None,
+    claims: list[str] | None = None, started: str | None = None,
+) -> dict[str, Any]:
+    """What a results file needs to be reproduced: the settings (``seed``, ``quick``, ``dps``,
+    ``alpha``), the versions and platform, the command line (``argv``), the selected claim ids
+    (``claims``), the start time (``started``, UTC ISO 8601) and the runs that resumed it
+    (``resumed``; empty for a fresh file)."""
     import numpy
 
     return {
@@ -162,6 +182,10 @@ def environment_meta(*, seed: int, quick: bool, dps: int, alpha: float) -> dict[
         "mpmath": mpmath.__version__,
         # where the Monte-Carlo shards ran; by design it never changes a number (for a given backend)
         "execution": _execution(),
+        "argv": list(argv) if argv is not None else None,
+        "claims": list(claims) if claims is not None else None,
+        "started": started if started is not None else utc_now(),
+        "resumed": [],
     }
 
 
@@ -171,16 +195,200 @@ def _execution() -> dict[str, Any]:
     return current().to_json()
 
 
+def _document(results: list[dict], meta: dict, *, complete: bool, partial: dict | None) -> dict[str, Any]:
+    return {
+        "format": RESULTS_FORMAT,
+        "format_version": RESULTS_FORMAT_VERSION,
+        "complete": bool(complete),
+        "meta": meta,
+        "results": results,
+        "partial": partial,
+    }
+
+
 def dump_results(
-    results: list[dict], *, seed: int, quick: bool, dps: int, alpha: float
+    results: list[dict], *, seed: int, quick: bool, dps: int, alpha: float, complete: bool = True,
+    partial: dict | None = None, argv: list[str] | None = None, claims: list[str] | None = None,
 ) -> dict[str, Any]:
-    """The ``verify --json`` document: ``{"results": [...], "meta": {...}}``.
+    """The ``verify --json`` document (format ``icl-proofs/verify-results``, version 1)::
+
+        {"format": "icl-proofs/verify-results", "format_version": 1,
+         "complete": true,          # false until every claim in meta.claims has its result
+         "meta": {...},             # see environment_meta
+         "results": [...],          # finished claims only, in the order they finished
+         "partial": null}           # or the claim running now: {"claim", "status": "running", "checks"}
 
     Each result keeps the keys ``claim``, ``status``, ``checks``, ``witness`` (and ``seconds``)."""
-    return {
-        "results": [jsonable(r, dps) for r in results],
-        "meta": environment_meta(seed=seed, quick=quick, dps=dps, alpha=alpha),
-    }
+    return _document(
+        [jsonable(r, dps) for r in results],
+        environment_meta(seed=seed, quick=quick, dps=dps, alpha=alpha, argv=argv, claims=claims),
+        complete=complete,
+        partial=jsonable(partial, dps) if partial is not None else None,
+    )
+
+
+# --------------------------------------------------------------------------- results files
+
+
+class ResultsFileError(UserInputError):
+    """A results file that cannot be read, resumed or replaced.  ``kind`` says why (see
+    :func:`read_results`, :func:`check_resumable`), ``reason`` is the message without the path,
+    ``doc`` the document where one could be read."""
+
+    def __init__(self, path, reason: str, kind: str, doc: dict | None = None):
+        super().__init__(f"{path}: {reason}")
+        self.path, self.reason, self.kind, self.doc = str(path), reason, kind, doc
+
+
+def _looks_like_results(doc: Any) -> bool:
+    """Ours: the current format, or the unversioned ``{"results": [...], "meta": {...}}`` of
+    earlier releases (read as format_version 0)."""
+    if not isinstance(doc, dict):
+        return False
+    if "format" in doc:
+        return doc["format"] == RESULTS_FORMAT
+    return (set(doc) == {"results", "meta"} and isinstance(doc["results"], list)
+            and isinstance(doc["meta"], dict) and "seed" in doc["meta"] and "package_version" in doc["meta"])
+
+
+def read_results(path: str | os.PathLike) -> dict[str, Any] | None:
+    """Read a results file: ``None`` if it does not exist or is empty (nothing to lose), else the
+    document with ``format_version`` filled in (0 for the unversioned format of earlier releases).
+
+    Raises :class:`ResultsFileError` with ``kind`` ``"unreadable"``, ``"corrupt"`` (not JSON),
+    ``"foreign"`` (JSON, but not a results file of ours), ``"invalid"`` (ours, but malformed) or
+    ``"newer"`` (ours, from a later format_version; ``doc`` holds it)."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    except IsADirectoryError:
+        raise ResultsFileError(path, "is a directory", "unreadable") from None
+    except OSError as e:
+        raise ResultsFileError(path, f"cannot read it: {e.strerror or e}", "unreadable") from None
+    if not raw.strip():
+        return None
+    try:
+        doc = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise ResultsFileError(path, "not valid JSON, so not an icl-proofs results file", "corrupt") from None
+    if not _looks_like_results(doc):
+        raise ResultsFileError(path, "JSON, but not an icl-proofs results file", "foreign")
+    doc = dict(doc)
+    version = doc.get("format_version", 0 if "format" not in doc else None)
+    if not isinstance(version, int) or isinstance(version, bool) or version < 0:
+        raise ResultsFileError(path, f"an icl-proofs results file with an invalid format_version {version!r}",
+                               "invalid")
+    if version > RESULTS_FORMAT_VERSION:
+        raise ResultsFileError(
+            path, f"format_version {version} is newer than this icl-proofs reads "
+                  f"({RESULTS_FORMAT_VERSION}); upgrade icl-proofs", "newer", doc)
+    doc["format_version"] = version
+    results, meta = doc.get("results"), doc.get("meta")
+    if (not isinstance(results, list) or not isinstance(meta, dict)
+            or not all(isinstance(r, dict) and isinstance(r.get("claim"), str)
+                       and isinstance(r.get("status"), str) for r in results)):
+        raise ResultsFileError(path, "an icl-proofs results file with malformed results or meta", "invalid")
+    return doc
+
+
+#: meta fields that must match for a run to resume a file (a difference changes the numbers)
+RESUME_FIELDS = ("seed", "quick", "dps", "alpha", "package_version")
+
+
+def check_resumable(path: str | os.PathLike, doc: dict, run_meta: dict) -> None:
+    """Refuse (``ResultsFileError``, kind ``"mismatch"``) to resume ``doc`` with a run whose
+    settings differ: seed, quick, dps, alpha, package version, or the array backend."""
+    meta = doc["meta"]
+    pairs = [(f, meta.get(f, "(missing)"), run_meta.get(f)) for f in RESUME_FIELDS]
+    old_ex, new_ex = meta.get("execution"), run_meta.get("execution")
+    if isinstance(old_ex, dict) and isinstance(new_ex, dict) and "backend" in old_ex:
+        pairs.append(("backend", old_ex.get("backend"), new_ex.get("backend")))
+    for field, old, new in pairs:
+        if old != new or isinstance(old, bool) != isinstance(new, bool):
+            def show(v):
+                return v if isinstance(v, str) else json.dumps(v)
+
+            raise ResultsFileError(
+                path, f"{field} differs (file: {show(old)}, this run: {show(new)}); rerun with the "
+                      f"file's settings or write to another file", "mismatch")
+
+
+class ResultsWriter:
+    """The results file of one ``verify`` run, rewritten atomically after every check.
+
+    ``results`` only ever holds finished claims; the claim running now is the ``partial`` entry
+    (``{"claim", "status": "running", "checks": [...so far]}``).  ``path=None`` keeps the
+    document in memory (``verify --json -`` prints it at the end).
+    """
+
+    def __init__(self, path: str | os.PathLike | None, meta: dict, dps: int,
+                 results: list[dict] | None = None):
+        self.path = path
+        self.meta = meta
+        self.dps = dps
+        self.results: list[dict] = list(results or [])  # encoded, finished claims
+        self.partial: dict | None = None
+
+    @classmethod
+    def resume(cls, path, doc: dict, run_meta: dict, dps: int) -> "ResultsWriter":
+        """Continue ``doc`` (checked with :func:`check_resumable`): keep its finished results (the
+        last one per claim), drop its partial claim, record this run under ``meta.resumed``."""
+        by_id: dict[str, dict] = {}
+        for r in doc["results"]:
+            by_id.pop(r["claim"], None)
+            by_id[r["claim"]] = r
+        meta = dict(doc["meta"])
+        claims = list(meta.get("claims") or [])
+        if not meta.get("claims"):
+            claims = list(by_id)
+        for c in run_meta.get("claims") or []:
+            if c not in claims:
+                claims.append(c)
+        meta["claims"] = claims
+        resumed = meta.get("resumed")
+        meta["resumed"] = list(resumed) if isinstance(resumed, list) else []
+        meta["resumed"].append({k: v for k, v in run_meta.items()
+                                if k not in RESUME_FIELDS + ("claims", "resumed")})
+        return cls(path, meta, dps, list(by_id.values()))
+
+    def finished(self) -> dict[str, dict]:
+        return {r["claim"]: r for r in self.results}
+
+    @property
+    def complete(self) -> bool:
+        done = self.finished()
+        return self.partial is None and all(c in done for c in (self.meta.get("claims") or done))
+
+    def document(self) -> dict[str, Any]:
+        return _document(self.results, self.meta, complete=self.complete, partial=self.partial)
+
+    def write(self) -> None:
+        if self.path is not None:
+            write_json(self.path, self.document())
+
+    def start_claim(self, claim_id: str) -> None:
+        self.partial = {"claim": claim_id, "status": "running", "checks": []}
+        self.write()
+
+    def add_check(self, claim_id: str, check_json: dict) -> None:
+        if self.partial is None or self.partial["claim"] != claim_id:
+            self.partial = {"claim": claim_id, "status": "running", "checks": []}
+        self.partial["checks"].append(jsonable(check_json, self.dps))
+        self.write()
+
+    def finish_claim(self, result: dict) -> None:
+        enc = jsonable(result, self.dps)
+        self.results = [r for r in self.results if r["claim"] != enc["claim"]] + [enc]
+        self.partial = None
+        self.write()
+
+    def interrupted(self) -> None:
+        """Mark the partial claim (if any) as interrupted and write; ``complete`` stays false."""
+        if self.partial is not None:
+            self.partial["status"] = "interrupted"
+        self.write()
 
 
 def write_json(path: str | os.PathLike, doc: Any) -> None:
