@@ -87,6 +87,17 @@ def main(argv: list[str] | None = None) -> None:
 # --------------------------------------------------------------------------- helpers
 
 
+def _check_options(f):
+    """``--quick``, ``--seed``, ``--alpha``, ``--dps``: the settings a check runs under."""
+    f = click.option("--dps", default=30, show_default=True, type=click.IntRange(2, 5000),
+                     help="Working precision (decimal digits) of numeric checks.")(f)
+    f = click.option("--alpha", default=1e-3, show_default=True, type=float,
+                     help="False-alarm rate of each statistical check.")(f)
+    f = click.option("--seed", default=0, show_default=True, type=int,
+                     help="Seed of the random checks (and of the report's figures).")(f)
+    return click.option("--quick", is_flag=True, help="Run only the quick checks.")(f)
+
+
 def _execution_options(f):
     """``--workers``, ``--scheduler``, ``--backend``: where Monte-Carlo shards run (never what
     they compute: a given seed gives the same numbers with any number of workers or a cluster)."""
@@ -427,12 +438,7 @@ def _set_claim_width(claims) -> None:
 
 @cli.command("verify")
 @click.argument("patterns", nargs=-1, metavar="[CLAIM|PREFIX]...")
-@click.option("--quick", is_flag=True, help="Run only the quick checks.")
-@click.option("--seed", default=0, show_default=True, type=int, help="Seed of the random checks.")
-@click.option("--alpha", default=1e-3, show_default=True, type=float,
-              help="False-alarm rate of each statistical check.")
-@click.option("--dps", default=30, show_default=True, type=click.IntRange(2, 5000),
-              help="Working precision (decimal digits) of numeric checks.")
+@_check_options
 @click.option("--json", "json_file", type=click.Path(dir_okay=False, writable=True, allow_dash=True),
               default=None, metavar="FILE",
               help="Write the results as JSON to FILE, rewritten (atomically) after every check, so an "
@@ -687,12 +693,7 @@ def _verify(ctx, claims, *, quick, seed, alpha, dps, json_file, resume, overwrit
               help="Folder for report.html (self-contained), report.tex, report.pdf and figures/.")
 @click.option("--from", "from_json", type=click.Path(dir_okay=False), default=None, metavar="FILE",
               help="Use the verdicts of a 'verify --json' results file instead of running the checks.")
-@click.option("--quick", is_flag=True, help="Run only the quick checks.")
-@click.option("--seed", default=0, show_default=True, type=int, help="Seed of the random checks and figures.")
-@click.option("--alpha", default=1e-3, show_default=True, type=float,
-              help="False-alarm rate of each statistical check.")
-@click.option("--dps", default=30, show_default=True, type=click.IntRange(2, 5000),
-              help="Working precision (decimal digits) of numeric checks.")
+@_check_options
 @click.option("--no-figures", is_flag=True, help="Leave out the figures (no matplotlib needed).")
 @click.option("--no-pdf", is_flag=True, help="Write report.tex but do not run pdflatex.")
 @click.option("--progress", "force_progress", is_flag=True,
