@@ -454,10 +454,16 @@ def _set_claim_width(claims) -> None:
               help="Show progress on stderr even when it is not a terminal (one line per check, for "
                    "logs).  By default progress shows on a terminal only.")
 @click.option("--quiet", "-q", is_flag=True, help="Nothing on stderr but errors (no progress or notes).")
+@click.option("--family-alpha", type=float, default=None, metavar="A",
+              help="Family-wise false-alarm rate of the whole run: each of the m statistical checks "
+                   "runs at A/m (Bonferroni), and the recorded p-values are then corrected together "
+                   "(--family-method).  Excludes --alpha.")
+@click.option("--family-method", type=click.Choice(["holm", "bonferroni"]), default="holm", show_default=True,
+              help="Correction applied to the recorded p-values with --family-alpha.")
 @_execution_options
 @click.pass_context
 def verify_cmd(ctx, patterns, quick, seed, alpha, dps, json_file, resume, overwrite, force_progress, quiet,
-               workers, scheduler, backend) -> None:
+               family_alpha, family_method, workers, scheduler, backend) -> None:
     """Run the checks of the selected claims (all claims if none is named).
 
     The table of verdicts goes to stdout; progress to stderr, on a terminal only unless --progress.
@@ -480,9 +486,23 @@ def verify_cmd(ctx, patterns, quick, seed, alpha, dps, json_file, resume, overwr
     claims = registry.select(list(patterns))
     if not claims:
         raise UserInputError("no claims registered")
+    family = None
+    if family_alpha is not None:
+        from click.core import ParameterSource
+
+        from .runner import bonferroni_alpha, statistical_checks
+
+        if not 0 < family_alpha < 1:
+            raise click.BadParameter("must be between 0 and 1 (exclusive)", param_hint="'--family-alpha'")
+        if ctx.get_parameter_source("alpha") is ParameterSource.COMMANDLINE:
+            raise UserInputError("--alpha and --family-alpha exclude each other (the family rate sets "
+                                 "each check's rate)")
+        m = len(statistical_checks(claims, CheckContext(quick=quick)))
+        alpha = bonferroni_alpha(family_alpha, m)
+        family = {"alpha_family": family_alpha, "method": family_method, "m": m}
     argv = _command_line(ctx)
     with _execution(workers, scheduler, backend):
-        _verify(ctx, claims, quick=quick, seed=seed, alpha=alpha, dps=dps, json_file=json_file,
+        _verify(ctx, claims, family=family, quick=quick, seed=seed, alpha=alpha, dps=dps, json_file=json_file,
                 resume=resume, overwrite=overwrite, force_progress=force_progress, quiet=quiet, argv=argv)
 
 
@@ -577,7 +597,7 @@ def _open_results(path, run_meta: dict, *, resume: bool, overwrite: bool, quiet:
     return ResultsWriter(path, run_meta, dps)
 
 
-def _verify(ctx, claims, *, quick, seed, alpha, dps, json_file, resume, overwrite, force_progress, quiet,
+def _verify(ctx, claims, *, family=None, quick, seed, alpha, dps, json_file, resume, overwrite, force_progress, quiet,
             argv) -> None:
     from .export.jsonout import ResultsWriter, environment_meta, jsonable
     from .runner import run_claims
@@ -645,6 +665,9 @@ def _verify(ctx, claims, *, quick, seed, alpha, dps, json_file, resume, overwrit
             if writer is not None:
                 writer.write()
             _set_claim_width(claims)
+            if family is not None:
+                emit(f"family-wise α = {family['alpha_family']:g} over {family['m']} statistical checks: "
+                     f"each runs at α = {alpha:.3g} (Bonferroni), then {family['method']} on the p-values")
             emit(_row("CLAIM", "ROUTE", "CHECK", "VERDICT", "EVIDENCE"))
             for c in skipped:
                 claim_line(done[c.id], "(resumed)")
@@ -662,6 +685,14 @@ def _verify(ctx, claims, *, quick, seed, alpha, dps, json_file, resume, overwrit
             emit(f"{len(outcome)} claim{'s' if len(outcome) != 1 else ''}: {counts['holds']} hold, "
                  f"{counts['refuted']} refuted, {counts['inconclusive']} inconclusive "
                  f"({time.perf_counter() - t0:.1f} s)")
+            if family is not None:
+                from .runner import family_lines, family_wise
+
+                summary = family_wise(writer.results, family["alpha_family"], family["method"], check_alpha=alpha)
+                for line in family_lines(summary):
+                    emit(line)
+                writer.meta["family_wise"] = jsonable(summary, dps)
+                writer.write()
     if to_stdout:
         click.echo(json.dumps(writer.document(), indent=2))
     if interrupted:

@@ -12,7 +12,8 @@ from typing import Callable, Iterable
 
 from .claims.base import Check, CheckContext, CheckResult, Claim, Status, aggregate
 
-__all__ = ["run_check", "run_claim", "run_claims", "planned_checks"]
+__all__ = ["run_check", "run_claim", "run_claims", "planned_checks", "STATISTICAL_ROUTES", "is_statistical",
+           "statistical_checks", "bonferroni_alpha", "check_p_value", "family_wise", "family_lines"]
 
 OnResult = Callable[[dict], None]
 OnCheck = Callable[[Claim, CheckResult], None]
@@ -55,7 +56,7 @@ def run_check(check: Check, ctx: CheckContext) -> CheckResult:
         with progress.reporting(ctx.progress):  # Monte-Carlo runs inside the check report here
             result = check.run(ctx)
     except Exception as e:  # noqa: BLE001 - reported, never fatal
-        return _crashed(check.name, check.route, e, time.perf_counter() - t0)
+        return _stamp_alpha(_crashed(check.name, check.route, e, time.perf_counter() - t0), ctx)
     elapsed = time.perf_counter() - t0
     if not isinstance(result, CheckResult):
         return CheckResult(
@@ -72,6 +73,7 @@ def run_check(check: Check, ctx: CheckContext) -> CheckResult:
             result.status = Status.INCONCLUSIVE
             result.evidence = f"check crashed: invalid status {result.status!r}; {result.evidence}"
     result.seconds = elapsed
+    _stamp_alpha(result, ctx)
     return result
 
 
@@ -136,3 +138,231 @@ def run_claims(
         if on_result:
             on_result(res)
     return out
+
+
+# ============================================================================================
+# Family-wise false-alarm control across a whole run
+#
+# A statistical check refutes a *true* claim with probability at most its α (its false-alarm
+# rate).  A run over many claims makes many such checks, so the chance that at least one of them
+# refutes a true claim (the family-wise error rate, FWER) grows with their number m.  Two ways
+# to bound it by α_family:
+#
+# * **Bonferroni, up front**: run every statistical check at ``bonferroni_alpha(α_family, m)`` =
+#   α_family / m (m counted before the run with :func:`statistical_checks`).  By the union bound
+#   P(any false refutation) ≤ m · α_family / m = α_family, whatever the dependence between checks.
+#   The checks' own verdicts are then family-wise controlled.
+# * **Holm, post hoc** (:func:`family_wise` with ``method="holm"``): sort the recorded check-level
+#   p-values p_(1) ≤ … ≤ p_(m) and reject while p_(i) ≤ α_family / (m − i + 1).  Holm also
+#   controls the FWER at α_family under any dependence, and rejects everything Bonferroni rejects
+#   (its first threshold is Bonferroni's, the later ones are larger): it is uniformly more
+#   powerful.
+#
+# Checks whose result carries no p-value (multi-test checks that report only their verdict, the
+# dd25 simulation trends, crashed Monte-Carlo checks) cannot enter Holm.  They keep their own α
+# (``details["check_alpha"]``, stamped by :func:`run_check`), which is charged to the budget
+# first: Holm / Bonferroni run at α_tests = α_family − Σ α_i, so that by the union bound
+# FWER ≤ α_tests + Σ α_i = α_family.  Deterministic routes (symbolic, exact, Hypothesis
+# counterexamples) have no false alarms and are not counted.
+
+#: routes whose verdicts are statistical (can refute a true claim by chance)
+STATISTICAL_ROUTES = frozenset({"monte-carlo"})
+
+
+def _stamp_alpha(result: CheckResult, ctx: CheckContext) -> CheckResult:
+    """Record the α the check ran under (``details["check_alpha"]``) on statistical results, so a
+    results file alone suffices for :func:`family_wise`."""
+    if result.route in STATISTICAL_ROUTES or "p_value" in (result.details or {}):
+        result.details = {**(result.details or {}), "check_alpha": ctx.alpha}  # a copy: results may be cached
+    return result
+
+
+def is_statistical(check: dict) -> bool:
+    """Whether a check result dict (``CheckResult.to_json()``) is statistical: a Monte-Carlo route
+    or a recorded p-value."""
+    details = check.get("details") or {}
+    return check.get("route") in STATISTICAL_ROUTES or "p_value" in details
+
+
+def _num(x) -> float | None:
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        return None
+    return v if v == v else None  # nan -> None
+
+
+def check_p_value(check: dict) -> float | None:
+    """Check-level p-value of a result dict, or ``None`` if it recorded none.
+
+    ``details["p_value"]`` is the p-value of the z-test that decided the check, valid at the level
+    ``details["alpha"]`` it ran at.  A check that split its α (``check_alpha``) over several tests
+    and returned one of them (``alpha < check_alpha``) gets the Bonferroni factor
+    ``check_alpha / alpha``: p = min(1, p_test · check_alpha / alpha), so that, as for every other
+    check, it refutes at its α iff p ≤ α.
+    """
+    details = check.get("details") or {}
+    p = _num(details.get("p_value"))
+    if p is None:
+        return None
+    a_test, a_check = _num(details.get("alpha")), _num(details.get("check_alpha"))
+    if a_test and a_check and a_test < a_check * (1 - 1e-9):
+        p = p * (a_check / a_test)
+    return float(min(1.0, max(0.0, p)))
+
+
+def statistical_checks(claims: Iterable[Claim], ctx: CheckContext) -> list[tuple[Claim, Check]]:
+    """The statistical checks a run of ``claims`` under ``ctx`` will make (their count is the m of
+    :func:`bonferroni_alpha`)."""
+    out = []
+    for claim in claims:
+        plan = planned_checks(claim, ctx)
+        if isinstance(plan, list):
+            out.extend((claim, c) for c in plan if c.route in STATISTICAL_ROUTES)
+    return out
+
+
+def bonferroni_alpha(alpha_family: float, m: int) -> float:
+    """Per-check α = α_family / m: running each of the m statistical checks at this level bounds
+    the probability of any false refutation in the run by α_family (union bound, any dependence).
+    ``m = 0`` returns ``alpha_family`` (nothing to split)."""
+    alpha_family = float(alpha_family)
+    if not 0 < alpha_family < 1:
+        raise ValueError(f"alpha_family must lie in (0, 1), got {alpha_family}")
+    if int(m) != m or m < 0:
+        raise ValueError(f"m must be a non-negative integer, got {m!r}")
+    return alpha_family / m if m else alpha_family
+
+
+def _holm_adjusted(ps: list[float]) -> list[float]:
+    """Holm step-down adjusted p-values, in the order given."""
+    m = len(ps)
+    order = sorted(range(m), key=lambda i: ps[i])
+    adj = [1.0] * m
+    running = 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (m - rank) * ps[i]))
+        adj[i] = running
+    return adj
+
+
+def family_wise(results: list[dict] | dict, alpha_family: float = 0.05, method: str = "holm",
+                check_alpha: float | None = None) -> dict:
+    """Family-wise false-alarm control over the statistical checks of a run.
+
+    ``results``: the list returned by :func:`run_claims` (or a ``verify --json`` document with a
+    ``results`` list).  ``method``: ``"holm"`` (step-down) or ``"bonferroni"``.  ``check_alpha``:
+    the α assumed for statistical checks that recorded none (default: ``CheckContext().alpha``).
+
+    Returns a JSON-able summary::
+
+        {"method", "alpha_family",
+         "m": statistical checks with a p-value (tested here),
+         "m_own_alpha": statistical checks without one, "alpha_own": Σ of their α,
+         "alpha_tests": α_family − alpha_own (the level Holm / Bonferroni run at),
+         "thresholds": per-rank thresholds α_tests/(m−i+1) (Holm) or [α_tests/m] (Bonferroni),
+         "tests": [{"claim", "check", "status", "p_value", "p_adjusted", "threshold",
+                    "rejected"}, ...] sorted by p,
+         "rejected": ["claim:check", ...]   (refuted at family level),
+         "refuted_not_significant": checks refuted at their own α but not at family level,
+         "own_alpha": [{"claim", "check", "status", "alpha"}, ...],
+         "fwer_bound": bound on P(any false refutation), "budget_exceeded": bool,
+         "statement": one line}
+
+    A check is rejected iff its adjusted p-value is ≤ α_tests.  The bound holds for any
+    dependence between checks.
+    """
+    if method not in ("holm", "bonferroni"):
+        raise ValueError(f"method must be 'holm' or 'bonferroni', got {method!r}")
+    alpha_family = float(alpha_family)
+    if not 0 < alpha_family < 1:
+        raise ValueError(f"alpha_family must lie in (0, 1), got {alpha_family}")
+    if isinstance(results, dict):
+        results = results.get("results") or []
+    default_alpha = float(check_alpha) if check_alpha is not None else CheckContext().alpha
+
+    tests, own = [], []
+    for res in results:
+        for chk in res.get("checks") or []:
+            if not is_statistical(chk):
+                continue
+            row = {"claim": res.get("claim"), "check": chk.get("name"), "status": chk.get("status")}
+            p = check_p_value(chk)
+            if p is None:
+                a = _num((chk.get("details") or {}).get("check_alpha"))
+                own.append({**row, "alpha": a if a is not None else default_alpha})
+            else:
+                tests.append({**row, "p_value": p})
+
+    m = len(tests)
+    alpha_own = float(sum(o["alpha"] for o in own))
+    alpha_tests = max(0.0, alpha_family - alpha_own)
+    exceeded = alpha_own >= alpha_family
+    tests.sort(key=lambda t: t["p_value"])
+    ps = [t["p_value"] for t in tests]
+    if method == "holm":
+        adj = _holm_adjusted(ps)
+        thresholds = [alpha_tests / (m - i) for i in range(m)]
+    else:
+        adj = [min(1.0, m * p) for p in ps]
+        thresholds = [alpha_tests / m] * m if m else []
+    stop = False
+    for i, t in enumerate(tests):
+        t["p_adjusted"] = adj[i]
+        t["threshold"] = thresholds[i]
+        if method == "holm":  # step-down: stop at the first acceptance
+            stop = stop or not (ps[i] <= thresholds[i] and alpha_tests > 0)
+            t["rejected"] = not stop
+        else:
+            t["rejected"] = bool(alpha_tests > 0 and ps[i] <= thresholds[i])
+
+    def key(t):
+        return f"{t['claim']}:{t['check']}"
+
+    rejected = [key(t) for t in tests if t["rejected"]]
+    not_sig = [key(t) for t in tests if t["status"] == "refuted" and not t["rejected"]]
+    bound = max(alpha_family, alpha_own)
+    how = ("Holm step-down" if method == "holm" else "Bonferroni") + f" at {alpha_tests:.3g} over m = {m} p-values"
+    if own:
+        how += (f", plus {len(own)} check(s) without a p-value at their own α (Σ = {alpha_own:.3g}), "
+                f"union bound")
+    if exceeded:
+        statement = (f"family budget exceeded: the {len(own)} check(s) without a p-value already spend "
+                     f"Σ α = {alpha_own:.3g} ≥ α_family = {alpha_family:g}; P(any false refutation among "
+                     f"the {m + len(own)} statistical checks of true claims) ≤ {bound:.3g} only")
+    else:
+        statement = (f"P(any false refutation among the {m + len(own)} statistical checks of true claims) "
+                     f"≤ {alpha_family:g} ({how})")
+    return {
+        "method": method,
+        "alpha_family": alpha_family,
+        "m": m,
+        "m_own_alpha": len(own),
+        "alpha_own": alpha_own,
+        "alpha_tests": alpha_tests,
+        "thresholds": thresholds if method == "holm" else thresholds[:1],
+        "tests": tests,
+        "rejected": rejected,
+        "refuted_not_significant": not_sig,
+        "own_alpha": own,
+        "fwer_bound": bound,
+        "budget_exceeded": exceeded,
+        "statement": statement,
+    }
+
+
+def family_lines(summary: dict) -> list[str]:
+    """A few plain-text lines describing a :func:`family_wise` summary (for the CLI)."""
+    lines = [f"family-wise ({summary['method']}, α_family = {summary['alpha_family']:g}): "
+             f"{summary['statement']}"]
+    if summary["rejected"]:
+        lines.append(f"  rejected at family level ({len(summary['rejected'])}): " + ", ".join(summary["rejected"]))
+    else:
+        lines.append("  no statistical check rejected at family level")
+    if summary["refuted_not_significant"]:
+        lines.append("  refuted at their own α but not family-wise significant: "
+                     + ", ".join(summary["refuted_not_significant"]))
+    if summary["own_alpha"]:
+        lines.append("  without a p-value (own α counted in the budget): "
+                     + ", ".join(f"{o['claim']}:{o['check']} (α = {o['alpha']:g})" for o in summary["own_alpha"]))
+    return lines

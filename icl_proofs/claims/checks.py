@@ -2,6 +2,7 @@
 Hypothesis sweeps, each returning a :class:`~.base.CheckResult`."""
 from __future__ import annotations
 
+import math
 import time
 from typing import Any, Callable
 
@@ -72,13 +73,49 @@ def exact_equal(name: str, cases: list[tuple[dict, sp.Expr, sp.Expr]], what: str
     return holds(name, route, f"{what}: {len(cases)} exact cases agree", cases=len(cases))
 
 
+def two_sided_p(z: float) -> float:
+    """Two-sided normal p-value ``2 (1 - Phi(|z|))`` of a z statistic (0 for infinite ``|z|``).
+
+    ``|z| <= threshold(alpha)`` iff ``p > alpha`` (up to rounding), so a z-test at level α refutes
+    exactly when its p-value is at most α.
+    """
+    from scipy.stats import norm
+
+    z = float(z)
+    if math.isnan(z):
+        raise ValueError("z is nan")
+    return float(min(1.0, 2.0 * norm.sf(abs(z))))
+
+
+def bonferroni_p(zs, m: int | None = None) -> float:
+    """Bonferroni-adjusted p-value ``min(1, m * p_min)`` of a family of two-sided z-tests.
+
+    For a check that runs ``m`` z-tests each at ``α/m`` and refutes if any fails, this is the
+    check-level p-value: the check refutes at α iff it is at most α.  ``m`` defaults to
+    ``len(zs)``; pass it when only some of the ``m`` statistics are at hand (e.g. the worst one).
+    """
+    zs = [float(z) for z in zs]
+    if not zs:
+        raise ValueError("bonferroni_p needs at least one z")
+    m = len(zs) if m is None else int(m)
+    if m < len(zs):
+        raise ValueError(f"m = {m} is smaller than the number of z statistics ({len(zs)})")
+    return float(min(1.0, m * min(two_sided_p(z) for z in zs)))
+
+
 def mc_check(name: str, est: mc.Estimate, exact: float, alpha: float, params: dict,
              what: str) -> CheckResult:
-    """Two-sided CLT z-test of a Monte-Carlo estimate against a closed form at false-alarm rate α."""
+    """Two-sided CLT z-test of a Monte-Carlo estimate against a closed form at false-alarm rate α.
+
+    ``details`` carry ``z``, ``threshold``, ``alpha`` and the two-sided normal ``p_value`` of the
+    test (the check refutes iff ``p_value <= alpha``); :func:`icl_proofs.runner.family_wise` reads
+    them for family-wise control across a whole run.
+    """
     z, thr, ok = mc.z_check(est, exact, alpha)
     ev = (f"{what}: MC {est.mean:.6g} ± {est.se:.2g} (n={est.n}) vs exact {exact:.6g}; "
           f"z = {z:+.2f}, |z| ≤ {thr:.2f} at α = {alpha:g}")
-    details = {"z": z, "threshold": thr, "alpha": alpha, "estimate": est.to_json(), "exact": exact}
+    details = {"z": z, "threshold": thr, "alpha": alpha, "p_value": two_sided_p(z),
+               "estimate": est.to_json(), "exact": exact}
     if ok:
         return holds(name, "monte-carlo", ev, **details)
     return refuted(name, "monte-carlo", ev, {"params": params, "estimate": est.mean, "se": est.se,
