@@ -8,8 +8,8 @@ seed and size, so the estimate is identical whatever runs it.  Data flow:
 
 :func:`icl_proofs.numeric.montecarlo.estimate` and the dd25 simulator are built on it.
 """
-from .executors import SchedulerError, ShardLostError, shutdown_all
 from . import progress
+from .executors import SchedulerError, ShardLostError, shutdown_all
 from .ordered import imap_ordered, runs_in_process
 from .settings import Execution, cpu_count, current, using
 
@@ -20,6 +20,7 @@ __all__ = [
     "cpu_count",
     "current",
     "imap_ordered",
+    "progress",
     "runs_in_process",
     "shutdown_all",
     "using",
