@@ -375,23 +375,25 @@ class RandomCovariance(Zfb23Claim):
 
     def _mc(self, ctx):
         """Stationarity of the population loss at the claimed V*: E[φ(φᵀv* − y_q)] = 0 with
-        φ_i = h_i x_{q,i}, over prompts with fresh Λ_τ; one z-test per coordinate (Bonferroni)."""
+        φ_i = h_i x_{q,i}, over prompts with fresh Λ_τ; one z-test per coordinate (Bonferroni).
+
+        w and x_q are integrated out given the prompt (Rao-Blackwell): with S = XᵀX/N,
+        E[φ_i(v Σ_j φ_j − y_q) | X, Λ] = λ_i (v (S²)_ii − S_ii), because E[h hᵀ | X] = S² and
+        E[x_q x_qᵀ] = Λ.  Why: the raw products (λ³ times eight Gaussian factors) are so
+        heavy-tailed that the z-test over-alarmed (32/200 seeds at α = 0.05 in the calibration run).
+        """
         dim, n = 3, 5
         v = float(self.v_star().subs({dsym: dim, D.N: n}))
-        rng_seed = [ctx.seed, 91]
+        rng_seed = [ctx.seed, 92]
         total = _mc_n(ctx, 200_000, 2_000_000)
         zs = []
         for i in range(dim):
             def sample(r, k, i=i):
                 lamb = r.exponential(size=(k, 1, dim))
                 X = r.standard_normal((k, n, dim)) * np.sqrt(lamb)
-                xq = r.standard_normal((k, dim)) * np.sqrt(lamb[:, 0, :])
-                w = r.standard_normal((k, dim))
-                y = np.einsum("knd,kd->kn", X, w)
-                h = np.einsum("kn,knd->kd", y, X) / n
-                phi = h * xq
-                yq = np.einsum("kd,kd->k", xq, w)
-                return phi[:, i] * (phi.sum(axis=1) * v - yq)
+                S = np.einsum("kni,knj->kij", X, X) / n
+                s2_ii = np.einsum("kj,kj->k", S[:, i, :], S[:, i, :])  # (S²)_ii, S symmetric
+                return lamb[:, 0, i] * (v * s2_ii - S[:, i, i])
 
             est = mc.estimate(sample, total, rng_seed + [i])
             z, thr, ok = mc.z_check(est, 0.0, ctx.alpha / dim)
