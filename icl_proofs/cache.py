@@ -16,6 +16,9 @@ from .moments import traces
 
 _PKG = Path(__file__).resolve().parent
 
+#: cleared while mutation testing runs, so that no mutant can ever reach the on-disk cache
+WRITES_ENABLED = [True]
+
 
 def _source_hash() -> str:
     h = hashlib.sha256()
@@ -28,6 +31,20 @@ def _source_hash() -> str:
 
 def cache_dir() -> Path:
     return Path(os.environ.get("ICL_PROOFS_CACHE_DIR", Path.home() / ".cache" / "icl-proofs"))
+
+
+def derivation(fn):
+    """Mark a function outside a ``derive`` module whose result is a derived formula, so that
+    ``icl-proofs mutate`` perturbs it (every function in a ``derive`` module already is one)."""
+    fn.icl_derivation = True
+    return fn
+
+
+def not_a_derivation(fn):
+    """Mark a public function of a ``derive`` module that builds inputs (symbols, instances), not
+    a derived formula: ``icl-proofs mutate`` leaves it alone."""
+    fn.icl_derivation = False
+    return fn
 
 
 def disk_cached(name: str):
@@ -47,7 +64,7 @@ def disk_cached(name: str):
                 except Exception:  # noqa: BLE001 - a corrupt cache entry is recomputed
                     pass
             result = fn()
-            if enabled:
+            if enabled and WRITES_ENABLED[0]:
                 try:
                     path.parent.mkdir(parents=True, exist_ok=True)
                     tmp = path.with_suffix(".tmp")
@@ -58,6 +75,8 @@ def disk_cached(name: str):
                     pass
             return result
 
+        functools.update_wrapper(wrapper, fn)
+        wrapper.disk_cache_name = name  # mutation testing treats these as independent derivations
         return wrapper
 
     return deco

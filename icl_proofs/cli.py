@@ -782,6 +782,93 @@ def report_cmd(patterns, out_dir, from_json, quick, seed, alpha, dps, no_figures
         click.echo(f"icl-proofs: warning: no PDF ({info['pdf_error']})", err=True)
 
 
+# --------------------------------------------------------------------------- mutate
+
+
+@cli.command("mutate")
+@click.argument("patterns", nargs=-1, metavar="[CLAIM|PREFIX]...")
+@_check_options
+@click.option("--operator", "operators", multiple=True, metavar="OP",
+              help="Only this mutation operator (repeatable): 1/N→1/(N+1) (or n+1), drop-trace, flip-sign, "
+                   "Λ→Λ² (or lambda^2), transpose, missing-½ (or missing-half).")
+@click.option("--target", "min_rate", default=0.95, show_default=True, type=click.FloatRange(0, 1),
+              help="Kill rate every claim must reach; below it the exit status is 1.")
+@click.option("--json", "json_file", type=click.Path(dir_okay=False, allow_dash=True), default=None,
+              metavar="FILE", help="Write every mutant and its fate as JSON to FILE ('-' for stdout).")
+@click.option("--quiet", "-q", is_flag=True, help="Only the per-claim summary lines.")
+def mutate_cmd(patterns, quick, seed, alpha, dps, operators, min_rate, json_file, quiet) -> None:
+    """Mutation-test the checks of the selected claims (all if none is named).
+
+    Each derived formula a claim's checks read is perturbed the way hand derivations go wrong, and the
+    checks are re-run: a mutant is killed when a check that held no longer holds.  Prints the kill
+    rate per claim and every surviving mutant with the checks that read it.  Exit status 0 when every
+    claim reaches --target, 1 otherwise."""
+    from .mutation import OPERATORS, mutate_claim, suite_kills, summary_line
+
+    if not 0 < alpha < 1:
+        raise click.BadParameter("must be between 0 and 1 (exclusive)", param_hint="'--alpha'")
+    chosen = tuple(_operator_name(o, OPERATORS) for o in operators) or OPERATORS
+    claims = registry.select(list(patterns))
+    if not claims:
+        raise UserInputError("no claims registered")
+    progress = _Progress.choose(quiet=quiet, force=False)
+    ctx_ = CheckContext(quick=quick, seed=seed, dps=dps, alpha=alpha)
+    out, all_ok = [], True
+    progress.start()
+    try:
+        for claim in claims:
+            progress.step(1, 1, f"{claim.id}: finding the derived formulas its checks read")
+            cm = mutate_claim(claim, ctx_, chosen, on_mutant=lambda r, i, n, c=claim: progress.step(
+                i, n, f"{c.id}: {r.target.rsplit('.', 1)[-1]}{r.path} {r.operator} {r.status}"))
+            out.append(cm)
+            with progress.above():
+                click.echo(summary_line(cm))
+                if not quiet:
+                    for m in cm.survivors():
+                        click.echo(f"  survived: {m.target.rsplit('.', 1)[-1]}{m.path} {m.operator} "
+                                   f"({m.where}); {m.why}")
+            if cm.kill_rate is not None and cm.kill_rate < min_rate:
+                all_ok = False
+    finally:
+        progress.close()
+    killed, total = sum(c.killed for c in out), sum(c.total for c in out)
+    suite = suite_kills(out)
+    if total:
+        click.echo(f"all: {killed}/{total} mutants killed by their own claim's checks "
+                   f"({100 * killed / total:.1f} %); target {100 * min_rate:.0f} % per claim: "
+                   f"{'met' if all_ok else 'NOT met'}")
+        click.echo(f"distinct mutants (derivation, part, operator): {suite['killed']}/{suite['total']} killed "
+                   f"by some claim's checks ({100 * suite['killed'] / suite['total']:.1f} %)")
+    if json_file:
+        from .export.jsonout import environment_meta
+
+        doc = {"format": "icl-proofs/mutation-results", "format_version": 1,
+               "meta": {**environment_meta(seed=seed, quick=quick, dps=dps, alpha=alpha,
+                                           claims=[c.id for c in claims]),
+                        "operators": list(chosen), "target": min_rate},
+               "killed": killed, "total": total, "suite": suite, "claims": [c.to_json() for c in out]}
+        text = json.dumps(doc, indent=2, ensure_ascii=False)
+        if json_file == "-":
+            click.echo(text)
+        else:
+            Path(json_file).write_text(text + "\n", encoding="utf-8")
+    sys.exit(EXIT_OK if all_ok else EXIT_REFUTED)
+
+
+_OPERATOR_ALIASES = {"n+1": "1/N→1/(N+1)", "1/n->1/(n+1)": "1/N→1/(N+1)", "lambda^2": "Λ→Λ²",
+                     "lambda2": "Λ→Λ²", "missing-half": "missing-½", "half": "missing-½"}
+
+
+def _operator_name(name: str, known) -> str:
+    if name in known:
+        return name
+    alias = _OPERATOR_ALIASES.get(name.lower())
+    if alias is None:
+        raise click.BadParameter(f"unknown operator {name!r}; choose from {', '.join(known)} "
+                                 f"(or {', '.join(_OPERATOR_ALIASES)})", param_hint="'--operator'")
+    return alias
+
+
 # --------------------------------------------------------------------------- latex
 
 

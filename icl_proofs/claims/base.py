@@ -16,6 +16,8 @@ import dataclasses
 import enum
 from typing import Any, Callable
 
+from ..cache import derivation  # noqa: F401  (re-exported: claim modules mark their derivations)
+
 
 class Status(str, enum.Enum):
     HOLDS = "holds"

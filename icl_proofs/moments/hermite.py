@@ -57,6 +57,8 @@ from typing import Callable, Sequence
 import mpmath
 import numpy as np
 import scipy.special
+
+from ..cache import derivation
 import sympy as sp
 from mpmath import mp
 from mpmath.calculus.quadrature import TanhSinh
@@ -399,6 +401,7 @@ def gaussian_moment(m: int) -> sp.Expr:
     return _moment_formula("full").subs(_M, m)
 
 
+@derivation
 @lru_cache(maxsize=None)
 def half_line_moment(m: int) -> sp.Expr:
     """E[g^m 1{g > 0}], by SymPy integration.
@@ -415,6 +418,7 @@ def _phi_sq_moment(k: int) -> sp.Expr:
     return _moment_formula("phi_sq").subs(_M, k)
 
 
+@derivation
 @lru_cache(maxsize=None)
 def gelu_moment(m: int) -> sp.Expr:
     """E[g^m Φ(g)].
@@ -446,6 +450,7 @@ def _symbolic_coefficient(name: str, i: int) -> sp.Expr:
     return num / sp.factorial(i)
 
 
+@derivation
 def hermite_coefficients_symbolic(name: str, p: int) -> list[sp.Expr]:
     """Exact c_0..c_p for ``relu`` and ``gelu``: c_i = Σ_j [x^j]He_i · E[σ(g) g^j] / i!.
 
@@ -587,6 +592,7 @@ def _normalised(activation, p: int, dps: int) -> list:
     return _gaussian_pass(act, p, dps)[0]
 
 
+@derivation
 def hermite_coefficients(activation, p: int, dps: int = 30) -> list:
     """c_0..c_p = E[σ(g) He_i(g)] / i! (mpf, ``dps`` digits) by quadrature.
 
@@ -606,6 +612,7 @@ def hermite_coefficients(activation, p: int, dps: int = 30) -> list:
         return [+v for v in c]
 
 
+@derivation
 def second_moment(activation, dps: int = 30):
     """E[σ(g)²] by quadrature.
 
@@ -619,6 +626,7 @@ def second_moment(activation, dps: int = 30):
     return _gaussian_pass(act, 0, dps, (_square,))[1][0]
 
 
+@derivation
 def derivative_mean(activation, dps: int = 30):
     """α = E[σ'(g)] by quadrature of the derivative (equal to c_1 by Stein's lemma).
 
@@ -632,6 +640,7 @@ def derivative_mean(activation, dps: int = 30):
     return _gaussian_pass(act, 0, dps, (lambda x, fx: act.dmp(x),))[1][0]
 
 
+@derivation
 def residual_sq(activation, p: int, dps: int = 30):
     """(c*_p)² = E[σ(g)²] − Σ_{i≤p} i! c_i² (= Σ_{i>p} i! c_i², the Parseval tail).
 
@@ -647,6 +656,7 @@ def residual_sq(activation, p: int, dps: int = 30):
         return +r
 
 
+@derivation
 def equivalent(activation, p: int, dps: int = 30) -> tuple[list, mpmath.mpf]:
     """``(c_0..c_p, c*_p)``, the inputs of :func:`sigma_hat`.
 

@@ -133,14 +133,17 @@ class _Act:
     alpha: float  # E[σ'(g)] (= c_1 by Stein's lemma)
 
 
-def _activation(cfg: Config) -> _Act:
+def _activation(cfg: Config, diagnostics: bool = False) -> _Act:
     from ..moments import hermite
 
     sigma, dsigma = hermite.activation_numpy(cfg.activation)
-    ps = sorted({cfg.p, *cfg.extra_p})
+    # only what the configured models use (so a derivation's value is read only where it matters,
+    # which is what mutation testing needs to know)
+    ps = sorted(set(_eq_keys(cfg).values()))
     coeffs = {q: np.array([float(c) for c in hermite.hermite_coefficients(cfg.activation, q)]) for q in ps}
     cstar = {q: math.sqrt(max(float(hermite.residual_sq(cfg.activation, q)), 0.0)) for q in ps}
-    return _Act(sigma, dsigma, coeffs, cstar, float(hermite.derivative_mean(cfg.activation)))
+    alpha = float(hermite.derivative_mean(cfg.activation)) if diagnostics or cfg.diagnostics else math.nan
+    return _Act(sigma, dsigma, coeffs, cstar, alpha)
 
 
 def _sigma_hat(act: _Act, p: int, Z: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -161,7 +164,7 @@ def run_once(cfg: Config, seed: np.random.SeedSequence, act: _Act | None = None,
     """One training + test run.  Returns per-source squared errors (mean and standard error over the
     test contexts) for each model, the trivial predictor's error (Var of the test label), and
     diagnostics (t, Lemma 4.9 / 4.11 statistics) when ``cfg.diagnostics``."""
-    act = act or _activation(cfg)
+    act = act or _activation(cfg, stage1_only)
     dt = np.dtype(cfg.dtype).type
     s_init, s_train1, s_train2, s_test, s_noise = seed.spawn(5)
     rng_init, rng_noise = np.random.default_rng(s_init), np.random.default_rng(s_noise)
@@ -351,7 +354,7 @@ def _runs(cfg: Config, runs: int, seed: int, stage1_only: bool = False):
     if runs < 1:
         raise UserInputError(f"runs must be >= 1, got {runs}")
     need = check_memory(cfg)
-    act = _activation(cfg)
+    act = _activation(cfg, stage1_only)
     ex = parallel.current()
     if ex.scheduler is None and ex.local_workers > 1:
         fit = max(1, memory_budget() // max(need, 1))

@@ -21,6 +21,7 @@ from functools import lru_cache
 import numpy as np
 import sympy as sp
 
+from ...cache import not_a_derivation
 from ...numeric import montecarlo as mc
 
 # symbols: g standard normal, s the scale of u = s g, e the noise variable
@@ -59,6 +60,7 @@ def lsa_prediction(W_PV: sp.Matrix, W_KQ: sp.Matrix, X: sp.Matrix, y: sp.Matrix,
     return sp.expand(Z[dd, L] + (left * right)[0, 0] / L)
 
 
+@not_a_derivation  # symbols for the LSA weights and a prompt: inputs, not formulas
 def symbolic_instance(dd: int, L: int, v21_zero: bool = True):
     W = sp.Matrix(dd + 1, dd + 1, lambda i, j: sp.Symbol(f"v_{i + 1}_{j + 1}"))
     if v21_zero:

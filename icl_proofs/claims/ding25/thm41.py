@@ -37,7 +37,7 @@ import numpy as np
 import sympy as sp
 from sympy.printing.pycode import PythonCodePrinter
 
-from ..base import UserInputError
+from ..base import UserInputError, derivation
 
 __all__ = [
     "CONVENTIONS",
@@ -170,6 +170,7 @@ def _G_of_theta(x: Mat, y: Vec, theta: Vec) -> Mat:
     return [[sum((z[a] * z[c] for z in zs), Fraction(0)) / n for c in range(m)] for a in range(m)]
 
 
+@derivation
 def theta_recursion(prompt, weights) -> list[Vec]:
     """``theta_0 = 0``, ``theta_{l+1} = theta_l + A_l^T G(theta_l) b_l`` (derived; see module doc)."""
     x, y = as_prompt(prompt)
