@@ -825,20 +825,25 @@ def mutate_cmd(patterns, quick, seed, alpha, dps, operators, min_rate, json_file
                 click.echo(summary_line(cm))
                 if not quiet:
                     for m in cm.survivors():
-                        click.echo(f"  survived: {m.target.rsplit('.', 1)[-1]}{m.path} {m.operator} "
-                                   f"({m.where}); {m.why}")
-            if cm.kill_rate is not None and cm.kill_rate < min_rate:
+                        click.echo(f"  survived: {m.label} ({m.where}); {m.why}")
+                    for m in cm.equivalents():
+                        click.echo(f"  equivalent: {m.label} ({m.where}): {m.equivalent}")
+                for w in cm.wrong_declarations:
+                    click.echo(f"  wrong declaration: {w}")
+            if (cm.kill_rate is not None and cm.kill_rate < min_rate) or cm.wrong_declarations:
                 all_ok = False
     finally:
         progress.close()
-    killed, total = sum(c.killed for c in out), sum(c.total for c in out)
+    killed = sum(c.killed for c in out)
+    total = sum(c.total - c.equivalent for c in out)
     suite = suite_kills(out)
     if total:
         click.echo(f"all: {killed}/{total} mutants killed by their own claim's checks "
-                   f"({100 * killed / total:.1f} %); target {100 * min_rate:.0f} % per claim: "
-                   f"{'met' if all_ok else 'NOT met'}")
-        click.echo(f"distinct mutants (derivation, part, operator): {suite['killed']}/{suite['total']} killed "
-                   f"by some claim's checks ({100 * suite['killed'] / suite['total']:.1f} %)")
+                   f"({100 * killed / total:.1f} %; {sum(c.equivalent for c in out)} more declared equivalent); "
+                   f"target {100 * min_rate:.0f} % per claim: {'met' if all_ok else 'NOT met'}")
+        click.echo(f"distinct mutants (derivation, part, operator): {suite['killed']}/"
+                   f"{suite['total'] - suite['equivalent']} killed by some claim's checks "
+                   f"({100 * suite['kill_rate']:.1f} %)")
     if json_file:
         from .export.jsonout import environment_meta
 

@@ -106,6 +106,11 @@ class Claim:
     statement: str = ""  # one line, plain text
     statement_latex: str = ""  # LaTeX (text mode, may contain $...$)
     params: tuple[Param, ...] = ()
+    #: mutants of a derived formula that cannot change any verdict of this claim, with the reason
+    #: (``icl-proofs mutate`` still runs them; a declared one that is killed is reported as a wrong
+    #: declaration).  Key: ``"<derivation><part> <operator>"`` as ``mutate`` prints it, e.g.
+    #: ``"global_min['L(V)'] drop-trace"``.
+    equivalent_mutants: dict[str, str] = {}
 
     def derive(self) -> dict[str, Any]:
         """Symbolic results (SymPy expressions), keyed by name.  Cached by the implementation."""

@@ -349,15 +349,25 @@ class MutantResult:
     #: for a survivor: the baseline verdicts of the checks that read the mutated part
     readers_baseline: dict = dataclasses.field(default_factory=dict)
 
+    #: the claim's reason why this mutant cannot change a verdict (``Claim.equivalent_mutants``)
+    equivalent: str | None = None
+
     @property
     def key(self) -> tuple:
         return (self.target, self.path, self.operator)
+
+    @property
+    def label(self) -> str:
+        """``derivation[part] operator``: how a claim names the mutant in ``equivalent_mutants``."""
+        return f"{self.target.rsplit('.', 1)[-1]}{self.path} {self.operator}"
 
     @property
     def why(self) -> str:
         """Why a mutant survived, as far as the run can tell (the rest is for a person to judge)."""
         if self.status == "killed":
             return f"killed by {self.killed_by} ({self.verdict})"
+        if self.equivalent:
+            return f"equivalent for this claim: {self.equivalent}"
         if not self.read_by:
             return "read only inside other derivations; every check kept its verdict"
         held = [c for c in self.read_by if self.readers_baseline.get(c) == "holds"]
@@ -384,6 +394,10 @@ class ClaimMutation:
     not_mutable: list  # derivations read whose values no operator applies to
     seconds: float = 0.0
 
+    #: declarations of ``Claim.equivalent_mutants`` that match no surviving mutant: a killed
+    #: "equivalent" mutant (the declaration is wrong) or one no longer generated (stale)
+    wrong_declarations: list = dataclasses.field(default_factory=list)
+
     @property
     def killed(self) -> int:
         return sum(m.status == "killed" for m in self.mutants)
@@ -393,18 +407,36 @@ class ClaimMutation:
         return len(self.mutants)
 
     @property
-    def kill_rate(self) -> float | None:
+    def equivalent(self) -> int:
+        return sum(m.status == "survived" and bool(m.equivalent) for m in self.mutants)
+
+    @property
+    def raw_kill_rate(self) -> float | None:
         return self.killed / self.total if self.total else None
 
+    @property
+    def kill_rate(self) -> float | None:
+        """Killed over the mutants that could change a verdict (the usual mutation score: declared
+        equivalent survivors left out of the denominator; :attr:`raw_kill_rate` keeps them)."""
+        n = self.total - self.equivalent
+        return self.killed / n if n else None
+
     def survivors(self) -> list:
-        return [m for m in self.mutants if m.status == "survived"]
+        """Surviving mutants not declared equivalent."""
+        return [m for m in self.mutants if m.status == "survived" and not m.equivalent]
+
+    def equivalents(self) -> list:
+        return [m for m in self.mutants if m.status == "survived" and m.equivalent]
 
     def to_json(self) -> dict:
         return {
             "claim": self.claim,
             "killed": self.killed,
             "total": self.total,
+            "equivalent": self.equivalent,
             "kill_rate": self.kill_rate,
+            "raw_kill_rate": self.raw_kill_rate,
+            "wrong_declarations": self.wrong_declarations,
             "baseline": self.baseline,
             "mutants": [m.to_json() for m in self.mutants],
             "not_mutable": self.not_mutable,
@@ -532,29 +564,47 @@ def mutate_claim(claim: Claim, ctx: CheckContext | None = None, operators=ops.OP
     finally:
         cache.WRITES_ENABLED[0] = True
         checks_mod.SHRINK_WITNESSES[0] = True
+    declared = dict(getattr(claim, "equivalent_mutants", {}) or {})
+    for r in results:
+        if r.label in declared and r.status == "survived":
+            r.equivalent = declared[r.label]
+    labels = {r.label: r for r in results}
+    wrong = [f"{k}: declared equivalent ({v}) but " + ("killed by " + labels[k].killed_by if k in labels
+                                                        else "no such mutant was generated")
+             for k, v in declared.items() if k not in labels or labels[k].status == "killed"]
     mutable = {(n, p) for n, p, _ in planned}
     not_mutable = sorted({f"{n}{path_text(p)}" for n in disc.reads for p in disc.reads[n]
                           if (n, p) not in mutable})
     return ClaimMutation(claim.id, {r.name: r.status.value for r in disc.baseline}, results, not_mutable,
-                         time.perf_counter() - t0)
+                         time.perf_counter() - t0, wrong)
 
 
 def suite_kills(results: list[ClaimMutation]) -> dict:
     """Each distinct mutant (derivation, part, operator) once: killed if *any* claim's checks kill it
-    (the usual mutation score of a test suite; a formula read by several claims counts once)."""
+    (the usual mutation score of a test suite; a formula read by several claims counts once), else
+    equivalent if a claim that ran it declares it so, else a survivor."""
     fate: dict = {}
     for cm in results:
         for m in cm.mutants:
-            fate[m.key] = fate.get(m.key, False) or m.status == "killed"
-    survivors = sorted(f"{t.rsplit('.', 1)[-1]}{p} {o}" for (t, p, o), k in fate.items() if not k)
-    return {"killed": sum(fate.values()), "total": len(fate), "survivors": survivors}
+            was = fate.get(m.key, "survived")
+            now = "killed" if m.status == "killed" else ("equivalent" if m.equivalent else "survived")
+            rank = {"survived": 0, "equivalent": 1, "killed": 2}
+            fate[m.key] = now if rank[now] > rank[was] else was
+    survivors = sorted(f"{t.rsplit('.', 1)[-1]}{p} {o}" for (t, p, o), f in fate.items() if f == "survived")
+    killed = sum(f == "killed" for f in fate.values())
+    equivalent = sum(f == "equivalent" for f in fate.values())
+    n = len(fate) - equivalent
+    return {"killed": killed, "total": len(fate), "equivalent": equivalent,
+            "kill_rate": killed / n if n else None, "survivors": survivors}
 
 
 def summary_line(cm: ClaimMutation) -> str:
     if not cm.total:
         return f"{cm.claim}: no derived formula read by its checks could be mutated"
-    return (f"{cm.claim}: {cm.killed}/{cm.total} mutants killed ({100 * cm.kill_rate:.0f} %), "
-            f"{cm.seconds:.1f} s")
+    eq = (f", {cm.equivalent} declared equivalent (raw {100 * cm.raw_kill_rate:.0f} %)"
+          if cm.equivalent else "")
+    rate = f"{100 * cm.kill_rate:.0f} %" if cm.kill_rate is not None else "n/a"
+    return f"{cm.claim}: {cm.killed}/{cm.total - cm.equivalent} mutants killed ({rate}){eq}, {cm.seconds:.1f} s"
 
 
 __all__ = ["mutate_claim", "ClaimMutation", "MutantResult", "derivations", "sites", "summary_line",

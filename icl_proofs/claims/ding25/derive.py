@@ -15,7 +15,7 @@ from functools import lru_cache
 
 import sympy as sp
 
-from ...cache import disk_cached
+from ...cache import disk_cached, not_a_derivation
 from ...moments import markov
 
 p, n, c1, c2 = sp.symbols("p n c_1 c_2", positive=True)
@@ -85,6 +85,7 @@ def exact_system(d: int, p_val: Fraction, init: str = "iid", q0: Fraction | None
     return markov.enlarged_system(d, init=markov.conditional_init(p_val, q0, q1))
 
 
+@not_a_derivation  # Example C.5's initial-state law: part of the model, not a derived formula
 def example_c5_init(p_val: Fraction):
     return (p_val**2, (1 - p_val) ** 2)
 

@@ -434,12 +434,45 @@ class GlobalMin(Zfb23Claim):
             b, a = j - 1, len(w) - j - 1
             coef = D.to_trf(term / vat[0])
             kappa += coef * li ** a * lj ** b
-        kappa = sp.expand(kappa.subs(TrF(lam), sp.Symbol("t1", positive=True)) * D.N)
-        poly = sp.Poly(kappa, li, lj, sp.Symbol("t1", positive=True), D.N)
+        t1 = sp.Symbol("t1", positive=True)
+        kappa = sp.expand(kappa.subs(TrF(lam), t1) * D.N)
+        poly = sp.Poly(kappa, li, lj, t1, D.N)
+        bad = self._quadratic_part_mismatch(ctx, q, kappa, li, lj, t1)
+        if bad is not None:
+            return refuted("strict-convexity", "exact-rational", bad[0], bad[1])
         if kappa != 0 and all(c > 0 for c in poly.coeffs()):
             return holds("strict-convexity", "symbolic",
-                         f"Hessian form Σ κ(λ_i,λ_j)V_ij² with N·κ = {kappa}: all coefficients > 0")
+                         f"Hessian form Σ κ(λ_i,λ_j)V_ij² with N·κ = {kappa}: all coefficients > 0 (and, "
+                         "exactly at rational Λ, V: the form is L(V)'s degree-2 part, (L(V) + L(−V))/2 − L(0), "
+                         "and Σ κ V_ij² reproduces it at a diagonal Λ)")
         return refuted("strict-convexity", "symbolic", f"κ = {kappa} not positive", {"kappa": str(kappa)})
+
+    @staticmethod
+    def _quadratic_part_mismatch(ctx, q, kappa, li, lj, t1):
+        """Second route for the convexity certificate, in exact rationals: the quadratic part read off
+        the derivation is L(V)'s degree-2 part (L is quadratic in V, so q(V) = (L(V) + L(−V))/2 − L(0)),
+        and κ is that form in eigen-coordinates (Σ_ij κ(λ_i, λ_j) V_ij² = q(V) for diagonal Λ)."""
+        rng = _cases_rng(ctx, 37)
+        LV, n = D.global_min()["L(V)"], 3
+        V = Z.random_rational_matrix(rng, 2)
+        for Lam in (Z.random_spd(rng, 2, 6), sp.diag(2, 5)):
+            def ev(e, VV, Lam=Lam):
+                return traces.evaluate_exact(e, {"Lambda": Lam, "V": VV}, {D.N: n})
+
+            route = sp.simplify((ev(LV, V) + ev(LV, -V)) / 2 - ev(LV, sp.zeros(2, 2)))
+            got = ev(q, V)
+            if sp.simplify(got - route) != 0:
+                return (f"the quadratic part {got} ≠ (L(V) + L(−V))/2 − L(0) = {route} at Λ = {Lam.tolist()}, "
+                        f"V = {V.tolist()}, N = {n}", {"Lambda": str(Lam.tolist()), "V": str(V.tolist()), "N": n,
+                                                        "quadratic_part": str(got), "from_L": str(route)})
+        lams = (sp.Integer(2), sp.Integer(5))
+        by_kappa = sum(kappa.subs({li: lams[i], lj: lams[j], t1: sum(lams), D.N: n}) * V[i, j] ** 2
+                       for i in range(2) for j in range(2)) / n
+        if sp.simplify(by_kappa - got) != 0:
+            return (f"Σ κ(λ_i, λ_j) V_ij² = {by_kappa} but the quadratic part is {got} at Λ = diag(2, 5), "
+                    f"V = {V.tolist()}, N = {n}", {"V": str(V.tolist()), "N": n, "by_kappa": str(by_kappa),
+                                                   "quadratic_part": str(got)})
+        return None
 
     def _global_decomposition(self, ctx):
         """ŷ = odd(w) + even(w) with odd = wᵀΣ̂Vx_q, V = w22U + w21u21ᵀ; the cross term
