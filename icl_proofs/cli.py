@@ -812,6 +812,10 @@ def mutate_cmd(patterns, quick, seed, alpha, dps, operators, min_rate, json_file
     if not claims:
         raise UserInputError("no claims registered")
     progress = _Progress.choose(quiet=quiet, force=False)
+
+    def say(text):  # with --json - the JSON alone goes to stdout
+        click.echo(text, err=json_file == "-")
+
     ctx_ = CheckContext(quick=quick, seed=seed, dps=dps, alpha=alpha)
     out, all_ok = [], True
     progress.start()
@@ -822,14 +826,14 @@ def mutate_cmd(patterns, quick, seed, alpha, dps, operators, min_rate, json_file
                 i, n, f"{c.id}: {r.target.rsplit('.', 1)[-1]}{r.path} {r.operator} {r.status}"))
             out.append(cm)
             with progress.above():
-                click.echo(summary_line(cm))
+                say(summary_line(cm))
                 if not quiet:
                     for m in cm.survivors():
-                        click.echo(f"  survived: {m.label} ({m.where}); {m.why}")
+                        say(f"  survived: {m.label} ({m.where}); {m.why}")
                     for m in cm.equivalents():
-                        click.echo(f"  equivalent: {m.label} ({m.where}): {m.equivalent}")
+                        say(f"  equivalent: {m.label} ({m.where}): {m.equivalent}")
                 for w in cm.wrong_declarations:
-                    click.echo(f"  wrong declaration: {w}")
+                    say(f"  wrong declaration: {w}")
             if (cm.kill_rate is not None and cm.kill_rate < min_rate) or cm.wrong_declarations:
                 all_ok = False
     finally:
@@ -838,10 +842,10 @@ def mutate_cmd(patterns, quick, seed, alpha, dps, operators, min_rate, json_file
     total = sum(c.total - c.equivalent for c in out)
     suite = suite_kills(out)
     if total:
-        click.echo(f"all: {killed}/{total} mutants killed by their own claim's checks "
+        say(f"all: {killed}/{total} mutants killed by their own claim's checks "
                    f"({100 * killed / total:.1f} %; {sum(c.equivalent for c in out)} more declared equivalent); "
                    f"target {100 * min_rate:.0f} % per claim: {'met' if all_ok else 'NOT met'}")
-        click.echo(f"distinct mutants (derivation, part, operator): {suite['killed']}/"
+        say(f"distinct mutants (derivation, part, operator): {suite['killed']}/"
                    f"{suite['total'] - suite['equivalent']} killed by some claim's checks "
                    f"({100 * suite['kill_rate']:.1f} %)")
     if json_file:

@@ -117,6 +117,11 @@ class Lemma49(DD25SimClaim):
     statement_latex = (r"$f_i^\top \mathrm{vec}(H_Z)\to N(0,1)$, i.e. $\|\mathrm{vec}H_Z\|^2/t\to 1$ "
                        r"($F_{i\cdot}\sim N(0,I/t)$, $t=\mathrm{tr}\,\mathrm{Cov}(\mathrm{vec}H_Z)$).")
     asymptotic = True
+    # the stage-1 diagnostics are shared with Lemma 4.11: alpha feeds only its spike statistics
+    equivalent_mutants = {
+        "derivative_mean flip-sign": "α = E[σ'(g)] enters only the Lemma 4.11 spike statistics of the shared stage-1 "
+                                     "diagnostics; these checks read the norm ratio and the preactivation kurtosis",
+    }
 
     def checks(self):
         return [Check("concentration-trend", "monte-carlo", self._trend),

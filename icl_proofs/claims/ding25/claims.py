@@ -18,7 +18,7 @@ from ...numeric import montecarlo as mc
 from ...numeric.params import _ldl_exact
 from ...numeric.realizability import realize_exact
 from ..base import OPTIONAL, Check, Claim, Param, UserInputError
-from ..checks import exact_equal, holds, hypothesis_sweep, mc_check, refuted, symbolic_zero
+from ..checks import exact_equal, holds, hypothesis_sweep, inconclusive, mc_check, refuted, symbolic_zero
 from ..registry import register
 from . import derive as D
 from . import paper
@@ -54,6 +54,47 @@ class Ding25Claim(Claim):
 
 def _pd_exact(H) -> bool:
     return _ldl_exact([[Fraction(x) for x in row] for row in H])
+
+
+def _first_difference(items) -> str | None:
+    """The first entry where two exact systems differ, as ``"H[i][j]: a vs b"`` (None if all agree).
+
+    ``items`` are (name, left, right) with left/right a scalar, a vector or a matrix (lists)."""
+    for what, left, right in items:
+        if not isinstance(left, list):
+            if left != right:
+                return f"{what}: {left} vs {right}"
+            continue
+        if len(left) != len(right):
+            return f"{what}: size {len(left)} vs {len(right)}"
+        for i, (a, b) in enumerate(zip(left, right)):
+            if isinstance(a, list):
+                if len(a) != len(b):
+                    return f"{what}[{i}]: size {len(a)} vs {len(b)}"
+                for j, (x, y) in enumerate(zip(a, b)):
+                    if x != y:
+                        return f"{what}[{i}][{j}]: {x} vs {y}"
+            elif a != b:
+                return f"{what}[{i}]: {a} vs {b}"
+    return None
+
+
+def _engine_vs_enumeration(configs, parts=("H", "h", "Ey")):
+    """Compare the exact engine system ``D.exact_system(d, p)`` with brute-force enumeration at each
+    (d, n, p) in ``configs``: H(n) (and h, E[y] if asked).  Returns None if all agree, else
+    ((d, n, p), first difference as "part[i][j]: engine vs enumeration")."""
+    for d, n, p in configs:
+        s = D.exact_system(d, p)
+        bf = enumerate_system(d, n, p=p)
+        items = [("H", s.H(n), bf.H)] if "H" in parts else []
+        if "h" in parts:
+            items.append(("h", s.h, bf.h))
+        if "Ey" in parts:
+            items.append(("E[y]", s.Ey, bf.Ey))
+        diff = _first_difference(items)
+        if diff is not None:
+            return (d, n, p), diff
+    return None
 
 
 def _int_rank(rows) -> int:
@@ -104,15 +145,27 @@ class Lemma31(Ding25Claim):
         ]
 
     def _pd(self, ctx):
-        grid = list(itertools.product([1, 2, 3] if ctx.quick else [1, 2, 3, 4, 5],
-                                      [Fraction(1, 10), Fraction(1, 2), Fraction(9, 10)], [1, 2, 10, 1000]))
+        ps = [Fraction(1, 10), Fraction(1, 2), Fraction(9, 10)]
+        grid = list(itertools.product([1, 2, 3] if ctx.quick else [1, 2, 3, 4, 5], ps, [1, 2, 10, 1000]))
+        # the positive-definiteness proof is only as good as the engine's H: cross-check it exactly with
+        # brute-force enumeration where that is cheap (n = 2 so that H_diff matters, not only H_same)
+        cross = [(d, n, p) for d in (1, 2) for n in (1, 2) for p in ps]
+        bad = _engine_vs_enumeration(cross, parts=("H",))
+        if bad is not None:
+            (d, n, p), diff = bad
+            return inconclusive("pd-exact", "exact-rational",
+                                f"the engine's H disagrees with brute-force enumeration at d={d}, n={n}, p={p} "
+                                f"({diff}, engine vs enumeration), so its positive-definiteness proves nothing",
+                                d=d, n=n, p=str(p), difference=diff)
         for d, p, n in grid:
             if not _pd_exact(D.exact_system(d, p).H(n)):
                 return refuted("pd-exact", "exact-rational", f"H not positive definite at d={d}, n={n}, p={p}",
                                {"d": d, "n": n, "p": str(p)})
         return holds("pd-exact", "exact-rational",
                      f"all leading principal minors of the exact H are > 0 (fraction-free Bareiss) at "
-                     f"{len(grid)} configurations (d, p, n)", cases=len(grid))
+                     f"{len(grid)} configurations (d, p, n); the engine's H(n) equals brute-force enumeration "
+                     f"exactly at {len(cross)} of them (d, n ≤ 2, p in {{1/10, 1/2, 9/10}})", cases=len(grid),
+                     enumeration_cases=len(cross))
 
     def _rank(self, ctx):
         """H = sum over configurations of w_c f_c f_c^T with every w_c > 0 (p in (0,1), Beta integrals > 0),
@@ -245,14 +298,29 @@ class Lemma32(Ding25Claim):
         return Ht, bf, Hf, i, j, name
 
     def _prior(self, ctx):
+        # the finding rests on the engine's "true" H, h and E[y]: cross-check them exactly with brute-force
+        # enumeration at every configuration used below (n = 2 too, so that H_diff is exercised); if they
+        # disagree, neither the d = 1 comparison nor the witness can be trusted, so no verdict either way
+        p = Fraction(1, 2)
+        cross = [(1, 1, Fraction(1, 3)), (1, 3, Fraction(1, 3)), (2, 1, p), (2, 2, p)]
+        bad = _engine_vs_enumeration(cross)
+        if bad is not None:
+            (d, n, q), diff = bad
+            return inconclusive("factorisation-under-prior", "exact-rational+enumeration",
+                                f"the engine's H, h, E[y] disagree with brute-force enumeration at d={d}, n={n}, "
+                                f"p={q} ({diff}, engine vs enumeration), so the comparison with the factorised "
+                                "formula (and its witness) is not trustworthy",
+                                d=d, n=n, p=str(q), difference=diff)
         # d = 1: the query's only input state is its initial state, independent of the kernel: valid
         for n in (1, 3):
             if _factorised_H(1, Fraction(1, 3), n) != D.exact_system(1, Fraction(1, 3)).H(n):
                 return refuted("factorisation-under-prior", "exact-rational", "d = 1 factorisation fails",
                                {"d": 1, "n": n})
-        p = Fraction(1, 2)
         Ht, bf, Hf, i, j, name = self._witness(2, 1, p)
-        assert bf.H == Ht  # engine and enumeration agree: the true H is not the factorised one
+        if bf.H != Ht:  # the witness's own H (cross-checked above; kept as a guard on _witness)
+            return inconclusive("factorisation-under-prior", "exact-rational+enumeration",
+                                "the engine's H disagrees with brute-force enumeration at the witness d=2, n=1, "
+                                "p=1/2, so the witness is not trustworthy", d=2, n=1, p="1/2")
         if Ht == Hf:
             return holds("factorisation-under-prior", "exact-rational+enumeration",
                          "factorised H equals the true H at d = 2")
@@ -267,7 +335,8 @@ class Lemma32(Ding25Claim):
             f"enumeration) but the factorised formula gives {Hf[i][j]}; X* from the factorised H is not the "
             f"minimiser (excess loss {float(excess):.3g}). Holds at d = 1 and for a fixed kernel.",
             {"d": 2, "n": 1, "p": "1/2", "entry": [name(i), name(j)], "true": str(Ht[i][j]),
-             "factorised": str(Hf[i][j]), "excess_loss_of_factorised_X": str(excess)})
+             "factorised": str(Hf[i][j]), "excess_loss_of_factorised_X": str(excess)},
+            engine_vs_enumeration=[{"d": d, "n": n, "p": str(q)} for d, n, q in cross])
 
     def _mc(self, ctx):
         """The witness entry by Monte Carlo: agrees with the engine, and its CI excludes the factorised value."""
@@ -303,9 +372,62 @@ def _sweep_realizability(init: str, ps, ns):
     return out
 
 
-def _global_min_check(name, init, ctx):
+def _global_min_grid(ctx):
+    """The (p, n) grid of :func:`_global_min_check`."""
     ps = [Fraction(k, 10) for k in range(1, 10)]
     ns = [1, 2, 3, 5, 10, 30, 100] if ctx.quick else [1, 2, 3, 4, 5, 6, 8, 10, 15, 20, 30, 50, 100, 1000]
+    return ps, ns
+
+
+def _engine_vs_symbolic_check(name, init, ctx, extra=()):
+    """The exact engine system that the d = 1 checks read (``D.minimiser(1, p, n, init)``: its H and the
+    system's h, E[y]) vs the symbolic d = 1 derivation evaluated at the same (p, n), exactly: every point
+    of the global-minimiser grid and the ``extra`` points of the claim's other checks."""
+    if init == "iid":
+        sym = D.system_d1_iid()
+        Hs, hs, Eys = sym["H"], sym["h"], sp.sympify(sym["Ey"])
+        what = "the symbolic d = 1 iid derivation D.system_d1_iid() (p, n symbolic)"
+    else:
+        sym = D.system_d1_correlated()
+        c1v, c2v = D.example_c5_moments()
+        sub = {D.c1: c1v, D.c2: c2v}
+        Hs, hs, Eys = sym["H"].subs(sub), sym["h"].subs(sub), sp.sympify(sym["Ey"]).subs(sub)
+        what = ("the symbolic d = 1 derivation for kernel-independent initial laws D.system_d1_correlated() "
+                "at Example C.5's c1, c2")
+    ps, ns = _global_min_grid(ctx)
+    grid = [(p, n) for p in ps for n in ns]
+    beyond = [pt for pt in dict.fromkeys(extra) if pt not in grid]
+
+    def R(x):  # Fraction -> SymPy
+        return sp.Rational(x.numerator, x.denominator)
+
+    entries = 0
+    for p, n in grid + beyond:
+        s, H, _, _ = D.minimiser(1, p, n, init)
+        at = {D.p: R(p), D.n: sp.Integer(n)}
+        items = [("H", [[R(x) for x in row] for row in H],
+                  [[Hs[i, j].xreplace(at) for j in range(Hs.cols)] for i in range(Hs.rows)]),
+                 ("h", [R(x) for x in s.h], [x.xreplace(at) for x in hs]),
+                 ("E[y]", R(s.Ey), Eys.xreplace(at))]
+        diff = _first_difference(items)
+        if diff is not None:
+            return refuted(name, "exact-rational",
+                           f"the exact engine system read by the other checks (D.minimiser, init {init}) differs "
+                           f"from {what} at p={p}, n={n}: {diff} (engine vs symbolic)",
+                           {"d": 1, "init": init, "p": str(p), "n": n, "difference": diff})
+        entries += sum(len(row) for row in H) + len(s.h) + 1
+    where = f"p = k/10 (k = 1..9) × n in {ns}"
+    if extra:
+        where += (f", which contains the other checks' points {[(str(p), n) for p, n in extra if (p, n) in grid]}"
+                  if not beyond else f", plus {[(str(p), n) for p, n in beyond]}")
+    return holds(name, "exact-rational",
+                 f"the exact engine system read by the other checks (D.minimiser, init {init}: H(n), h, E[y]) "
+                 f"equals {what} at every (p, n) they use: {len(grid) + len(beyond)} points ({where}), "
+                 f"{entries} entries equal exactly", cases=len(grid) + len(beyond), entries=entries)
+
+
+def _global_min_check(name, init, ctx):
+    ps, ns = _global_min_grid(ctx)
     rows = _sweep_realizability(init, ps, ns)
     bad = [r for r in rows if not r[3]]
     # cross-check the d = 1 criterion with the general exact solver on every point
@@ -357,6 +479,8 @@ class Thm33(Ding25Claim):
             Check("loss-monte-carlo", "monte-carlo", self._mc),
             Check("global-minimiser", "exact-algebra", lambda ctx: _global_min_check("global-minimiser", "iid", ctx)),
             Check("one-layer-optimum-routes", "numeric", self._routes),
+            Check("engine-vs-symbolic-system", "exact-rational", lambda ctx: _engine_vs_symbolic_check(
+                "engine-vs-symbolic-system", "iid", ctx, extra=(self._MC_POINT, *self._ROUTE_POINTS))),
         ]
 
     def _rhs(self, ctx):
@@ -379,8 +503,11 @@ class Thm33(Ding25Claim):
         return exact_equal("H-enumeration", cases, "symbolic H(p, n) vs brute-force enumeration",
                            route="enumeration")
 
+    _MC_POINT = (Fraction(3, 10), 30)
+    _ROUTE_POINTS = ((Fraction(1, 2), 1), (Fraction(1, 2), 5))
+
     def _mc(self, ctx):
-        p, n = Fraction(3, 10), 30
+        p, n = self._MC_POINT
         s, H, X, fX = D.minimiser(1, p, n)
         Xf = np.array([float(x) for x in X])
 
@@ -394,7 +521,7 @@ class Thm33(Ding25Claim):
 
     def _routes(self, ctx):
         out = []
-        for p, n in [(Fraction(1, 2), 1), (Fraction(1, 2), 5)]:
+        for p, n in self._ROUTE_POINTS:
             s, H, X, fX = D.minimiser(1, p, n)
             ex = float(lsa_optimum.one_layer_min_d1(H, s.h, s.Ey)["min_loss"])
             Hf, hf = np.array(H, float), np.array(s.h, float)
@@ -442,6 +569,8 @@ class Thm34(Ding25Claim):
             Check("H-engine-enumeration", "exact-rational+enumeration", self._engine),
             Check("global-minimiser", "exact-algebra",
                   lambda ctx: _global_min_check("global-minimiser", "example-c5", ctx)),
+            Check("engine-vs-symbolic-system", "exact-rational",
+                  lambda ctx: _engine_vs_symbolic_check("engine-vs-symbolic-system", "example-c5", ctx)),
         ]
 
     def _iid(self, ctx):
