@@ -18,12 +18,11 @@ operator       the mistake it models
 ============== ===================================================================================
 
 >>> import sympy as sp
-from mpmath import mpf
 >>> N, x = sp.symbols("N x", positive=True)
 >>> mutate(x / 2 + x**2 / N, "1/N→1/(N+1)").value
 x**2/(N + 1) + x/2
 >>> mutate(x / 2 + x**2 / N, "missing-½").value
-x**2/N + x
+x + x**2/N
 >>> mutate(x**2, "drop-trace") is None
 True
 """
