@@ -262,3 +262,12 @@ def test_wrong_equivalence_declaration_is_reported():
     assert len(cm.wrong_declarations) == 2
     assert any("killed by toy-exact" in w for w in cm.wrong_declarations)
     assert any("no such mutant" in w for w in cm.wrong_declarations)
+
+
+def test_mutant_reaches_the_checks_through_cached_helpers():
+    """dd25 Hermite closed forms: half_line_moment feeds the checks only through the lru-cached
+    _symbolic_coefficient; without clearing that cache per mutant the mutant would never be seen
+    (it survived before the engine cleared the caches of the modules defining derivations)."""
+    cm = mutate_claim(registry.get("dd25.hermite"), CheckContext(quick=True), operators=("flip-sign",))
+    (m,) = [m for m in cm.mutants if m.label == "half_line_moment flip-sign"]
+    assert m.status == "killed" and m.killed_by == "closed-form-vs-quadrature"
