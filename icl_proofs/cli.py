@@ -652,9 +652,12 @@ def _verify(ctx, claims, *, family=None, quick, seed, alpha, dps, json_file, res
             emit(f"    witness: {_compact(r.witness)}")
             witness_shown.add(claim.id)
 
+    finished: list[dict] = []  # every result of this run, for --family-alpha without a results file
+
     def on_result(res):
         if writer is not None:
             writer.finish_claim(res)
+        finished.append(res)
         outcome[res["claim"]] = res["status"]
         claim_line(res)
 
@@ -688,11 +691,13 @@ def _verify(ctx, claims, *, family=None, quick, seed, alpha, dps, json_file, res
             if family is not None:
                 from .runner import family_lines, family_wise
 
-                summary = family_wise(writer.results, family["alpha_family"], family["method"], check_alpha=alpha)
+                results = writer.results if writer is not None else finished
+                summary = family_wise(results, family["alpha_family"], family["method"], check_alpha=alpha)
                 for line in family_lines(summary):
                     emit(line)
-                writer.meta["family_wise"] = jsonable(summary, dps)
-                writer.write()
+                if writer is not None:
+                    writer.meta["family_wise"] = jsonable(summary, dps)
+                    writer.write()
     if to_stdout:
         click.echo(json.dumps(writer.document(), indent=2))
     if interrupted:

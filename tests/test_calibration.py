@@ -230,3 +230,15 @@ def test_verify_family_alpha_runs_each_check_at_alpha_over_m(tmp_path):
     assert "family-wise (holm, α_family = 0.05)" in r.stdout
     bad = CliRunner().invoke(cli, ["verify", "zfb23.risk", "--quick", "--family-alpha", "0.05", "--alpha", "0.01"])
     assert bad.exit_code == 2 and "exclude each other" in bad.stderr
+
+
+def test_verify_family_alpha_without_a_results_file():
+    """``--family-alpha`` without ``--json`` prints the family-wise summary (it used to crash on the
+    missing results writer)."""
+    from click.testing import CliRunner
+
+    from icl_proofs.cli import cli
+
+    r = CliRunner().invoke(cli, ["verify", "zfb23.task-shift", "--quick", "--family-alpha", "0.05"])
+    assert r.exit_code == 0, r.output
+    assert "family-wise (holm, α_family = 0.05)" in r.stdout and "Traceback" not in r.output

@@ -16,7 +16,7 @@ import sympy as sp
 from ...models import lsa
 from ...numeric import montecarlo as mc
 from ..base import Check, Claim, Param, UserInputError
-from ..checks import holds, hypothesis_sweep, inconclusive, refuted
+from ..checks import bonferroni_p, holds, hypothesis_sweep, inconclusive, refuted
 from ..registry import register
 from . import derive as D
 
@@ -90,19 +90,34 @@ def column_estimates(samples: np.ndarray) -> list[mc.Estimate]:
     return [mc.Estimate(float(m), float(s_) / math.sqrt(N), N, float(s_)) for m, s_ in zip(mean, sd)]
 
 
+def _family_p(zs, m: int) -> float:
+    """Check-level p-value of m two-sided z-tests each run at α/m: ``bonferroni_p(zs, m)``, so the
+    check refutes at α iff it is ≤ α.  A nan z (a nan exact value) fails its test outright: p = 0."""
+    if any(math.isnan(float(z)) for z in zs):
+        return 0.0
+    return bonferroni_p(zs, m)
+
+
 def _z_family(name: str, tests: list[tuple[str, mc.Estimate, float]], alpha: float, params: dict, what: str):
-    """Two-sided z-tests of a family, each at α/m (Bonferroni): holds iff all pass."""
+    """Two-sided z-tests of a family, each at α/m (Bonferroni): holds iff all pass.
+
+    ``details`` carry the check-level ``p_value`` = min(1, m · min two-sided p) (the check refutes
+    at α iff p_value ≤ α), ``alpha`` = the check's α (not α/m: the p-value is already the
+    check-level one), the worst ``z`` and ``bonferroni_m`` = m."""
     a = alpha / len(tests)
     rows = [(label, est, exact, *mc.z_check(est, exact, a)) for label, est, exact in tests]
     worst = max(rows, key=lambda r: abs(r[3]))
     label, est, exact, z, thr, _ = worst
     ev = (f"{what}: {len(rows)} z-tests at α/{len(rows)} (Bonferroni, α = {alpha:g}), |z| ≤ {thr:.2f}; "
           f"worst {label}: MC {est.mean:.6g} ± {est.se:.2g} vs exact {exact:.6g} (z = {z:+.2f}, n = {est.n})")
+    stats = {"p_value": _family_p([r[3] for r in rows], len(rows)), "alpha": alpha, "z": z,
+             "bonferroni_m": len(rows)}
     if all(r[5] for r in rows):
-        return holds(name, "monte-carlo", ev, max_abs_z=abs(z), tests=len(rows))
+        return holds(name, "monte-carlo", ev, max_abs_z=abs(z), tests=len(rows), **stats)
     bad = [r for r in rows if not r[5]]
     return refuted(name, "monte-carlo", ev, {"params": params, "failed": [
-        {"entry": r[0], "estimate": r[1].mean, "se": r[1].se, "exact": r[2], "z": r[3]} for r in bad]})
+        {"entry": r[0], "estimate": r[1].mean, "se": r[1].se, "exact": r[2], "z": r[3]} for r in bad]},
+        max_abs_z=abs(z), tests=len(rows), **stats)
 
 
 def _frac(x) -> Fraction:
@@ -333,9 +348,10 @@ class AttentionFeatures(Claim):
             if np.array_equal(S, np.eye(S.shape[0])):  # the symbolic frame form must give the same matrix
                 Bf = D.bb_second_moment_isotropic(xi, L, De, k)
                 if not np.allclose(B, Bf, rtol=1e-12, atol=1e-14):
+                    # two closed forms disagree: no sampling involved, so no chance refutation (p = 0)
                     return refuted(name, "monte-carlo",
                                    "general-Σ_x E[bbᵀ] differs from the symbolic frame blocks at Σ_x = I",
-                                   {"config": label, "general": B, "frame": Bf})
+                                   {"config": label, "general": B, "frame": Bf}, p_value=0.0, alpha=ctx.alpha)
             names, exact, functionals = _kronecker_targets(S, B)
             parts, left = [], N
             while left > 0:  # chunks bound the memory
@@ -490,32 +506,50 @@ class AttentionFeatures(Claim):
                          "(ξ drawn per context)")
 
     def _bound_ridge(self, ctx):
+        """Ridge on the features never beats the linear bound: E[test error | Γ̂] ≥ bound per fit.
+
+        One-sided test per fit at α/2 (Bonferroni over the two fits) of H0 "error ≥ bound" (the
+        claim): z = (mean − bound)/se, refuted iff some z < −Φ⁻¹(1 − α/2), i.e. the one-sided upper
+        end mean + Φ⁻¹(1 − α/2)·se lies below the bound.  Its p-value is the one-sided
+        Φ(z) = norm.sf(−z), and the check-level p_value = min(1, 2 · min over the fits of Φ(z))
+        (refuted at α iff p_value ≤ α).  A finite-n ridge sits far above the bound (z ≈ +50).
+        """
+        from scipy.stats import norm
+
         name = "linear-bound-ridge-never-beats"
         dd, L, De, lam = 8, 8, 0.01, 1e-2
         N_test = 50_000 if ctx.quick else 500_000
         bound = D.linear_error_lower_bound(np.eye(dd), np.eye(dd), De)
         rng = np.random.default_rng([ctx.seed, 501])
         rows = []
-        for n_train in (400, 40):  # n ≥ d(d+1) = 72: primal; n < 72: dual
+        fits = (400, 40)  # n ≥ d(d+1) = 72: primal; n < 72: dual
+        thr = mc.threshold(ctx.alpha)  # one-sided at α/2 per fit (Bonferroni over two fits)
+        for n_train in fits:
             tr = sample_contexts(rng, n_train, L, np.eye(dd), De, Sigma_xi=np.eye(dd))
             F = tr.h
             gam = ridge_fit(F, tr.y_q, lam)
             other = (np.linalg.solve(F.T @ F + n_train * lam * np.eye(F.shape[1]), F.T @ tr.y_q) if n_train < F.shape[1]
                      else F.T @ np.linalg.solve(F @ F.T + n_train * lam * np.eye(n_train), tr.y_q))
             if not np.allclose(gam, other, rtol=1e-8, atol=1e-10):
+                # a linear-algebra identity failed, not a sampling fluctuation: no chance refutation (p = 0)
                 return refuted(name, "monte-carlo", f"ridge primal and dual solutions differ at n={n_train}",
-                               {"n": n_train})
+                               {"n": n_train}, p_value=0.0, alpha=ctx.alpha)
             te = sample_contexts(rng, N_test, L, np.eye(dd), De, Sigma_xi=np.eye(dd))
             est = column_estimates(((te.y_q - te.h @ gam) ** 2)[:, None])[0]
-            thr = mc.threshold(ctx.alpha)  # one-sided at α/2 per fit (Bonferroni over two fits)
-            rows.append((n_train, est, est.mean - thr * est.se))
+            z = mc.z_check(est, bound, ctx.alpha)[0]  # (mean − bound)/se (±inf for constant samples)
+            rows.append((n_train, est, est.mean + thr * est.se, z))
         ev = (f"ridge Γ (λ = {lam:g}, d = ℓ = {dd}, Δ = {De}) on n contexts, test error on {N_test} fresh contexts vs "
               f"the bound 1/4 + Δ² = {bound:.6g}: " + "; ".join(
-                  f"n={n}: {e.mean:.5g} ± {e.se:.2g} (one-sided lower end {lo:.5g})" for n, e, lo in rows))
-        if all(lo >= bound for _, _, lo in rows):
-            return holds(name, "monte-carlo", ev, bound=bound)
-        n, e, lo = min(rows, key=lambda r: r[2])
-        return refuted(name, "monte-carlo", ev, {"n_train": n, "test_error": e.mean, "se": e.se, "bound": bound})
+                  f"n={n}: {e.mean:.5g} ± {e.se:.2g} (one-sided upper end {hi:.5g}, z = {z:+.1f})"
+                  for n, e, hi, z in rows))
+        n, e, _, z = min(rows, key=lambda r: r[3])  # the decisive fit: smallest z
+        # one-sided p-value Φ(z) = norm.sf(−z) of the decisive fit, Bonferroni factor 2 (the two fits)
+        stats = {"p_value": 0.0 if math.isnan(z) else float(min(1.0, len(fits) * norm.sf(-z))),
+                 "alpha": ctx.alpha, "z": z, "bonferroni_m": len(fits)}
+        if all(zi >= -thr for *_, zi in rows):
+            return holds(name, "monte-carlo", ev, bound=bound, **stats)
+        return refuted(name, "monte-carlo", ev, {"n_train": n, "test_error": e.mean, "se": e.se, "bound": bound,
+                                                  "z": z}, bound=bound, **stats)
 
 
 def _h_pairs(dd: int):

@@ -21,7 +21,7 @@ from ...moments.elementwise import GaussianVector
 from ...numeric import montecarlo as mc
 from ...numeric.precision import digits_agreed, to_mpf
 from ..base import Check, Claim, Param, Status
-from ..checks import exact_equal, holds, hypothesis_sweep, refuted, symbolic_zero
+from ..checks import bonferroni_p, exact_equal, holds, hypothesis_sweep, refuted, symbolic_zero
 from ..registry import register
 
 PAPER = ("Demir & Doğan 2025, How Data Mixing Shapes In-Context Learning: Asymptotic Equivalence for "
@@ -199,8 +199,11 @@ class Hermite(Claim):
         ps = (1, 4) if ctx.quick else (0, 1, 4, 5, 10)
         n = 100_000 if ctx.quick else 1_000_000
         cases = [(a, p) for a in H.ACTIVATIONS for p in ps]
-        alpha_each = ctx.alpha / (2 * len(cases))  # Bonferroni: the family's false-alarm rate is ctx.alpha
+        m_tests = 2 * len(cases)
+        alpha_each = ctx.alpha / m_tests  # Bonferroni: the family's false-alarm rate is ctx.alpha
         worst = (0.0, None)
+        z_all = []  # every z so far: the check-level p-value is bonferroni_p(z_all, m_tests), valid
+        # also when the check returns at the first failure (refuted at α iff p_value ≤ α)
         for k, (act, p) in enumerate(cases):
             c, cstar = H.equivalent(act, p, ctx.dps)
             m2 = float(H.second_moment(act, ctx.dps))
@@ -209,12 +212,15 @@ class Hermite(Claim):
                 est = mc.estimate(_sigma_hat_sampler(act, c, cstar, j), n,
                                   np.random.SeedSequence([ctx.seed, 2510, k, j]), batch=2**16)
                 z, thr, ok = mc.z_check(est, exact, alpha_each)
+                z_all.append(z)
                 if not ok:
                     return refuted(name, "monte-carlo",
                                    f"{what} for {act}, p = {p}: MC {est.mean:.6g} ± {est.se:.2g} vs {exact:.6g} "
                                    f"(z = {z:+.2f}, threshold {thr:.2f})",
                                    {"activation": act, "p": p, "moment": what, "estimate": est.mean,
-                                    "se": est.se, "exact": exact, "z": z})
+                                    "se": est.se, "exact": exact, "z": z},
+                                   p_value=bonferroni_p(z_all, m_tests), alpha=ctx.alpha, z=z,
+                                   bonferroni_m=m_tests)
                 if abs(z) >= abs(worst[0]):
                     worst = (z, (act, p, what))
         return holds(name, "monte-carlo",
@@ -222,7 +228,8 @@ class Hermite(Claim):
                      f"{len(cases)} (activation, p) with p in {ps}, n = {n} each: max |z| = {abs(worst[0]):.2f} "
                      f"({worst[1][0]}, p = {worst[1][1]}, {worst[1][2]}) ≤ {mc.threshold(alpha_each):.2f} "
                      f"(α = {ctx.alpha:g} Bonferroni-split over {2 * len(cases)} tests)",
-                     max_abs_z=abs(worst[0]), n=n)
+                     max_abs_z=abs(worst[0]), n=n, p_value=bonferroni_p(z_all, m_tests), alpha=ctx.alpha,
+                     z=worst[0], bonferroni_m=m_tests)
 
     # ------------------------------------------------------------------ Parseval
     def _parseval(self, ctx):
@@ -329,23 +336,28 @@ class Hermite(Claim):
         n = 100_000 if ctx.quick else 1_000_000
         alpha_each = ctx.alpha / len(cases)
         zs = []
+        z_all = []  # check-level p-value bonferroni_p(z_all, len(cases)): refuted at α iff p_value ≤ α
         for k, (act, p) in enumerate(cases):
             rng = np.random.default_rng([ctx.seed, 2510, 2, k])
             est = _least_squares_residual(act, p, n, rng)
             exact = float(H.residual_sq(act, p, ctx.dps))
             z, thr, ok = mc.z_check(est, exact, alpha_each)
             zs.append(f"{act} p={p}: {est.mean:.5g} ± {est.se:.1g} vs {exact:.5g} (z = {z:+.2f})")
+            z_all.append(z)
             if not ok:
                 return refuted(name, "monte-carlo", f"{act}, p = {p}: least-squares residual variance "
                                f"{est.mean:.6g} ± {est.se:.2g} vs (c*_p)² = {exact:.6g} (z = {z:+.2f}, "
                                f"threshold {thr:.2f})",
                                {"activation": act, "p": p, "estimate": est.mean, "se": est.se, "exact": exact,
-                                "z": z})
+                                "z": z},
+                               p_value=bonferroni_p(z_all, len(cases)), alpha=ctx.alpha, z=z,
+                               bonferroni_m=len(cases))
         return holds(name, "monte-carlo",
                      f"weighted least squares on monomials up to g^p over n = {n} draws from "
                      f"N(0, {IS_VARIANCE:g}) (weights φ/φ_s) reproduces (c*_p)²: "
                      + "; ".join(zs) + f"; |z| ≤ {mc.threshold(alpha_each):.2f} (α = {ctx.alpha:g} split "
-                     f"over {len(cases)} cases)", n=n)
+                     f"over {len(cases)} cases)", n=n, p_value=bonferroni_p(z_all, len(cases)), alpha=ctx.alpha,
+                     z=max(z_all, key=abs), bonferroni_m=len(cases))
 
     # ------------------------------------------------------------------ parity
     def _parity(self, ctx):

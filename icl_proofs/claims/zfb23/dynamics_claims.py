@@ -11,7 +11,7 @@ from ...moments.traces import d as dsym
 from ...numeric import gradflow
 from ...numeric import montecarlo as mc
 from ..base import Check, Param
-from ..checks import exact_equal, holds, hypothesis_sweep, inconclusive, refuted, symbolic_zero
+from ..checks import bonferroni_p, exact_equal, holds, hypothesis_sweep, inconclusive, refuted, symbolic_zero
 from ..registry import register
 from . import derive as D
 from . import numeric as Z
@@ -448,12 +448,16 @@ class RandomCovariance(Zfb23Claim):
             z, thr, ok = mc.z_check(est, 0.0, ctx.alpha / dim)
             zs.append(z)
             if not ok:
+                # check-level p-value over the dim tests (valid when returning at the first failure):
+                # refuted at α iff p_value ≤ α; alpha is the check's α, not the split α/dim
                 return refuted("estimating-equation-monte-carlo", "monte-carlo",
                                f"coordinate {i}: E[φ_i(φᵀv* − y)] = {est.mean:.4g} ± {est.se:.2g}, z = {z:.2f}",
-                               {"d": dim, "N": n, "v_star": v, "z": z})
+                               {"d": dim, "N": n, "v_star": v, "z": z},
+                               p_value=bonferroni_p(zs, dim), alpha=ctx.alpha, z=z, zs=zs, bonferroni_m=dim)
         return holds("estimating-equation-monte-carlo", "monte-carlo",
                      f"E[φ(φᵀv* − y_q)] = 0 per coordinate, z = {', '.join(f'{z:+.2f}' for z in zs)} "
-                     f"(|z| ≤ {thr:.2f}, α = {ctx.alpha:g} Bonferroni over {dim}), d=3, N=5", z=zs)
+                     f"(|z| ≤ {thr:.2f}, α = {ctx.alpha:g} Bonferroni over {dim}), d=3, N=5",
+                     p_value=bonferroni_p(zs, dim), alpha=ctx.alpha, z=max(zs, key=abs), zs=zs, bonferroni_m=dim)
 
 
 def _diag_term(term, v):
