@@ -257,21 +257,17 @@ class Discovery:
     callers: dict  # target name -> set of target names that called it (transitively, cached ones)
 
 
-def _run_checks(checks, ctx, only=None, stop=None):
+def _run_checks(checks, ctx, stop):
+    """Run ``checks`` in order until ``stop(check, result)`` says so."""
     from ..runner import run_check
 
-    results = []
     for c in checks:
-        if only is not None and c.name not in only:
-            continue
-        r = run_check(c, ctx)
-        results.append(r)
-        if stop is not None and stop(c, r):
-            break
-    return results
+        if stop(c, run_check(c, ctx)):
+            return
 
 
 def discover(claim: Claim, checks, ctx: CheckContext, targets: dict[str, Target]) -> Discovery:
+    """The baseline run: every check once, with the derivations instrumented (see module docstring)."""
     reads: dict = {}
     values: dict = {}
     callers: dict = {}
