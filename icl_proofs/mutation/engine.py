@@ -158,10 +158,6 @@ class Target:
     bindings: list  # (namespace object, attribute name)
     method_of: type | None = None  # a Claim subclass whose derive() this is
 
-    @property
-    def cached(self) -> bool:
-        return hasattr(self.fn, "cache_clear") and not hasattr(self.fn, "disk_cache_name")
-
 
 def _is_derivation(module_name: str, attr: str, fn) -> bool:
     marked = getattr(fn, "icl_derivation", None)
@@ -241,12 +237,6 @@ def _clear_all(fns) -> None:
             f.cache_clear()
 
 
-def _clear(targets) -> None:
-    for t in targets:
-        if t.cached:
-            t.fn.cache_clear()
-
-
 # ---------------------------------------------------------------------------------------- discovery
 
 @dataclasses.dataclass
@@ -315,8 +305,7 @@ def discover(claim: Claim, checks, ctx: CheckContext, targets: dict[str, Target]
 
         return wrapper
 
-    _clear(targets.values())
-    _clear_all(cache_holders(targets))
+    _clear_all([t.fn for t in targets.values()] + cache_holders(targets))
     from ..runner import run_check
 
     baseline = []
@@ -324,7 +313,7 @@ def discover(claim: Claim, checks, ctx: CheckContext, targets: dict[str, Target]
         for c in checks:
             current["check"] = c.name
             baseline.append(run_check(c, ctx))
-    _clear(targets.values())
+    _clear_all(t.fn for t in targets.values())
     return Discovery(baseline, reads, values, callers)
 
 
