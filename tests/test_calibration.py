@@ -242,3 +242,5 @@ def test_verify_family_alpha_without_a_results_file():
     r = CliRunner().invoke(cli, ["verify", "zfb23.task-shift", "--quick", "--family-alpha", "0.05"])
     assert r.exit_code == 0, r.output
     assert "family-wise (holm, α_family = 0.05)" in r.stdout and "Traceback" not in r.output
+    # the summary is over this run's results: task-shift's one Monte-Carlo check, with its p-value
+    assert "among the 1 statistical checks of true claims" in r.stdout and "over m = 1 p-values" in r.stdout
