@@ -460,10 +460,14 @@ def _set_claim_width(claims) -> None:
                    "(--family-method).  Excludes --alpha.")
 @click.option("--family-method", type=click.Choice(["holm", "bonferroni"]), default="holm", show_default=True,
               help="Correction applied to the recorded p-values with --family-alpha.")
+@click.option("--controls", "run_controls", is_flag=True,
+              help="Run the checks' controls instead of the checks: each negative control (a known wrong "
+                   "alternative) must not hold, each positive control (a corrected statement) must hold, "
+                   "and every check must declare a negative control.  Exit 0 if all pass, else 1.")
 @_execution_options
 @click.pass_context
 def verify_cmd(ctx, patterns, quick, seed, alpha, dps, json_file, resume, overwrite, force_progress, quiet,
-               family_alpha, family_method, workers, scheduler, backend) -> None:
+               family_alpha, family_method, run_controls, workers, scheduler, backend) -> None:
     """Run the checks of the selected claims (all claims if none is named).
 
     The table of verdicts goes to stdout; progress to stderr, on a terminal only unless --progress.
@@ -500,10 +504,54 @@ def verify_cmd(ctx, patterns, quick, seed, alpha, dps, json_file, resume, overwr
         m = len(statistical_checks(claims, CheckContext(quick=quick)))
         alpha = bonferroni_alpha(family_alpha, m)
         family = {"alpha_family": family_alpha, "method": family_method, "m": m}
+    if run_controls:
+        if resume or overwrite or family is not None or (json_file not in (None, "-")):
+            raise UserInputError("--controls takes no results file, --resume, --overwrite or --family-alpha "
+                                 "(use --json - for JSON on stdout)")
+        with _execution(workers, scheduler, backend):
+            _controls(claims, CheckContext(quick=quick, seed=seed, alpha=alpha, dps=dps),
+                      as_json=json_file == "-", quiet=quiet)
+        return
     argv = _command_line(ctx)
     with _execution(workers, scheduler, backend):
         _verify(ctx, claims, family=family, quick=quick, seed=seed, alpha=alpha, dps=dps, json_file=json_file,
                 resume=resume, overwrite=overwrite, force_progress=force_progress, quiet=quiet, argv=argv)
+
+
+def _controls(claims, cctx: CheckContext, *, as_json: bool, quiet: bool) -> None:
+    """``verify --controls``: the contract, then every control, one row each."""
+    from . import controls
+    from .runner import planned_checks, run_claim
+
+    out = sys.stderr if as_json else sys.stdout
+    rows, problems = [], []
+    for claim in claims:
+        plan = planned_checks(claim, cctx)
+        if not isinstance(plan, list):
+            problems.append(f"{claim.id}: checks() failed: {plan.evidence}")
+            continue
+        # which checks refute at these settings: each of them needs a positive control
+        baseline = {r["name"]: r["status"] for r in run_claim(claim, cctx, checks=plan)["checks"]}
+        problems += controls.contract_problems(claim, plan, baseline)
+
+        def show(o):
+            if not quiet or not o.passed:
+                mark = "ok  " if o.passed else "FAIL"
+                print(f"{mark} {o.claim}:{o.check} [{o.kind}] {o.description} -> {o.status}", file=out)
+                if not o.passed:
+                    print(f"     {_clip(o.evidence, 300)}", file=out)
+
+        rows += controls.run_controls(claim, cctx, checks=plan, on_outcome=show)
+    for p in problems:
+        print(f"FAIL {p}", file=out)
+    failed = [o for o in rows if not o.passed]
+    print(f"{len(rows)} controls: {len(rows) - len(failed)} pass, {len(failed)} fail; "
+          f"{len(problems)} contract problem(s)", file=out)
+    if as_json:
+        json.dump({"controls": [o.to_json() for o in rows], "contract_problems": problems}, sys.stdout,
+                  indent=1, ensure_ascii=False)
+        sys.stdout.write("\n")
+    sys.exit(1 if failed or problems else 0)
 
 
 def _sanitise(value: str) -> str:

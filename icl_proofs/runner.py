@@ -6,6 +6,7 @@ but is always visible.
 """
 from __future__ import annotations
 
+import dataclasses
 import time
 import traceback
 from typing import Callable, Iterable
@@ -44,13 +45,23 @@ def planned_checks(claim: Claim, ctx: CheckContext) -> list[Check] | CheckResult
         checks = list(claim.checks())
     except Exception as e:  # noqa: BLE001
         return _crashed("checks()", "setup", e, time.perf_counter() - t0)
+    table = getattr(claim, "controls", None) or {}
+    checks = [dataclasses.replace(c, controls=tuple(c.controls) + tuple(table[c.name])) if c.name in table else c
+              for c in checks]
     return [c for c in checks if c.quick or not ctx.quick]
+
+
+def check_context(ctx: CheckContext, claim_id: str, check: Check) -> CheckContext:
+    """``ctx`` named for one check of one claim: the check's random stream derives from the names."""
+    return dataclasses.replace(ctx, claim_id=claim_id, check_name=check.name)
 
 
 def run_check(check: Check, ctx: CheckContext) -> CheckResult:
     """Run one check, timed; exceptions become an inconclusive ``check crashed`` result."""
     from .parallel import progress
 
+    if not ctx.check_name:
+        ctx = dataclasses.replace(ctx, check_name=check.name)
     t0 = time.perf_counter()
     try:
         with progress.reporting(ctx.progress):  # Monte-Carlo runs inside the check report here
@@ -100,18 +111,54 @@ def run_claim(
                 counter[0] += 1
             if on_start:
                 on_start(claim, check, counter[0] if counter else 0, total)
-            r = run_check(check, ctx)
+            r = run_check(check, check_context(ctx, claim.id, check))
             results.append(r)
             if on_check:
                 on_check(claim, r)
     status, witness = aggregate(results)
-    return {
+    out = {
         "claim": claim.id,
         "status": status.value,
         "checks": [r.to_json() for r in results],
         "witness": witness,
         "seconds": round(time.perf_counter() - t0, 3),
     }
+    if status is Status.REFUTED:
+        amended = run_amendments(claim, ctx, on_check=on_check)
+        if amended:
+            out["amendments"] = amended
+        out["seconds"] = round(time.perf_counter() - t0, 3)
+    return out
+
+
+def run_amendments(claim: Claim, ctx: CheckContext, on_check: OnCheck | None = None) -> list[dict]:
+    """Run the checks of every amended statement of a claim refuted as printed.
+
+    Each amendment is ``{"statement", "status", "checks"}``; its checks run on streams of their own
+    (named ``amendment-<i>:<check>``), so they never reuse the numbers of the claim's checks.
+    """
+    try:
+        amendments = list(claim.amendments())
+    except Exception as e:  # noqa: BLE001
+        crashed = _crashed("amendments()", "setup", e, 0.0)
+        return [{"statement": "(amendments could not be built)", "status": crashed.status.value,
+                 "checks": [crashed.to_json()]}]
+    out = []
+    for i, am in enumerate(amendments):
+        results = []
+        for check in am.checks:
+            if ctx.quick and not check.quick:
+                continue
+            named = dataclasses.replace(ctx, claim_id=claim.id, check_name=f"amendment-{i}:{check.name}")
+            r = run_check(check, named)
+            r.name = f"amendment: {check.name}"
+            results.append(r)
+            if on_check:
+                on_check(claim, r)
+        status, _ = aggregate(results)
+        out.append({"statement": am.statement, "status": status.value,
+                    "checks": [r.to_json() for r in results]})
+    return out
 
 
 def run_claims(

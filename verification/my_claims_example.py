@@ -12,6 +12,7 @@ import numpy as np
 import sympy as sp
 
 from icl_proofs.claims import Check, Claim, Param, register
+from icl_proofs.claims.base import Control
 from icl_proofs.claims.checks import mc_check
 from icl_proofs.moments.wick import expect, gaussian, sample_cov
 from icl_proofs.numeric import montecarlo as mc
@@ -43,12 +44,17 @@ class IsotropicStep(Claim):
         return {"prediction_error": to_mpf(e, dps)}
 
     def checks(self):
-        return [Check("monte-carlo", "monte-carlo", self._mc)]
+        # negative control: the same simulation against a formula with the classic slip N+d+1 -> N+d
+        wrong = Control.negative("N + d + 1 written as N + d", lambda ctx: self._mc(ctx, slip=1))
+        return [Check("monte-carlo", "monte-carlo", self._mc, controls=(wrong,))]
 
-    def _mc(self, ctx):
+    def _mc(self, ctx, slip=0):
         dim, n, step = 3, 5, 0.5
-        exact = float(self.derive()["error"].subs({d: dim, N: n, c: step}))
+        err = self.derive()["error"]
+        if slip:
+            err = d - 2 * c * d + c**2 * d * (N + d + 1 - slip) / N
+        exact = float(err.subs({d: dim, N: n, c: step}))
         sampler = samplers.conditional_sampler(step * np.eye(dim), np.eye(dim), n)
-        est = mc.estimate(sampler, 100_000, ctx.seed)
+        est = mc.estimate(sampler, 100_000, ctx.seed_sequence())
         return mc_check("monte-carlo", est, exact, ctx.alpha, {"d": dim, "N": n, "c": step},
                         "Wishart-conditioned simulation")

@@ -40,9 +40,12 @@ class CheckResult:
     details: dict = dataclasses.field(default_factory=dict)
     witness: dict | None = None
     seconds: float = 0.0
+    #: statistical checks: the smallest error the check would have caught at its α with power ≥ 0.9
+    #: (``{"relative": r, "absolute": a, "power": 0.9, "alpha": α}``, see :func:`.checks.resolution`)
+    resolution: dict | None = None
 
     def to_json(self) -> dict:
-        return {
+        out = {
             "name": self.name,
             "route": self.route,
             "status": self.status.value,
@@ -51,6 +54,9 @@ class CheckResult:
             "witness": self.witness,
             "seconds": round(self.seconds, 3),
         }
+        if self.resolution is not None:
+            out["resolution"] = self.resolution
+        return out
 
 
 @dataclasses.dataclass
@@ -63,6 +69,87 @@ class CheckContext:
     #: false-alarm rate of each statistical (Monte-Carlo) check
     alpha: float = 1e-3
     progress: Callable[[str], None] = lambda msg: None
+    #: the claim and check this context runs (stamped by the runner): they name the check's stream
+    claim_id: str = ""
+    check_name: str = ""
+
+    def stream_seed(self, *labels) -> int:
+        """A 63-bit seed derived from (run seed, claim id, check name, *labels).
+
+        Every check draws from its own stream, named rather than hand-numbered, so no two checks
+        share random numbers by accident and adding a check never shifts another's numbers.
+
+        >>> a = CheckContext(seed=0, claim_id="x.y", check_name="c").stream_seed()
+        >>> a == CheckContext(seed=0, claim_id="x.y", check_name="c").stream_seed()
+        True
+        >>> a == CheckContext(seed=0, claim_id="x.y", check_name="d").stream_seed()
+        False
+        """
+        return stream_seed(self.seed, self.claim_id, self.check_name, *labels)
+
+    def seed_sequence(self, *labels):
+        """``numpy.random.SeedSequence`` of this check's stream (see :meth:`stream_seed`)."""
+        import numpy as np
+
+        return np.random.SeedSequence(self.stream_seed(*labels))
+
+    def rng(self, *labels):
+        """``numpy.random.Generator`` on this check's stream (see :meth:`stream_seed`)."""
+        import numpy as np
+
+        return np.random.default_rng(self.seed_sequence(*labels))
+
+
+def stream_seed(seed: int, *labels) -> int:
+    """A stable 63-bit integer from a run seed and names (SHA-256; the same on every platform)."""
+    import hashlib
+
+    text = "\x1f".join([str(int(seed))] + [str(x) for x in labels])
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big") >> 1
+
+
+class ControlKind(str, enum.Enum):
+    #: a concrete wrong alternative the check must not accept (its verdict must not be ``holds``)
+    NEGATIVE = "negative"
+    #: the corrected statement a refuting check must accept (its verdict must be ``holds``)
+    POSITIVE = "positive"
+
+
+@dataclasses.dataclass(frozen=True)
+class Control:
+    """A control of a check: the check's own logic run against a known alternative.
+
+    Give either ``run`` (the check run against the alternative, returning a :class:`CheckResult`) or
+    ``mutant`` (a mutation label ``"derivation[part] operator"`` as ``icl-proofs mutate`` prints it:
+    the check is re-run with that derived formula mutated).
+    """
+
+    kind: ControlKind
+    description: str
+    run: Callable[[CheckContext], CheckResult] | None = None
+    mutant: str | None = None
+
+    def __post_init__(self):
+        if not isinstance(self.kind, ControlKind):
+            object.__setattr__(self, "kind", ControlKind(self.kind))
+        if (self.run is None) == (self.mutant is None):
+            raise TypeError("a Control takes exactly one of run= or mutant=")
+        if not self.description:
+            raise TypeError("a Control needs a description of its alternative")
+
+    @classmethod
+    def negative(cls, description: str, run=None, *, mutant: str | None = None) -> "Control":
+        return cls(ControlKind.NEGATIVE, description, run, mutant)
+
+    @classmethod
+    def positive(cls, description: str, run=None) -> "Control":
+        return cls(ControlKind.POSITIVE, description, run)
+
+    def accepts(self, status: "Status") -> bool:
+        """Whether a control run that ended in ``status`` passes."""
+        if self.kind is ControlKind.NEGATIVE:
+            return status is not Status.HOLDS
+        return status is Status.HOLDS
 
 
 @dataclasses.dataclass
@@ -74,6 +161,23 @@ class Check:
     run: Callable[[CheckContext], CheckResult]
     #: also run under ``--quick``
     quick: bool = True
+    #: negative controls (wrong alternatives it must not accept) and, for a check that refutes a
+    #: paper's statement, positive controls (the corrected statement it must accept)
+    controls: tuple = ()
+
+    def negative_controls(self) -> tuple:
+        return tuple(c for c in self.controls if c.kind is ControlKind.NEGATIVE)
+
+    def positive_controls(self) -> tuple:
+        return tuple(c for c in self.controls if c.kind is ControlKind.POSITIVE)
+
+
+@dataclasses.dataclass
+class Amendment:
+    """A corrected form of a claim refuted as printed, checked by the same routes."""
+
+    statement: str
+    checks: list  # of Check
 
 
 #: default of a parameter that may be left out (its value is then ``None``)
@@ -111,6 +215,10 @@ class Claim:
     #: declaration).  Key: ``"<derivation><part> <operator>"`` as ``mutate`` prints it, e.g.
     #: ``"global_min['L(V)'] drop-trace"``.
     equivalent_mutants: dict[str, str] = {}
+    #: controls of the claim's checks by check name (merged into each :class:`Check`'s own
+    #: ``controls`` when its checks are planned): a table beside the checks, like
+    #: ``equivalent_mutants``, for controls that are mutants of the claim's derivations
+    controls: dict[str, tuple] = {}
 
     def derive(self) -> dict[str, Any]:
         """Symbolic results (SymPy expressions), keyed by name.  Cached by the implementation."""
@@ -121,6 +229,11 @@ class Claim:
         raise UserInputError(f"claim {self.id} has no numeric quantities; use 'verify' or 'show'")
 
     def checks(self) -> list[Check]:
+        return []
+
+    def amendments(self) -> list[Amendment]:
+        """Corrected statements that hold where the claim is refuted as printed (run by ``verify``
+        when the claim is refuted; each has checks of its own)."""
         return []
 
     def derivation_latex(self) -> list[tuple[str, str]]:

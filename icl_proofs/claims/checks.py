@@ -103,23 +103,70 @@ def bonferroni_p(zs, m: int | None = None) -> float:
     return float(min(1.0, m * min(two_sided_p(z) for z in zs)))
 
 
+#: power at which a statistical check states its resolution
+RESOLUTION_POWER = 0.9
+#: relative error a Monte-Carlo check of a closed form must be able to see (at its α, power 0.9)
+#: unless it names another: a closed form off by 5 % is a wrong closed form
+DEFAULT_EFFECT = 0.05
+
+
+def resolution(se: float, reference: float, alpha: float, power: float = RESOLUTION_POWER,
+               one_sided: bool = False) -> dict:
+    """The smallest error a z-test with standard error ``se`` detects at level ``alpha`` with
+    probability ``power``: ``(z_{1-α/2} + z_power) · se`` (``z_{1-α}`` when one-sided), absolute and
+    relative to ``|reference|``.
+
+    >>> r = resolution(0.01, 1.0, 1e-3)
+    >>> round(r["absolute"], 4), round(r["relative"], 4)
+    (0.0457, 0.0457)
+    """
+    from scipy.stats import norm
+
+    q = norm.isf(alpha if one_sided else alpha / 2) + norm.ppf(power)
+    absolute = float(q * se)
+    ref = abs(float(reference))
+    return {"absolute": absolute, "relative": (absolute / ref) if ref > 0 else None,
+            "power": power, "alpha": float(alpha)}
+
+
+def resolution_text(res: dict) -> str:
+    rel = res.get("relative")
+    size = f"{100 * rel:.2g} %" if rel is not None else f"{res['absolute']:.2g} (absolute)"
+    return f"resolution {size} (power {res['power']:g} at α = {res['alpha']:.2g})"
+
+
+def too_coarse(name: str, route: str, result_text: str, res: dict, effect: float, **details) -> CheckResult:
+    """Inconclusive: the test passed but could not have seen an error of the size the claim is about."""
+    return inconclusive(name, route, f"{result_text}; too coarse to decide: {resolution_text(res)} > "
+                        f"the {100 * effect:.2g} % it must resolve", resolution=res, effect=effect, **details)
+
+
 def mc_check(name: str, est: mc.Estimate, exact: float, alpha: float, params: dict,
-             what: str) -> CheckResult:
+             what: str, effect: float = DEFAULT_EFFECT) -> CheckResult:
     """Two-sided CLT z-test of a Monte-Carlo estimate against a closed form at false-alarm rate α.
 
     ``details`` carry ``z``, ``threshold``, ``alpha`` and the two-sided normal ``p_value`` of the
     test (the check refutes iff ``p_value <= alpha``); :func:`icl_proofs.runner.family_wise` reads
-    them for family-wise control across a whole run.
+    them for family-wise control across a whole run.  The result states its resolution (the
+    smallest relative error it detects with power 0.9); a passing test whose resolution is coarser
+    than ``effect`` (relative) is inconclusive, not "holds".
     """
     z, thr, ok = mc.z_check(est, exact, alpha)
+    res = resolution(est.se, exact, alpha)
     ev = (f"{what}: MC {est.mean:.6g} ± {est.se:.2g} (n={est.n}) vs exact {exact:.6g}; "
-          f"z = {z:+.2f}, |z| ≤ {thr:.2f} at α = {alpha:g}")
+          f"z = {z:+.2f}, |z| ≤ {thr:.2f} at α = {alpha:g}; {resolution_text(res)}")
     details = {"z": z, "threshold": thr, "alpha": alpha, "p_value": two_sided_p(z),
                "estimate": est.to_json(), "exact": exact}
     if ok:
-        return holds(name, "monte-carlo", ev, **details)
-    return refuted(name, "monte-carlo", ev, {"params": params, "estimate": est.mean, "se": est.se,
-                                              "exact": exact, "z": z}, **details)
+        if res["relative"] is None or res["relative"] > effect:
+            out = too_coarse(name, "monte-carlo", ev, res, effect, **details)
+        else:
+            out = holds(name, "monte-carlo", ev, **details)
+    else:
+        out = refuted(name, "monte-carlo", ev, {"params": params, "estimate": est.mean, "se": est.se,
+                                                 "exact": exact, "z": z}, **details)
+    out.resolution = res
+    return out
 
 
 #: cleared by mutation testing, which needs a verdict, not the smallest witness (shrinking is slow)

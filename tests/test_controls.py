@@ -1,0 +1,188 @@
+"""Every check earns its verdict: the contract (in the style of SymPy's ``test_args``) for every
+registered claim, plugins included, and its controls run in quick mode.
+
+* every check declares a negative control (a concrete wrong alternative) and does not accept it;
+* every check that refutes a paper's statement declares a positive control (the corrected
+  statement) and accepts it;
+* the checks of every amendment obey the same contract.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from icl_proofs import controls
+from icl_proofs.claims import registry
+from icl_proofs.claims.base import (Amendment, Check, CheckContext, Claim, Control, ControlKind,
+                                    Status)
+from icl_proofs.claims.checks import holds, refuted
+from icl_proofs.runner import planned_checks, run_claim
+
+ROOT = Path(__file__).resolve().parents[1]
+PLUGIN = str(ROOT / "verification" / "my_claims_example.py")
+CTX = CheckContext(quick=True, seed=0)
+
+
+def _claim_ids():
+    return [c.id for c in registry.all_claims()]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("claim_id", _claim_ids())
+def test_claim_contract_and_controls(claim_id):
+    """Negative controls are not accepted, positive controls are, and nothing lacks a control."""
+    claim = registry.get(claim_id)
+    plan = planned_checks(claim, CTX)
+    assert isinstance(plan, list), plan
+    baseline = {r["name"]: r["status"] for r in run_claim(claim, CTX, checks=plan)["checks"]}
+    problems = controls.contract_problems(claim, plan, baseline)
+    for statement, check in controls.controls_of_amendments(claim):
+        problems += [f"amendment {statement!r}: {p}" for p in controls.contract_problems(claim, [check])]
+    failed = [f"{o.check} [{o.kind}] {o.description}: {o.status} ({o.evidence[:200]})"
+              for o in controls.run_controls(claim, CTX, checks=plan) if not o.passed]
+    for _, check in controls.controls_of_amendments(claim):
+        failed += [f"amendment {o.check} [{o.kind}] {o.description}: {o.status}"
+                   for o in controls.run_controls(claim, CTX, checks=[check]) if not o.passed]
+    assert not problems and not failed, "\n".join(problems + failed)
+
+
+# ------------------------------------------------------------------------- the machinery itself
+
+def _toy(check_controls=(), verdict=True):
+    def run(ctx):
+        return holds("c", "exact-rational", "ok") if verdict else refuted("c", "exact-rational", "no", {"x": 1})
+
+    class Toy(Claim):
+        id = "toy.controls"
+
+        def checks(self):
+            return [Check("c", "exact-rational", run, controls=tuple(check_controls))]
+
+    return Toy()
+
+
+def test_contract_flags_a_check_without_negative_control():
+    claim = _toy()
+    assert controls.contract_problems(claim, claim.checks()) == ["toy.controls:c: no negative control"]
+
+
+def test_contract_flags_a_refuting_check_without_positive_control():
+    wrong = Control.negative("wrong", lambda ctx: refuted("c", "exact-rational", "no", {}))
+    claim = _toy([wrong], verdict=False)
+    problems = controls.contract_problems(claim, claim.checks(), {"c": "refuted"})
+    assert problems == ["toy.controls:c: refutes the paper but has no positive control "
+                        "(the corrected statement it must accept)"]
+
+
+def test_a_negative_control_that_holds_fails():
+    """A check that accepts its wrong alternative (it cannot fail) is caught."""
+    accepts_anything = Control.negative("wrong", lambda ctx: holds("c", "exact-rational", "ok"))
+    claim = _toy([accepts_anything])
+    (o,) = controls.run_controls(claim, CTX)
+    assert (o.status, o.passed) == ("holds", False)
+
+
+def test_a_positive_control_that_is_refuted_fails():
+    pos = Control.positive("corrected", lambda ctx: refuted("c", "exact-rational", "no", {}))
+    claim = _toy([pos])
+    (o,) = controls.run_controls(claim, CTX)
+    assert (o.kind, o.passed) == ("positive", False)
+
+
+def test_a_crashing_control_fails():
+    def boom(ctx):
+        raise RuntimeError("boom")
+
+    claim = _toy([Control.negative("wrong", boom)])
+    (o,) = controls.run_controls(claim, CTX)
+    assert not o.passed and o.evidence.startswith("check crashed")
+
+
+def test_control_needs_exactly_one_route():
+    with pytest.raises(TypeError):
+        Control(ControlKind.NEGATIVE, "both", run=lambda ctx: None, mutant="f flip-sign")
+    with pytest.raises(TypeError):
+        Control(ControlKind.NEGATIVE, "neither")
+
+
+def test_mutant_control_reaches_the_check():
+    """A mutant control patches the derivation (as ``mutate`` does): the Γ of zfb23 with 1/N→1/(N+1)
+    is told apart by the symbolic Γ check, and a mutant of a formula the check never reads fails."""
+    claim = registry.get("zfb23.gaussian-moments")
+    check = next(c for c in claim.checks() if c.name == "gamma-symbolic")
+    good = controls.run_control(claim, check, Control.negative("Γ", mutant="gaussian_moments['gamma'] 1/N→1/(N+1)"), CTX)
+    assert (good.status, good.passed) == ("refuted", True)
+    stale = controls.run_control(claim, check, Control.negative("L", mutant="global_min['L(V)'] flip-sign"), CTX)
+    assert stale.status == "error" and not stale.passed and "never reached" in stale.evidence
+
+
+def test_stream_seeds_are_named_not_numbered():
+    """Each check's stream derives from (run seed, claim id, check name): distinct across checks,
+    claims and seeds, reproducible for the same names."""
+    seeds = {CheckContext(seed=s, claim_id=c, check_name=k).stream_seed()
+             for s in (0, 1) for c in ("a.x", "a.y") for k in ("p", "q")}
+    assert len(seeds) == 8
+    assert CheckContext(seed=3, claim_id="a.x", check_name="p").stream_seed() == \
+        CheckContext(seed=3, claim_id="a.x", check_name="p").stream_seed()
+
+
+def test_runner_names_each_checks_stream():
+    seen = []
+
+    def run(ctx):
+        seen.append((ctx.claim_id, ctx.check_name, ctx.stream_seed()))
+        return holds(ctx.check_name, "exact-rational", "ok")
+
+    class Two(Claim):
+        id = "toy.streams"
+
+        def checks(self):
+            return [Check("a", "exact-rational", run), Check("b", "exact-rational", run)]
+
+    run_claim(Two(), CTX)
+    assert [s[:2] for s in seen] == [("toy.streams", "a"), ("toy.streams", "b")]
+    assert seen[0][2] != seen[1][2]
+
+
+def test_amendments_run_when_refuted_as_printed():
+    """A refuted claim carries its amended statements, each with its own verdict and checks."""
+    class Printed(Claim):
+        id = "toy.amended"
+
+        def checks(self):
+            return [Check("as-printed", "exact-rational", lambda ctx: refuted("as-printed", "exact-rational", "x", {"w": 1}))]
+
+        def amendments(self):
+            return [Amendment("with the sign flipped", [Check("flipped", "exact-rational",
+                                                              lambda ctx: holds("flipped", "exact-rational", "ok"))])]
+
+    res = run_claim(Printed(), CTX)
+    assert res["status"] == "refuted"
+    assert [(a["statement"], a["status"]) for a in res["amendments"]] == [("with the sign flipped", "holds")]
+
+
+def test_mc_check_reports_resolution_and_is_inconclusive_when_too_coarse():
+    """Resolution (z_{1-α/2} + z_{0.9})·SE relative to the exact value; coarser than the effect the
+    claim is about means inconclusive, not holds."""
+    from icl_proofs.claims.checks import mc_check
+    from icl_proofs.numeric.montecarlo import Estimate
+
+    fine = mc_check("m", Estimate(mean=1.0, se=0.001, n=10**6, sd=1.0), 1.0, 1e-3, {}, "x")
+    assert fine.status is Status.HOLDS and abs(fine.resolution["relative"] - 0.004572) < 1e-5
+    coarse = mc_check("m", Estimate(mean=1.0, se=0.05, n=100, sd=0.5), 1.0, 1e-3, {}, "x", effect=0.05)
+    assert coarse.status is Status.INCONCLUSIVE and "too coarse" in coarse.evidence
+    assert json.loads(json.dumps(coarse.to_json()))["resolution"]["relative"] > 0.05
+
+
+def test_verify_controls_cli_runs_a_plugin_claims_controls():
+    """``verify --controls`` for a claim registered through the public API (the example plugin)."""
+    env = dict(os.environ, ICL_PROOFS_PLUGINS=PLUGIN)
+    res = subprocess.run([sys.executable, "-m", "icl_proofs.cli", "verify", "demo", "--quick", "--controls",
+                          "--workers", "1"], capture_output=True, text=True, env=env, cwd=ROOT)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "1 controls: 1 pass, 0 fail; 0 contract problem(s)" in res.stdout
