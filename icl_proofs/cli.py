@@ -682,10 +682,16 @@ def _verify(ctx, claims, *, family=None, quick, seed, alpha, dps, json_file, res
         n = len(res.get("checks") or ())
         secs = res.get("seconds")
         timing = f", {secs:.1f} s" if isinstance(secs, (int, float)) else ""
-        emit(f"== {res['claim']}: {str(res['status']).upper()} "
+        amended = res.get("amendments") or []
+        verdict = str(res["status"]).upper() + (" AS PRINTED" if res["status"] == Status.REFUTED.value else "")
+        emit(f"== {res['claim']}: {verdict} "
              + (suffix or f"({n} check{'s' if n != 1 else ''}{timing})"))
         if res["status"] == Status.REFUTED.value and res.get("witness") and res["claim"] not in witness_shown:
             emit(f"   witness: {_compact(jsonable(res['witness'], dps))}")
+        for am in amended:
+            k = len(am.get("checks") or ())
+            emit(f"   amended: {am.get('statement')} — {str(am.get('status')).upper()} "
+                 f"({k} check{'s' if k != 1 else ''})")
 
     def on_start(claim, check, i, n):
         if writer is not None and (writer.partial is None or writer.partial["claim"] != claim.id):
@@ -733,8 +739,11 @@ def _verify(ctx, claims, *, family=None, quick, seed, alpha, dps, json_file, res
             progress.close()
         if not interrupted:
             counts = {s.value: sum(v == s.value for v in outcome.values()) for s in Status}
+            held_amended = sum(1 for r in finished if r.get("status") == Status.REFUTED.value
+                               and any(a.get("status") == Status.HOLDS.value for a in r.get("amendments") or ()))
+            amended_note = f" ({held_amended} with an amended statement that holds)" if held_amended else ""
             emit(f"{len(outcome)} claim{'s' if len(outcome) != 1 else ''}: {counts['holds']} hold, "
-                 f"{counts['refuted']} refuted, {counts['inconclusive']} inconclusive "
+                 f"{counts['refuted']} refuted as printed{amended_note}, {counts['inconclusive']} inconclusive "
                  f"({time.perf_counter() - t0:.1f} s)")
             if family is not None:
                 from .runner import family_lines, family_wise

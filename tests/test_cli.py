@@ -243,7 +243,7 @@ def test_verify_output(runner, dummies, tmp_path):
     assert any("dummy.crash" in l and "broken" in l and "check crashed: ZeroDivisionError" in l for l in lines)
     assert any(l.strip().startswith("witness:") and '"d": 2' in l for l in lines)
     assert any(l.startswith("== dummy.refuted: REFUTED") for l in lines)
-    assert "5 claims: 1 hold, 2 refuted, 2 inconclusive" in r.stdout
+    assert "5 claims: 1 hold, 2 refuted as printed, 2 inconclusive" in r.stdout
     # progress (forced with --progress: CliRunner's stderr is not a terminal) goes to stderr, not stdout
     assert "[1/" in r.stderr and "[1/" not in r.stdout
     doc = json.loads(out.read_text())

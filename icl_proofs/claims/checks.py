@@ -137,8 +137,10 @@ def resolution_text(res: dict) -> str:
 
 def too_coarse(name: str, route: str, result_text: str, res: dict, effect: float, **details) -> CheckResult:
     """Inconclusive: the test passed but could not have seen an error of the size the claim is about."""
-    return inconclusive(name, route, f"{result_text}; too coarse to decide: {resolution_text(res)} > "
-                        f"the {100 * effect:.2g} % it must resolve", resolution=res, effect=effect, **details)
+    out = inconclusive(name, route, f"{result_text}; too coarse to decide: {resolution_text(res)} > "
+                       f"the {100 * effect:.2g} % it must resolve", effect=effect, **details)
+    out.resolution = res
+    return out
 
 
 def mc_check(name: str, est: mc.Estimate, exact: float, alpha: float, params: dict,
