@@ -11,7 +11,7 @@ import time
 import traceback
 from typing import Callable, Iterable
 
-from .claims.base import Check, CheckContext, CheckResult, Claim, Status, aggregate
+from .claims.base import Check, CheckContext, CheckResult, Claim, Status, aggregate, route as route_info
 
 __all__ = ["run_check", "run_claim", "run_claims", "planned_checks", "STATISTICAL_ROUTES", "is_statistical",
            "statistical_checks", "bonferroni_alpha", "check_p_value", "family_wise", "family_lines"]
@@ -212,8 +212,23 @@ def run_claims(
 # FWER ≤ α_tests + Σ α_i = α_family.  Deterministic routes (symbolic, exact, Hypothesis
 # counterexamples) have no false alarms and are not counted.
 
-#: routes whose verdicts are statistical (can refute a true claim by chance)
-STATISTICAL_ROUTES = frozenset({"monte-carlo"})
+def _is_statistical_route(name) -> bool:
+    try:
+        return route_info(name).statistical
+    except ValueError:
+        return False
+
+
+class _StatisticalRoutes:
+    """Membership by the registered route's ``statistical`` property (kept for old callers that
+    test ``route in STATISTICAL_ROUTES``)."""
+
+    def __contains__(self, name) -> bool:
+        return _is_statistical_route(name)
+
+
+#: routes whose verdicts are statistical (can refute a true claim by chance): see ``Route.statistical``
+STATISTICAL_ROUTES = _StatisticalRoutes()
 
 
 def _stamp_alpha(result: CheckResult, ctx: CheckContext) -> CheckResult:

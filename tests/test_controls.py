@@ -186,3 +186,53 @@ def test_verify_controls_cli_runs_a_plugin_claims_controls():
                           "--workers", "1"], capture_output=True, text=True, env=env, cwd=ROOT)
     assert res.returncode == 0, res.stdout + res.stderr
     assert "1 controls: 1 pass, 0 fail; 0 contract problem(s)" in res.stdout
+
+
+# ------------------------------------------------------------------ the claim contract (test_args)
+
+def test_every_registered_claim_satisfies_the_contract():
+    """Like SymPy's test_args: every registered claim has an id 'paper.name', a source, a statement,
+    typed parameters and checks with unique names on registered routes, each with its controls."""
+    from icl_proofs.claims.base import PARAM_KINDS, Param, route
+
+    for claim in registry.all_claims():
+        assert "." in claim.id and claim.statement and claim.source, claim.id
+        assert all(isinstance(p, Param) and p.kind in PARAM_KINDS for p in claim.params), claim.id
+        checks = claim.checks()
+        names = [c.name for c in checks]
+        assert len(names) == len(set(names)), f"{claim.id}: duplicate check names"
+        for c in checks:
+            assert isinstance(c, Check) and route(c.route).name == c.route, (claim.id, c.name)
+        assert set(getattr(claim, "controls", {})) <= set(names), f"{claim.id}: controls for unknown checks"
+
+
+def test_duplicate_claim_id_raises_naming_both_modules(register_claim):
+    class A(Claim):
+        id = "toy.dup"
+
+    register_claim(A)
+
+    class B(Claim):
+        id = "toy.dup"
+
+    with pytest.raises(ValueError, match=r"duplicate claim id 'toy.dup': .*test_controls.*A and .*B"):
+        registry.register(B)
+
+
+def test_param_kind_and_route_checked_when_built():
+    from icl_proofs.claims.base import Param
+
+    with pytest.raises(ValueError, match="unknown kind 'vector'"):
+        Param("x", "vector", "a vector")
+    with pytest.raises(ValueError, match="unknown route 'vibes'"):
+        Check("c", "vibes", lambda ctx: None)
+
+
+def test_family_wise_keys_on_the_route_property_not_a_string():
+    """A plugin's own statistical route enters family-wise control through ``statistical=True``."""
+    from icl_proofs.claims.base import register_route
+    from icl_proofs.runner import is_statistical
+
+    register_route("toy-bootstrap", statistical=True, doc="a plugin's resampling route")
+    assert is_statistical({"route": "toy-bootstrap", "details": {}})
+    assert not is_statistical({"route": "symbolic", "details": {}})

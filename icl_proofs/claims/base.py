@@ -152,6 +152,59 @@ class Control:
         return status is Status.HOLDS
 
 
+@dataclasses.dataclass(frozen=True)
+class Route:
+    """How a check reaches its verdict.  ``statistical``: it can refute a true claim by chance (it
+    runs at a false-alarm rate α and enters family-wise control)."""
+
+    name: str
+    statistical: bool = False
+    doc: str = ""
+
+
+_ROUTES: dict[str, Route] = {}
+
+
+def register_route(name: str, statistical: bool = False, doc: str = "") -> Route:
+    """Declare a route (a plugin may add its own); re-declaring one differently raises."""
+    r = Route(name, statistical, doc)
+    old = _ROUTES.get(name)
+    if old is not None and old != r:
+        raise ValueError(f"route {name!r} is already registered as {old}")
+    _ROUTES[name] = r
+    return r
+
+
+def route(name: str) -> Route:
+    """The registered :class:`Route` called ``name`` (``ValueError`` naming the known ones if none)."""
+    try:
+        return _ROUTES[name]
+    except KeyError:
+        raise ValueError(f"unknown route {name!r}; known routes: {', '.join(sorted(_ROUTES))} "
+                         "(icl_proofs.claims.base.register_route adds one)") from None
+
+
+for _name, _statistical, _doc in (
+    ("symbolic", False, "SymPy: a difference simplifies to exactly 0"),
+    ("exact-rational", False, "exact rational arithmetic at concrete sizes"),
+    ("exact-algebra", False, "exact algebraic decision procedure"),
+    ("exact-rational+enumeration", False, "exact arithmetic against brute-force enumeration"),
+    ("enumeration", False, "brute-force enumeration of every configuration"),
+    ("lp-enumeration", False, "enumeration of linear programs"),
+    ("mpmath", False, "arbitrary-precision numerics (quadrature, eigenvalues)"),
+    ("hypothesis", False, "Hypothesis-generated cases; a counterexample is exact"),
+    ("monte-carlo", True, "simulation with a CLT test at false-alarm rate α"),
+    ("numeric", False, "floating-point optimisation or linear algebra"),
+    ("numpy-forward", False, "the literal forward pass in NumPy"),
+    ("optimisation", False, "numerical optimisation from random starts"),
+    ("ode", False, "numerical integration of the gradient flow"),
+    ("training", False, "stochastic training of the model"),
+    ("structural", False, "a structural property of a construction"),
+    ("setup", False, "building the checks (a crash there)"),
+):
+    register_route(_name, _statistical, _doc)
+
+
 @dataclasses.dataclass
 class Check:
     """One independent route to (part of) a claim."""
@@ -164,6 +217,13 @@ class Check:
     #: negative controls (wrong alternatives it must not accept) and, for a check that refutes a
     #: paper's statement, positive controls (the corrected statement it must accept)
     controls: tuple = ()
+
+    def __post_init__(self):
+        route(self.route)  # an unknown route is a programming error, caught where the check is built
+        self.controls = tuple(self.controls)
+        for c in self.controls:
+            if not isinstance(c, Control):
+                raise TypeError(f"check {self.name!r}: controls must be Control objects, got {c!r}")
 
     def negative_controls(self) -> tuple:
         return tuple(c for c in self.controls if c.kind is ControlKind.NEGATIVE)
@@ -199,6 +259,15 @@ class Param:
     minimum: int | None = None
     maximum: int | None = None
 
+    def __post_init__(self):
+        if self.kind not in PARAM_KINDS:
+            raise ValueError(f"parameter {self.name!r}: unknown kind {self.kind!r} "
+                             f"(known: {', '.join(PARAM_KINDS)})")
+
+
+#: the kinds a :class:`Param` may have (parsed by :mod:`icl_proofs.numeric.params`)
+PARAM_KINDS = ("int", "number", "spd", "matrix", "bool", "str")
+
 
 class Claim:
     """Base class of a registered claim.  Subclass it and decorate with :func:`register`."""
@@ -230,6 +299,11 @@ class Claim:
 
     def checks(self) -> list[Check]:
         return []
+
+    def validate(self, values: dict[str, Any]) -> dict[str, Any] | None:
+        """Cross-parameter checks after each parameter was parsed (raise :class:`UserInputError`);
+        may return a replacement dict (e.g. derived defaults).  Default: nothing to check."""
+        return None
 
     def amendments(self) -> list[Amendment]:
         """Corrected statements that hold where the claim is refuted as printed (run by ``verify``

@@ -1,7 +1,7 @@
 """The claim registry: every command looks claims up here, so a registered claim appears everywhere."""
 from __future__ import annotations
 
-from .base import Claim, UserInputError
+from .base import Claim, Param, UserInputError
 
 _REGISTRY: dict[str, Claim] = {}
 _LOADED = False
@@ -21,8 +21,19 @@ def register(cls_or_obj):
     obj = cls_or_obj() if isinstance(cls_or_obj, type) else cls_or_obj
     if not obj.id or "." not in obj.id:
         raise ValueError(f"claim id must look like 'paper.name', got {obj.id!r}")
+    old = _REGISTRY.get(obj.id)
+    if old is not None and _where(old) != _where(obj):  # the same class registered again (a reload) is harmless
+        raise ValueError(f"duplicate claim id {obj.id!r}: {_where(old)} and {_where(obj)}")
+    for p in obj.params:  # kinds are checked when the Param is built; a claim lists Params only
+        if not isinstance(p, Param):
+            raise TypeError(f"claim {obj.id}: params must be Param objects, got {p!r}")
     _REGISTRY[obj.id] = obj
     return cls_or_obj
+
+
+def _where(obj) -> str:
+    cls = type(obj)
+    return f"{cls.__module__}.{cls.__qualname__}"
 
 
 def unregister(claim_id: str) -> None:
