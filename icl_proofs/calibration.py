@@ -38,7 +38,7 @@ from scipy import stats
 
 from .claims import registry
 from .claims.base import Check, CheckContext, Claim, Status, UserInputError
-from .runner import STATISTICAL_ROUTES, _holm_adjusted, check_p_value, planned_checks, run_check
+from .runner import STATISTICAL_ROUTES, _holm_adjusted, check_context, check_p_value, planned_checks, run_check
 
 __all__ = ["check_id", "monte_carlo_checks", "resolve", "clopper_pearson_upper", "binom_p_over",
            "acceptance_region", "calibrate", "calibrate_one"]
@@ -116,8 +116,10 @@ def _crashed(result) -> bool:
 
 
 def _settled_by_monotonicity(result, alpha: float, default_alpha: float) -> bool:
-    """A two-sided z-test that holds at α holds at every smaller α (same seed, same estimates)."""
-    return (default_alpha <= alpha and result.status is Status.HOLDS
+    """A z-test that does not refute at α does not refute at any smaller α (same seed, same
+    estimates: the threshold only grows).  That covers "holds" and an inconclusive verdict whose
+    test passed (a resolution too coarse for the claim), never a crash."""
+    return (default_alpha <= alpha and result.status is not Status.REFUTED and not _crashed(result)
             and any(k in (result.details or {}) for k in _Z_KEYS))
 
 
@@ -141,7 +143,8 @@ def calibrate_one(claim: Claim, check: Check, seeds: Sequence[int], alpha: float
     rescaled = False
     t0 = last = time.perf_counter()
     for i, s in enumerate(seeds):
-        r = run_check(check, CheckContext(quick=quick, seed=s, dps=dps, alpha=alpha))
+        # the check's own stream, as under verify: (seed, claim id, check name)
+        r = run_check(check, check_context(CheckContext(quick=quick, seed=s, dps=dps, alpha=alpha), claim.id, check))
         if _crashed(r):
             counts["crashes"] += 1
             if len(crash_examples) < 3:
@@ -161,7 +164,8 @@ def calibrate_one(claim: Claim, check: Check, seeds: Sequence[int], alpha: float
                 refuted_default = False
             else:
                 reruns += 1
-                rd = run_check(check, CheckContext(quick=quick, seed=s, dps=dps, alpha=default_alpha))
+                rd = run_check(check, check_context(CheckContext(quick=quick, seed=s, dps=dps, alpha=default_alpha),
+                                                    claim.id, check))
                 refuted_default = rd.status is Status.REFUTED
             if refuted_default:
                 alarms_default += 1
