@@ -1,13 +1,8 @@
-"""Verify every ding25 claim (Ding, Lu, Lu, Nowicki & Gao 2025) and print, per claim: holds / refuted
-(with its witness) / inconclusive.
+"""Verify every ding25 claim: ``icl-proofs verify ding25 --quick`` (``--full`` for every check).
 
-    python verification/verify_ding25.py [--full] [--seed S] [--json results.json]
-
-The same as ``icl-proofs verify ding25``, written against the Python API (shared with verify_zfb23.py).
+    python verification/verify_ding25.py [--full] [--seed S] [--json results.json] [...]
 """
-import sys
-
-from verify_zfb23 import main
+from verify_paper import verify
 
 if __name__ == "__main__":
-    sys.exit(main("ding25", __doc__))
+    verify("ding25")
