@@ -19,7 +19,7 @@ from icl_proofs.cli import cli, main
 README = Path(__file__).resolve().parents[1] / "README.md"
 
 
-def _check(name, status, quick=True, witness=None, route="exact"):
+def _check(name, status, quick=True, witness=None, route="exact-rational"):
     def run(ctx):
         return CheckResult(name=name, route=route, status=status, evidence=f"{name} says {status.value}",
                            witness=witness)
@@ -65,7 +65,7 @@ class DummyHolds(Claim):
             }
 
     def checks(self):
-        return [_check("quick-ok", Status.HOLDS), _check("full-ok", Status.HOLDS, quick=False, route="mc")]
+        return [_check("quick-ok", Status.HOLDS), _check("full-ok", Status.HOLDS, quick=False, route="monte-carlo")]
 
 
 class DummyRefuted(Claim):
@@ -89,7 +89,7 @@ class DummyCrash(Claim):
     statement = "a check crashes"
 
     def checks(self):
-        return [_check("ok", Status.HOLDS), Check(name="broken", route="mc", run=_crashing_check)]
+        return [_check("ok", Status.HOLDS), Check(name="broken", route="monte-carlo", run=_crashing_check)]
 
 
 class DummySlowFail(Claim):
@@ -281,7 +281,7 @@ def test_verify_json_written_incrementally(runner, register_claim, tmp_path):
                 seen.append(json.loads(out.read_text()))
                 raise KeyboardInterrupt  # a hard stop in the middle of the run
 
-            return [Check(name="stop", route="exact", run=run)]
+            return [Check(name="stop", route="exact-rational", run=run)]
 
     register_claim(First)
     register_claim(Second)
@@ -336,7 +336,7 @@ def test_broken_claim_objects_are_inconclusive(runner, register_claim):
         id = "dummy.badreturn"
 
         def checks(self):
-            return [Check(name="returns-none", route="exact", run=lambda ctx: None)]
+            return [Check(name="returns-none", route="exact-rational", run=lambda ctx: None)]
 
     register_claim(BadChecks)
     register_claim(BadReturn)

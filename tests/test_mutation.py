@@ -123,7 +123,7 @@ class StrongToy(_Toy):
             got = toy_formula()["value"].subs({x: 3, N: 5})
             return exact_equal("toy-exact", [({"x": 3, "N": 5}, got, sp.Rational(3, 2) + sp.Rational(9, 5))],
                                "toy at (3, 5)")
-        return [Check("toy-exact", "exact", exact)]
+        return [Check("toy-exact", "exact-rational", exact)]
 
 
 class WeakToy(_Toy):
@@ -132,9 +132,9 @@ class WeakToy(_Toy):
     def checks(self):
         def positive(ctx):  # a check too weak to see most mistakes: only the sign at one point
             v = toy_formula()["value"].subs({x: 3, N: 5})
-            return holds("toy-positive", "exact", f"{v} > 0") if v > 0 else refuted(
-                "toy-positive", "exact", f"{v} <= 0", {"value": str(v)})
-        return [Check("toy-positive", "exact", positive)]
+            return holds("toy-positive", "exact-rational", f"{v} > 0") if v > 0 else refuted(
+                "toy-positive", "exact-rational", f"{v} <= 0", {"value": str(v)})
+        return [Check("toy-positive", "exact-rational", positive)]
 
 
 def test_strong_checks_kill_every_mutant_of_the_toy_formula():

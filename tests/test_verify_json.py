@@ -28,9 +28,9 @@ def _ok(name, calls=None, status=Status.HOLDS):
     def run(ctx):
         if calls is not None:
             calls.append(name)
-        return CheckResult(name=name, route="exact", status=status, evidence=f"{name} fine")
+        return CheckResult(name=name, route="exact-rational", status=status, evidence=f"{name} fine")
 
-    return Check(name=name, route="exact", run=run)
+    return Check(name=name, route="exact-rational", run=run)
 
 
 def _claim(claim_id, *checks):
@@ -101,10 +101,10 @@ def test_written_after_every_check(runner, register_claim, tmp_path):
 
     def peek(ctx):
         seen.append(_load(out))
-        return CheckResult(name="peek", route="exact", status=Status.HOLDS, evidence="ok")
+        return CheckResult(name="peek", route="exact-rational", status=Status.HOLDS, evidence="ok")
 
     register_claim(_claim("vj.a", _ok("a1")))
-    register_claim(_claim("vj.b", _ok("b1"), _ok("b2"), Check(name="peek", route="exact", run=peek)))
+    register_claim(_claim("vj.b", _ok("b1"), _ok("b2"), Check(name="peek", route="exact-rational", run=peek)))
     r = runner.invoke(cli, ["verify", "vj.a", "vj.b", "--json", str(out), "--quiet"])
     assert r.exit_code == 0, r.output
     mid = seen[0]
@@ -128,10 +128,10 @@ def test_interrupt_then_resume(runner, register_claim, tmp_path):
         calls.append("second")
         if stop[0]:
             raise KeyboardInterrupt  # what Ctrl-C does in the middle of a check
-        return CheckResult(name="s", route="exact", status=Status.HOLDS, evidence="ok")
+        return CheckResult(name="s", route="exact-rational", status=Status.HOLDS, evidence="ok")
 
     register_claim(_claim("vj.first", _ok("f", calls)))
-    register_claim(_claim("vj.second", _ok("s0"), Check(name="s", route="exact", run=maybe_stop)))
+    register_claim(_claim("vj.second", _ok("s0"), Check(name="s", route="exact-rational", run=maybe_stop)))
     args = ["verify", "vj.first", "vj.second", "--json", str(out), "--seed", "2"]
     r = runner.invoke(cli, args)
     assert r.exit_code == 130, r.output
@@ -183,8 +183,8 @@ PLUGIN = textwrap.dedent('''
                 os.write(1, b"NOISE-FROM-FD\\n")
             if sleep_var:
                 time.sleep(float(os.environ.get(sleep_var, "0")))
-            return CheckResult(name=name, route="exact", status=Status.HOLDS, evidence="fine")
-        return Check(name=name, route="exact", run=run)
+            return CheckResult(name=name, route="exact-rational", status=Status.HOLDS, evidence="fine")
+        return Check(name=name, route="exact-rational", run=run)
 
     @register
     class Fast(Claim):
@@ -374,7 +374,7 @@ def test_json_to_stdout_interrupted(runner, register_claim):
         raise KeyboardInterrupt
 
     register_claim(_claim("vj.a", _ok("a")))
-    register_claim(_claim("vj.b", Check(name="stop", route="exact", run=stop)))
+    register_claim(_claim("vj.b", Check(name="stop", route="exact-rational", run=stop)))
     r = runner.invoke(cli, ["verify", "vj", "--json", "-", "--quiet"])
     assert r.exit_code == 130
     doc = json.loads(r.stdout)  # what finished, marked incomplete
