@@ -11,6 +11,7 @@ routes independent of its derivation (Bartlett decomposition + invariance):
 """
 from __future__ import annotations
 
+import dataclasses
 from functools import lru_cache
 
 import numpy as np
@@ -33,15 +34,30 @@ def _one_process():
 
 
 def _cancel_gammas(expr):
-    """Ratios Γ(N/2 + a)/Γ(N/2 + b) with a − b an integer, as rational functions of N."""
-    k = sp.Dummy("k", positive=True)
-    return sp.factor(sp.gammasimp(sp.sympify(expr).subs(N, 2 * k + 1)).subs(k, (N - 1) / 2))
+    """Ratios Γ(N/2 + a)/Γ(N/2 + b) with a − b an integer, as rational functions of N: each
+    Γ(N/2 + c) is rewritten as Γ(N/2 + c₀)·(N/2 + c₀)_(c − c₀), c₀ the smallest shift of its class
+    mod 1, after which the base gammas cancel as plain symbols."""
+    expr = sp.sympify(expr)
+    gammas = [g for g in expr.atoms(sp.gamma) if g.args[0].has(N)]
+    shifts = {g: sp.expand(g.args[0] - N / 2) for g in gammas}
+    if not all(c.is_Rational for c in shifts.values()):
+        raise ValueError(f"unexpected gamma arguments in {expr}")
+    base = {}
+    for c in shifts.values():
+        frac = c - sp.floor(c)
+        base[frac] = min(base.get(frac, c), c)
+    rewrite = {}
+    for g, c in shifts.items():
+        c0 = base[c - sp.floor(c)]
+        rewrite[g] = sp.gamma(N / 2 + c0) * sp.expand_func(sp.rf(N / 2 + c0, int(c - c0)))
+    return sp.factor(sp.cancel(sp.together(expr.xreplace(rewrite))))
 
 
 def _same(x, y):
+    """Exact equality of two rational functions (after the gamma ratios are cancelled)."""
     if isinstance(x, sp.MatrixBase):
-        return all(sp.simplify(_cancel_gammas(a) - b) == 0 for a, b in zip(x, y))
-    return sp.simplify(_cancel_gammas(x) - y) == 0
+        return x.shape == y.shape and all(_same(a, b) for a, b in zip(x, y))
+    return sp.cancel(sp.together(_cancel_gammas(x) - _cancel_gammas(y))) == 0
 
 
 # ------------------------------------------------------------------ route: exact integration, d = 1
@@ -53,19 +69,28 @@ def _chi2_inverse_moment(k: int):
     return _cancel_gammas(sp.integrate(x ** (-k) * density, (x, 0, sp.oo), conds="none"))
 
 
-def test_d1_exact_integration_all_moments():
+def _d1_route_failures() -> list[str]:
+    """The moments compared with d = 1 exact integration; returns the names that disagree."""
     # d = 1: Σ = (s), Σ̂ = s·χ²_N/N, so Σ̂⁻¹ = N/(s χ²_N); the query x_q ~ N(0, q)
     s, q, a, b, s2 = sp.symbols("s q a b sigma2", positive=True)
     inv1, inv2 = _chi2_inverse_moment(1), _chi2_inverse_moment(2)
     S, A, B, Q = (sp.Matrix([[v]]) for v in (s, a, b, q))
-    assert _same(iw.mean_inverse(N, S).value, sp.Matrix([[N / s * inv1]]))
-    assert _same(iw.inverse_square(N, S).value, sp.Matrix([[N ** 2 / s ** 2 * inv2]]))
-    assert _same(iw.inverse_sandwich(A, N, S).value, sp.Matrix([[a * N ** 2 / s ** 2 * inv2]]))
-    assert _same(iw.trace_product(A, B, N, S).value, a * b * N ** 2 / s ** 2 * inv2)
-    assert _same(iw.query_quadratic(N, S, Q).value, q * N / s * inv1)
-    assert _same(iw.query_quadratic_square(N, S, Q).value, 3 * q ** 2 * N ** 2 / s ** 2 * inv2)  # E[x⁴] = 3q²
-    # OLS at d = 1: ŵ − w = Σxε/Σx², so E[(ŵ−w)² x_q²] = σ² q E[1/Σx²] = σ² q/s · E[1/χ²_N]
-    assert _same(iw.ols_icl_error(N, s2, S, Q).value, s2 * q / s * inv1)
+    pairs = {
+        "mean_inverse": (iw.mean_inverse(N, S).value, sp.Matrix([[N / s * inv1]])),
+        "inverse_square": (iw.inverse_square(N, S).value, sp.Matrix([[N ** 2 / s ** 2 * inv2]])),
+        "inverse_sandwich": (iw.inverse_sandwich(A, N, S).value, sp.Matrix([[a * N ** 2 / s ** 2 * inv2]])),
+        "trace_product": (iw.trace_product(A, B, N, S).value, a * b * N ** 2 / s ** 2 * inv2),
+        "query_quadratic": (iw.query_quadratic(N, S, Q).value, q * N / s * inv1),
+        # E[x_q⁴] = 3q²
+        "query_quadratic_square": (iw.query_quadratic_square(N, S, Q).value, 3 * q ** 2 * N ** 2 / s ** 2 * inv2),
+        # OLS at d = 1: ŵ − w = Σxε/Σx², so E[(ŵ−w)² x_q²] = σ² q E[1/Σx²] = σ² q/s · E[1/χ²_N]
+        "ols_icl_error": (iw.ols_icl_error(N, s2, S, Q).value, s2 * q / s * inv1),
+    }
+    return [name for name, (ours, integrated) in pairs.items() if not _same(ours, integrated)]
+
+
+def test_d1_exact_integration_all_moments():
+    assert _d1_route_failures() == []
 
 
 def test_d1_existence_conditions_match_integrability():
@@ -128,20 +153,42 @@ def _E_inv_pair(i, j, k, l):
     return out
 
 
-def test_d2_exact_integration_first_and_second_moments():
-    Sigma = sp.diag(s1, s2_)
-    A = sp.Matrix(2, 2, sp.symbols("a0:4"))           # general, not symmetric
-    B = sp.Matrix(2, 2, sp.symbols("b0:4"))
+_D2_A = sp.Matrix(2, 2, sp.symbols("a0:4"))           # general, not symmetric
+_D2_B = sp.Matrix(2, 2, sp.symbols("b0:4"))
+
+
+@lru_cache(maxsize=None)
+def _d2_sides():
+    """The integration side of each d = 2 comparison (computed once)."""
+    A, B = _D2_A, _D2_B
     EW = sp.Matrix(2, 2, lambda i, j: _E_inv(i, j))
     # E[W⁻¹ A W⁻¹]_il = Σ_jk A_jk E[W⁻¹_ij W⁻¹_kl];  Σ̂⁻¹ = N W⁻¹
     sandwich = sp.Matrix(2, 2, lambda i, l: sum(A[j, k] * _E_inv_pair(i, j, k, l)
                                                 for j in range(2) for k in range(2)))
     trace_pair = sum(A[j, i] * B[l, k] * _E_inv_pair(i, j, k, l)
                      for i in range(2) for j in range(2) for k in range(2) for l in range(2))
-    assert _same(iw.mean_inverse(N, Sigma).value, N * EW)
-    assert _same(iw.inverse_sandwich(A, N, Sigma).value, N ** 2 * sandwich)
-    assert _same(iw.inverse_square(N, Sigma).value, N ** 2 * sandwich.subs(dict(zip(A, sp.eye(2)))))
-    assert _same(iw.trace_product(A, B, N, Sigma).value, N ** 2 * trace_pair)
+    return {
+        "mean_inverse": N * EW,
+        "inverse_sandwich": N ** 2 * sandwich,
+        "inverse_square": N ** 2 * sandwich.subs(dict(zip(A, sp.eye(2)))),
+        "trace_product": N ** 2 * trace_pair,
+    }
+
+
+def _d2_route_failures() -> list[str]:
+    Sigma = sp.diag(s1, s2_)
+    ours = {
+        "mean_inverse": iw.mean_inverse(N, Sigma).value,
+        "inverse_sandwich": iw.inverse_sandwich(_D2_A, N, Sigma).value,
+        "inverse_square": iw.inverse_square(N, Sigma).value,
+        "trace_product": iw.trace_product(_D2_A, _D2_B, N, Sigma).value,
+    }
+    integrated = _d2_sides()
+    return [name for name in ours if not _same(ours[name], integrated[name])]
+
+
+def test_d2_exact_integration_first_and_second_moments():
+    assert _d2_route_failures() == []
 
 
 def test_d2_existence_condition_matches_integrability():
@@ -175,20 +222,69 @@ def _hillier_kan_second_moments(n, Sigma):
     return X.subs(sol).applyfunc(sp.factor), Y.subs(sol).applyfunc(sp.factor)
 
 
-def test_wishmom_recurrence_second_moments():
-    Sigma = sp.Matrix([[2, 1, 0], [1, 3, 1], [0, 1, 2]])
-    L = sp.Matrix([[1, 0, 0], [2, 1, 0], [-1, 1, 3]])    # A = L Lᵀ: the whitening map of the route
-    A, B = L * L.T, sp.Matrix([[1, 2, 0], [0, 1, -1], [3, 0, 2]])
+_WM_SIGMA = sp.ImmutableMatrix([[2, 1, 0], [1, 3, 1], [0, 1, 2]])
+_WM_L = sp.ImmutableMatrix([[1, 0, 0], [2, 1, 0], [-1, 1, 3]])   # A = L Lᵀ: the route's whitening map
+_WM_B = sp.ImmutableMatrix([[1, 2, 0], [0, 1, -1], [3, 0, 2]])
+
+
+@lru_cache(maxsize=None)
+def _wishmom_sides():
+    """The recurrence's side of each comparison (computed once)."""
+    Sigma, L, B = _WM_SIGMA, _WM_L, _WM_B
     X, Y = _hillier_kan_second_moments(N, Sigma)
-    assert _same(iw.inverse_square(N, Sigma).value, N ** 2 * X)
-    # tr(B E[tr(W⁻¹) W⁻¹]) = E[tr(W⁻¹) tr(BW⁻¹)]
-    assert _same(iw.trace_product(sp.eye(3), B, N, Sigma).value, N ** 2 * (B * Y).trace())
-    # general A by whitening: V = L⁻¹WL⁻ᵀ ~ W(n, L⁻¹ΣL⁻ᵀ) has V⁻² = Lᵀ W⁻¹AW⁻¹ L
+    # general A by whitening: V = L⁻¹WL⁻ᵀ ~ W(n, L⁻¹ΣL⁻ᵀ) has V⁻² = Lᵀ W⁻¹AW⁻¹ L,
+    # tr(AW⁻¹) = tr(V⁻¹) and tr(BW⁻¹) = tr(L⁻¹BL⁻ᵀ V⁻¹)
     Li = L.inv()
     Xv, Yv = _hillier_kan_second_moments(N, Li * Sigma * Li.T)
-    assert _same(iw.inverse_sandwich(A, N, Sigma).value, N ** 2 * Li.T * Xv * Li)
-    # tr(AW⁻¹) = tr(V⁻¹), tr(BW⁻¹) = tr(L⁻¹BL⁻ᵀ V⁻¹)
-    assert _same(iw.trace_product(A, B, N, Sigma).value, N ** 2 * (Li * B * Li.T * Yv).trace())
+    return {
+        # the recurrence's boundary condition E[W⁻¹] = Σ⁻¹/ñ, ñ = n − m − 1
+        "mean_inverse": N * Sigma.inv() / (N - 3 - 1),
+        "inverse_square": N ** 2 * X,
+        # tr(B E[tr(W⁻¹) W⁻¹]) = E[tr(W⁻¹) tr(BW⁻¹)]
+        "trace_product(I, B)": N ** 2 * (B * Y).trace(),
+        "inverse_sandwich": N ** 2 * Li.T * Xv * Li,
+        "trace_product(A, B)": N ** 2 * (Li * B * Li.T * Yv).trace(),
+    }
+
+
+def _wishmom_route_failures() -> list[str]:
+    Sigma, A, B = sp.Matrix(_WM_SIGMA), sp.Matrix(_WM_L * _WM_L.T), sp.Matrix(_WM_B)
+    ours = {
+        "mean_inverse": iw.mean_inverse(N, Sigma).value,
+        "inverse_square": iw.inverse_square(N, Sigma).value,
+        "trace_product(I, B)": iw.trace_product(sp.eye(3), B, N, Sigma).value,
+        "inverse_sandwich": iw.inverse_sandwich(A, N, Sigma).value,
+        "trace_product(A, B)": iw.trace_product(A, B, N, Sigma).value,
+    }
+    published = _wishmom_sides()
+    return [name for name in ours if not _same(ours[name], published[name])]
+
+
+def test_wishmom_recurrence_second_moments():
+    assert _wishmom_route_failures() == []
+
+
+# ------------------------------------------------------------------ negative controls of the routes
+def _mutants():
+    c = iw.derive_coefficients()
+    n_, d_ = sorted(c.alpha.free_symbols, key=str)[::-1]
+    return {
+        # E[W⁻¹] = Σ⁻¹/(n − d): the classical off-by-one
+        "alpha off by one": dataclasses.replace(c, alpha=1 / (n_ - d_)),
+        # the two invariant coefficients exchanged
+        "a and b swapped": dataclasses.replace(c, a=c.b, b=c.a),
+        # the trace/transpose coefficient b doubled
+        "b doubled": dataclasses.replace(c, b=2 * c.b),
+    }
+
+
+@pytest.mark.parametrize("route", ["d1", "d2", "wishmom"])
+@pytest.mark.parametrize("mutant", ["alpha off by one", "a and b swapped", "b doubled"])
+def test_routes_reject_mutated_coefficients(monkeypatch, route, mutant):
+    mutated = _mutants()[mutant]
+    monkeypatch.setattr(iw, "derive_coefficients", lambda: mutated)
+    failures = {"d1": _d1_route_failures, "d2": _d2_route_failures, "wishmom": _wishmom_route_failures}[route]()
+    assert failures, f"route {route} accepted the mutant '{mutant}'"
 
 
 def test_wishmom_published_example():
