@@ -96,7 +96,10 @@ def _points(exact_at) -> list[dict]:
     for p in pts:
         if not isinstance(p, dict):
             raise TypeError(f"exact_at must be a dict of symbol values or a list of them, got {p!r}")
-        out.append({(sp.Symbol(k) if isinstance(k, str) else k): v for k, v in p.items()})
+        # floats are read as the exact rationals they denote (0.1 is 1/10), so witnesses are exact
+        out.append({(sp.Symbol(k) if isinstance(k, str) else k):
+                    (sp.nsimplify(v, rational=True) if isinstance(v, float) else sp.sympify(v))
+                    for k, v in p.items()})
     return out
 
 
@@ -107,9 +110,8 @@ def _is_zero(diff) -> bool:
 
 
 def _exact_value(expr, point: dict):
-    """``expr`` at ``point`` with floats read as exact rationals (0.1 is 1/10)."""
-    sub = {k: sp.nsimplify(v, rational=True) if isinstance(v, float) else sp.sympify(v) for k, v in point.items()}
-    out = expr.subs(sub)
+    """``expr`` at ``point`` (exact values, see :func:`_points`)."""
+    out = expr.subs(point).doit()   # unevaluated sums and integrals become numbers at a point
     return out.applyfunc(sp.simplify) if isinstance(out, sp.MatrixBase) else sp.simplify(out)
 
 
