@@ -388,12 +388,19 @@ def test_symbolic_results_and_conditions():
 
 @pytest.mark.parametrize("call, message", [
     (lambda: iw.mean_inverse(N=4, Sigma=sp.eye(3)), "E[Σ̂⁻¹] does not exist: it needs N > d + 1, here N = 4, d = 3"),
-    (lambda: iw.inverse_square(N=6, Sigma=sp.eye(3)), "needs N > d + 3, here N = 6, d = 3"),
-    (lambda: iw.trace_product(sp.eye(2), sp.eye(2), N=5, Sigma=sp.eye(2)), "needs N > d + 3"),
-    (lambda: iw.ols_icl_error(N=3, sigma2=1, Sigma=sp.eye(2)), "needs N > d + 1"),
+    (lambda: iw.inverse_square(N=6, Sigma=sp.eye(3)), "E[Σ̂⁻²] does not exist: it needs N > d + 3, here N = 6, d = 3"),
+    (lambda: iw.inverse_sandwich(sp.eye(3), N=6, Sigma=sp.eye(3)), "E[Σ̂⁻¹AΣ̂⁻¹] does not exist"),
+    (lambda: iw.query_quadratic(N=4, Sigma=sp.eye(3)), "E[x_qᵀ Σ̂⁻¹ x_q] does not exist: it needs N > d + 1"),
+    (lambda: iw.query_quadratic_square(N=6, Sigma=sp.eye(3)), "E[(x_qᵀ Σ̂⁻¹ x_q)²] does not exist"),
+    (lambda: iw.trace_product(sp.eye(2), sp.eye(2), N=5, Sigma=sp.eye(2)), "E[tr(AΣ̂⁻¹) tr(BΣ̂⁻¹)] does not exist"),
+    (lambda: iw.ols_icl_error(N=3, sigma2=1, Sigma=sp.eye(2)), "the OLS in-context error does not exist: it needs N > d + 1"),
     (lambda: iw.ols_icl_error(N=9, sigma2=-1, Sigma=sp.eye(2)), "sigma2 must be >= 0"),
     (lambda: iw.mean_inverse(N=sp.Rational(15, 2), Sigma=sp.eye(2)), "positive integer"),
     (lambda: iw.mean_inverse(N=9, Sigma=sp.Matrix([[1, 2], [0, 1]])), "symmetric"),
+    (lambda: iw.mean_inverse(N=9, Sigma=sp.Matrix([[1, 2], [2, 1]])), "positive definite"),
+    (lambda: iw.inverse_sandwich(sp.eye(3), N=9, Sigma=sp.eye(2)), "A must be 2×2 like Sigma, got 3×3"),
+    (lambda: iw.ols_icl_error(9, 1, sp.eye(2), sp.eye(3)), "Sigma_q must be 2×2"),
+    (lambda: iw.mean_inverse(N=9, Sigma="I"), "Sigma must be a square matrix"),
 ])
 def test_refusals_are_one_line(call, message):
     with pytest.raises(UserInputError) as e:

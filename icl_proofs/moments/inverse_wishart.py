@@ -212,6 +212,16 @@ def _as_matrix(M, name: str):
     return sp.Matrix(M)
 
 
+def _operand(M, name: str, d):
+    """A, B or Σ_q: a d × d matrix (a fresh matrix symbol when left out)."""
+    if M is None:
+        return sp.MatrixSymbol(name, d, d)
+    M = _as_matrix(M, name)
+    if sp.sympify(M.shape[0]) != d:
+        raise UserInputError(f"{name} must be {d}×{d} like Sigma, got {M.shape[0]}×{M.shape[1]}")
+    return M
+
+
 def _setup(N, Sigma):
     """(N, Sigma, d, concrete) with Σ a MatrixSymbol of symbolic size when left out."""
     N = N_sym if N is None else sp.sympify(N)
@@ -225,6 +235,8 @@ def _setup(N, Sigma):
     concrete = isinstance(Sigma, sp.MatrixBase)
     if concrete and not Sigma.is_symmetric():
         raise UserInputError("Sigma must be symmetric")
+    if concrete and Sigma.is_positive_definite is False:
+        raise UserInputError("Sigma must be positive definite")
     return N, Sigma, d, concrete
 
 
@@ -280,7 +292,7 @@ def inverse_sandwich(A=None, N=None, Sigma=None, *, symmetric: bool | None = Non
     concrete symmetric A) merges the first two terms into ``(a + b) Σ⁻¹AΣ⁻¹``.
     """
     N, Sigma, d, concrete = _setup(N, Sigma)
-    A = _as_matrix(A, "A") if A is not None else sp.MatrixSymbol("A", d, d)
+    A = _operand(A, "A", d)
     if symmetric is None:
         symmetric = isinstance(A, sp.MatrixBase) and A.is_symmetric()
     _, a, b, cond = _coefficients(N, d, 2, "E[Σ̂⁻¹AΣ̂⁻¹]")
@@ -296,6 +308,7 @@ def inverse_sandwich(A=None, N=None, Sigma=None, *, symmetric: bool | None = Non
 def inverse_square(N=None, Sigma=None) -> Moment:
     """``E[Σ̂⁻²] = N² [(a + b) Σ⁻² + b tr(Σ⁻¹) Σ⁻¹]``: :func:`inverse_sandwich` at ``A = I``, iff ``N > d + 3``."""
     N, Sigma, d, concrete = _setup(N, Sigma)
+    _coefficients(N, d, 2, "E[Σ̂⁻²]")             # refuses under its own name
     I = sp.eye(d) if concrete else sp.Identity(d)
     m = inverse_sandwich(I, N, Sigma, symmetric=True)
     value = m.value if concrete else m.value.subs(sp.Inverse(Sigma) * sp.Inverse(Sigma), sp.Inverse(Sigma) ** 2)
@@ -306,8 +319,8 @@ def trace_product(A=None, B=None, N=None, Sigma=None) -> Moment:
     """``E[tr(AΣ̂⁻¹) tr(BΣ̂⁻¹)] = N² [a tr(AΣ⁻¹)tr(BΣ⁻¹) + b tr(AΣ⁻¹BΣ⁻¹) + b tr(AΣ⁻¹BᵀΣ⁻¹)]``,
     iff ``N > d + 3``.  (``tr(B E[Σ̂⁻¹AΣ̂⁻¹])``, contracted the other way round.)"""
     N, Sigma, d, concrete = _setup(N, Sigma)
-    A = _as_matrix(A, "A") if A is not None else sp.MatrixSymbol("A", d, d)
-    B = _as_matrix(B, "B") if B is not None else sp.MatrixSymbol("B", d, d)
+    A = _operand(A, "A", d)
+    B = _operand(B, "B", d)
     _, a, b, cond = _coefficients(N, d, 2, "E[tr(AΣ̂⁻¹) tr(BΣ̂⁻¹)]")
     Si = _inv(Sigma, concrete)
     tr = lambda M: _tr(M, concrete)  # noqa: E731
@@ -320,7 +333,8 @@ def query_quadratic(N=None, Sigma=None, Sigma_q=None) -> Moment:
     """``E[x_qᵀ Σ̂⁻¹ x_q] = tr(Σ_q E[Σ̂⁻¹])`` for an independent query ``x_q ~ N(0, Σ_q)``
     (``Σ_q = Σ`` by default, giving ``N d/(N − d − 1)``), iff ``N > d + 1``."""
     N, Sigma, d, concrete = _setup(N, Sigma)
-    Sq = Sigma if Sigma_q is None else _as_matrix(Sigma_q, "Sigma_q")
+    Sq = Sigma if Sigma_q is None else _operand(Sigma_q, "Sigma_q", d)
+    _coefficients(N, d, 1, "E[x_qᵀ Σ̂⁻¹ x_q]")     # refuses under its own name
     m = mean_inverse(N, Sigma)
     value = _tr(Sq * m.value, concrete)
     if Sigma_q is None and not concrete:
@@ -332,7 +346,8 @@ def query_quadratic_square(N=None, Sigma=None, Sigma_q=None) -> Moment:
     """``E[(x_qᵀ Σ̂⁻¹ x_q)²] = 2 E tr(Σ̂⁻¹Σ_qΣ̂⁻¹Σ_q) + E[tr(Σ_qΣ̂⁻¹)²]`` (Gaussian quadratic form
     given Σ̂, then :func:`inverse_sandwich` and :func:`trace_product`), iff ``N > d + 3``."""
     N, Sigma, d, concrete = _setup(N, Sigma)
-    Sq = Sigma if Sigma_q is None else _as_matrix(Sigma_q, "Sigma_q")
+    Sq = Sigma if Sigma_q is None else _operand(Sigma_q, "Sigma_q", d)
+    _coefficients(N, d, 2, "E[(x_qᵀ Σ̂⁻¹ x_q)²]")  # refuses under its own name
     sandwich = inverse_sandwich(Sq, N, Sigma)
     tp = trace_product(Sq, Sq, N, Sigma)
     value = 2 * _tr(sandwich.value * Sq, concrete) + tp.value
@@ -360,7 +375,7 @@ def ols_icl_error(N=None, sigma2=None, Sigma=None, Sigma_q=None, *, with_label_n
     if sigma2.is_number and sigma2 < 0:
         raise UserInputError(f"the noise variance sigma2 must be >= 0, got {sigma2}")
     alpha, _, _, cond = _coefficients(N, d, 1, "the OLS in-context error")
-    Sq = Sigma if Sigma_q is None else _as_matrix(Sigma_q, "Sigma_q")
+    Sq = Sigma if Sigma_q is None else _operand(Sigma_q, "Sigma_q", d)
     if Sigma_q is None:
         trace = d                                     # tr(Σ Σ⁻¹)
     else:
