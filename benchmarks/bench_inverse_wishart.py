@@ -119,7 +119,8 @@ def main(argv=None):
                    "monte_carlo_s_for_1pct_resolution": t_one_percent}
             rows.append(row)
             print(f"{name:<24} {min(t_sym):>9.3f}/{statistics.median(t_sym):<6.3f}"
-                  f" {min(t_num):>9.3f}/{statistics.median(t_num):<6.3f} {min(t_mc):>5.2f}/{statistics.median(t_mc):<6.2f}"
+                  f" {min(t_num):>9.3f}/{statistics.median(t_num):<6.3f}"
+                  f" {min(t_mc):>5.2f}/{statistics.median(t_mc):<6.2f}"
                   f" {statistics.median(t_mc) / statistics.median(t_num):>10.0f} {z:>+6.2f} {100 * res:>9.2f}%"
                   f" {t_one_percent:>13.0f}",
                   flush=True)

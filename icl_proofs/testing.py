@@ -31,18 +31,18 @@ Routes, in order:
   given with a symbolic left side, which is then also checked exactly): the Monte-Carlo mean is
   z-tested against the claimed value at ``exact_at`` (one point) at false-alarm rate ``alpha``
   (two-sided CLT; the samples need a finite variance — for inverse moments of order k that is
-  ``N > d + 4k − 1``).  The returned agreement states the *resolution*: the smallest relative error
+  ``N > d + 4k − 1``; the standard error itself is estimated reliably only with a finite fourth
+  moment, ``N > d + 8k − 1``, so nearer the boundary the false-alarm rate can exceed α).  The
+  returned agreement states the *resolution*: the smallest relative error
   the test detects with power 0.9.  A passing test whose resolution is coarser than ``effect``
   (default 5 %) fails as inconclusive — a test that could not have seen the error is no test.
 """
 from __future__ import annotations
 
 import dataclasses
-import itertools
 import math
-from typing import Any, Callable
+from typing import Callable
 
-import numpy as np
 import sympy as sp
 
 __all__ = ["Agreement", "assert_expectation"]

@@ -7,7 +7,10 @@ routes independent of its derivation (Bartlett decomposition + invariance):
 * route "wishmom-recurrence": the Hillier & Kan (2024) recurrence as stated in the vignette of the
   R package wishmom, solved in SymPy, and its published numeric example;
 * route "monte-carlo": prompts drawn and inverted numerically, CLT z-test with stated resolution
-  (N = d + 8, so the samples have finite variance).
+  (N = d + 8, so the samples of second moments have finite variance; their fourth moments, which
+  the standard-error estimate would need to be accurate, exist only for N > d + 15, so the
+  false-alarm rate of these z-tests is approximate: the seeds are fixed, and each Monte-Carlo check
+  has a negative control at the same seed).
 """
 from __future__ import annotations
 
@@ -312,7 +315,7 @@ def _mc(f):
     return sampler
 
 
-@pytest.mark.parametrize("name, sampler, claimed", [
+MC_CASES = [
     ("E[Σ̂⁻¹]", _mc(lambda S: np.einsum("ij,kji->k", _np(CM), S)),
      lambda: (CM * iw.mean_inverse(NN, SIGMA).value).trace()),
     ("E[Σ̂⁻¹AΣ̂⁻¹]", _mc(lambda S: np.einsum("ij,kji->k", _np(CM), S @ _np(AM) @ S)),
@@ -322,10 +325,26 @@ def _mc(f):
     ("E[tr(AΣ̂⁻¹)tr(BΣ̂⁻¹)]",
      _mc(lambda S: np.einsum("ij,kji->k", _np(AM), S) * np.einsum("ij,kji->k", _np(BM), S)),
      lambda: iw.trace_product(AM, BM, NN, SIGMA).value),
-])
+]
+
+
+@pytest.mark.parametrize("name, sampler, claimed", MC_CASES)
 def test_monte_carlo_moments(name, sampler, claimed):
     agreement = assert_expectation(sampler, claimed(), n=200_000, seed=18)
     assert agreement.route == "monte-carlo" and agreement.resolution["relative"] <= 0.05, name
+
+
+@pytest.mark.parametrize("index, mutant", [(0, "alpha off by one"), (1, "b doubled"), (2, "b doubled"),
+                                           (3, "b doubled")])
+def test_monte_carlo_rejects_mutated_coefficients(monkeypatch, index, mutant):
+    # negative control of the Monte-Carlo route: the mutant moves the value by 12-42 % here (the
+    # "a and b swapped" mutant moves E[tr tr] by only 1.7 %, below this route's resolution, so the
+    # exact routes above are the ones that catch it)
+    name, sampler, claimed = MC_CASES[index]
+    mutated = _mutants()[mutant]
+    monkeypatch.setattr(iw, "derive_coefficients", lambda: mutated)
+    with pytest.raises(AssertionError, match="expectation differs"):
+        assert_expectation(sampler, claimed(), n=200_000, seed=18)
 
 
 def test_monte_carlo_query_quadratic_forms():
@@ -393,7 +412,8 @@ def test_symbolic_results_and_conditions():
     (lambda: iw.query_quadratic(N=4, Sigma=sp.eye(3)), "E[x_qᵀ Σ̂⁻¹ x_q] does not exist: it needs N > d + 1"),
     (lambda: iw.query_quadratic_square(N=6, Sigma=sp.eye(3)), "E[(x_qᵀ Σ̂⁻¹ x_q)²] does not exist"),
     (lambda: iw.trace_product(sp.eye(2), sp.eye(2), N=5, Sigma=sp.eye(2)), "E[tr(AΣ̂⁻¹) tr(BΣ̂⁻¹)] does not exist"),
-    (lambda: iw.ols_icl_error(N=3, sigma2=1, Sigma=sp.eye(2)), "the OLS in-context error does not exist: it needs N > d + 1"),
+    (lambda: iw.ols_icl_error(N=3, sigma2=1, Sigma=sp.eye(2)),
+     "the OLS in-context error does not exist: it needs N > d + 1"),
     (lambda: iw.ols_icl_error(N=9, sigma2=-1, Sigma=sp.eye(2)), "sigma2 must be >= 0"),
     (lambda: iw.mean_inverse(N=sp.Rational(15, 2), Sigma=sp.eye(2)), "positive integer"),
     (lambda: iw.mean_inverse(N=9, Sigma=sp.Matrix([[1, 2], [0, 1]])), "symmetric"),

@@ -39,7 +39,8 @@ def test_symbolic_wrong_identity_fails_with_exact_witness():
 
 def test_symbolic_wrong_identity_fails_without_points_given():
     # no exact_at: automatic integer points supply the witness
-    with pytest.raises(AssertionError, match=r"expectation differs at N = \d+, d = \d+: derived = -?\d+/\d+, claimed = "):
+    witness = r"expectation differs at N = \d+, d = \d+: derived = -?\d+/\d+, claimed = "
+    with pytest.raises(AssertionError, match=witness):
         assert_expectation(d / (N - d - 1), d / (N - d - 3))
 
 
