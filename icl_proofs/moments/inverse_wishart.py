@@ -252,9 +252,10 @@ def _nice(expr, N, d):
 def _coefficients(N, d, order: int, what: str):
     """(alpha, a, b, condition) at n = N, checking existence for concrete N and d."""
     c = derive_coefficients()
-    cond = (c.first_condition if order == 1 else c.second_condition).subs({_n: N, _d: d})
+    derived = c.first_condition if order == 1 else c.second_condition
+    cond = derived.subs({_n: N, _d: d})
     if cond is sp.false:
-        need = "N > d + 1" if order == 1 else "N > d + 3"
+        need = sp.sstr(derived.subs({_n: sp.Symbol("N"), _d: sp.Symbol("d")}))   # the derived condition
         raise UserInputError(f"{what} does not exist: it needs {need}, here N = {N}, d = {d}")
     sub = {_n: N, _d: d}
     return (_nice(c.alpha.subs(sub), N, d), _nice(c.a.subs(sub), N, d), _nice(c.b.subs(sub), N, d),
