@@ -283,3 +283,77 @@ def markov_kernels(n_states: int = 2, max_denominator: int = 20, exact: bool = T
         lambda v: [Fraction(x, sum(v)) for x in v])
     kern = st.lists(row, min_size=n_states, max_size=n_states)
     return kern if exact else kern.map(lambda K: np.array(K, dtype=float))
+
+
+# ---------------------------------------------------------------- data-model fields (issue 18)
+def covariances(d=None, min_d: int = 1, max_d: int = 4, max_condition: float = 100.0, exact: bool = False):
+    """Covariances of a prompt model (covariate Λ, test-time Λ′, task Ψ): :func:`spd_matrices` with a
+    moderate default condition number (100), so Monte-Carlo checks at these covariances stay cheap.
+
+    >>> from hypothesis import find
+    >>> find(covariances(d=3), lambda S: True).shape
+    (3, 3)
+    """
+    return spd_matrices(d=d, min_d=min_d, max_d=max_d, max_condition=max_condition, exact=exact)
+
+
+def noise_variances(max_value: int = 4, exact: bool = True, allow_zero: bool = True):
+    """Label-noise variances σ² ≥ 0: exact rationals (``sympy.Rational``) by default, or floats;
+    0 (noiseless labels) is drawn explicitly unless ``allow_zero=False``; shrinks towards 0 (or 1/q).
+
+    >>> from hypothesis import find
+    >>> find(noise_variances(), lambda s: True)
+    0
+    """
+    max_value = _check_int("max_value", max_value, 1)
+    positive = rationals(max_numerator=4 * max_value, max_denominator=4).filter(lambda r: r <= max_value)
+    out = st.one_of(st.just(sp.Integer(0)), positive) if allow_zero else positive
+    return out if exact else out.map(float)
+
+
+def moment_prompt_lengths(d, order: int = 2, finite_variance: bool = False, max_extra: int = 40):
+    """Prompt lengths N for which the order-``order`` inverse moments of Σ̂ exist at dimension ``d``:
+    ``N > d + 2·order − 1`` (N > d + 3 for second moments); ``finite_variance=True`` asks for the
+    moments of twice the order too (``N > d + 4·order − 1``), which a Monte-Carlo check of them needs.
+    ``d``: an int or a strategy of ints.  Shrinks towards the smallest admissible N.
+
+    >>> from hypothesis import find
+    >>> find(moment_prompt_lengths(3), lambda N: True)
+    7
+    """
+    order = _check_int("order", order, 1)
+    max_extra = _check_int("max_extra", max_extra, 0)
+    k = 2 * order if finite_variance else order
+    dims = d if isinstance(d, st.SearchStrategy) else st.just(_check_int("d", d, 1))
+    return dims.flatmap(lambda n: st.integers(n + 2 * k, n + 2 * k + max_extra))
+
+
+def task_means(d, max_abs: float = 3.0):
+    """Task means μ ∈ ℝ^d (float64 vectors with entries in [−max_abs, max_abs]; shrinks to 0)."""
+    n = _check_int("d", d, 1)
+    return st.lists(st.floats(-max_abs, max_abs, allow_nan=False, allow_infinity=False),
+                    min_size=n, max_size=n).map(np.array)
+
+
+def sample_covariance_settings(min_d: int = 1, max_d: int = 4, order: int = 2,
+                               finite_variance: bool = True, max_extra: int = 12,
+                               max_condition: float = 100.0):
+    """``(d, N, Σ)`` for inverse-moment checks: Σ from :func:`covariances`, N from
+    :func:`moment_prompt_lengths` at the same d.
+
+    >>> from hypothesis import find
+    >>> d, N, S = find(sample_covariance_settings(), lambda t: True)
+    >>> (d, N, S.shape)
+    (1, 9, (1, 1))
+    """
+    @st.composite
+    def build(draw):
+        d = draw(dimensions(min_d, max_d))
+        N = draw(moment_prompt_lengths(d, order, finite_variance, max_extra))
+        return d, N, draw(covariances(d=d, max_condition=max_condition))
+
+    return build()
+
+
+__all__ += ["covariances", "noise_variances", "moment_prompt_lengths", "task_means",
+            "sample_covariance_settings"]
