@@ -284,9 +284,9 @@ class Lemma32(Ding25Claim):
             "fixed kernel (conditionally on the kernel), but not under the prior at d ≥ 2, where H must be "
             "computed jointly (as the moment engine does)",
             [Check("factorisation-d1-prior", "exact-rational+enumeration",
-                   lambda ctx: self._prior(ctx, ds=(1,), name="factorisation-d1-prior"), controls=(
+                   lambda ctx: self._prior(ctx, ds=(1,), check="factorisation-d1-prior"), controls=(
                        Control.negative("the factorisation under the prior at d = 2 (as printed)",
-                                        lambda ctx: self._prior(ctx, ds=(1, 2), name="factorisation-d1-prior")),)),
+                                        lambda ctx: self._prior(ctx, ds=(1, 2), check="factorisation-d1-prior")),)),
              Check("factorisation-fixed-kernel", "enumeration",
                    lambda ctx: self._fixed_enum(ctx, name="factorisation-fixed-kernel"), controls=(
                        Control.negative("the kernel's two rates swapped on the factorised side",
@@ -344,7 +344,7 @@ class Lemma32(Ding25Claim):
 
         return Ht, bf, Hf, i, j, name
 
-    def _prior(self, ctx, ds=(1, 2), name="factorisation-under-prior"):
+    def _prior(self, ctx, ds=(1, 2), check="factorisation-under-prior"):
         # the finding rests on the engine's "true" H, h and E[y]: cross-check them exactly with brute-force
         # enumeration at every configuration used below (n = 2 too, so that H_diff is exercised); if they
         # disagree, neither the d = 1 comparison nor the witness can be trusted, so no verdict either way
@@ -353,7 +353,7 @@ class Lemma32(Ding25Claim):
         bad = _engine_vs_enumeration(cross)
         if bad is not None:
             (d, n, q), diff = bad
-            return inconclusive(name, "exact-rational+enumeration",
+            return inconclusive(check, "exact-rational+enumeration",
                                 f"the engine's H, h, E[y] disagree with brute-force enumeration at d={d}, n={n}, "
                                 f"p={q} ({diff}, engine vs enumeration), so the comparison with the factorised "
                                 "formula (and its witness) is not trustworthy",
@@ -361,28 +361,28 @@ class Lemma32(Ding25Claim):
         # d = 1: the query's only input state is its initial state, independent of the kernel: valid
         for n in (1, 3):
             if _factorised_H(1, Fraction(1, 3), n) != D.exact_system(1, Fraction(1, 3)).H(n):
-                return refuted(name, "exact-rational", "d = 1 factorisation fails",
+                return refuted(check, "exact-rational", "d = 1 factorisation fails",
                                {"d": 1, "n": n, "p": "1/3",
                                 "replay": f"icl-proofs eval ding25.lemma-3.2 -p d=1 -p n={n} -p p=1/3"})
         if 2 not in ds:
-            return holds(name, "exact-rational+enumeration",
+            return holds(check, "exact-rational+enumeration",
                          "at d = 1 the factorised H equals the true H (engine = brute-force enumeration) exactly at "
                          "p = 1/3, n in {1, 3}: the query's only input state is its initial state, independent of "
                          "the kernel")
         Ht, bf, Hf, i, j, name = self._witness(2, 1, p)
         if bf.H != Ht:  # the witness's own H (cross-checked above; kept as a guard on _witness)
-            return inconclusive(name, "exact-rational+enumeration",
+            return inconclusive(check, "exact-rational+enumeration",
                                 "the engine's H disagrees with brute-force enumeration at the witness d=2, n=1, "
                                 "p=1/2, so the witness is not trustworthy", d=2, n=1, p="1/2")
         if Ht == Hf:
-            return holds(name, "exact-rational+enumeration",
+            return holds(check, "exact-rational+enumeration",
                          "factorised H equals the true H at d = 2")
         s = D.exact_system(2, p)
         Xt = markov.solve(Ht, s.h)
         Xf = markov.solve(Hf, s.h)
         excess = markov.loss_at(s, 1, Xf) - markov.loss_at(s, 1, Xt)
         return refuted(
-            name, "exact-rational+enumeration",
+            check, "exact-rational+enumeration",
             f"under the U(0,1) prior, x_q and the context share the kernel, so they are only conditionally "
             f"independent: at d=2, n=1, p=1/2, E[{name(i)} · {name(j)}] = {Ht[i][j]} (engine = brute-force "
             f"enumeration) but the factorised formula gives {Hf[i][j]}; X* from the factorised H is not the "
@@ -413,6 +413,15 @@ class Lemma32(Ding25Claim):
 # ============================================================================================
 def _realizable_d1(X) -> bool:
     return X[1] ** 2 - 4 * X[0] * X[2] >= 0
+
+
+def _d1_quantities(p, n, init, dps):
+    """What ``eval`` shows at d = 1 (and what a global-minimiser witness replays): X*, realizability,
+    min f~ and the one-layer minimum by exact algebra."""
+    s, H, X, fX = D.minimiser(1, p, n, init)
+    return {"X_star": [sp.Rational(x.numerator, x.denominator) for x in X],
+            "realizable": bool(_realizable_d1(X)), "min_loss_enlarged": sp.Rational(fX.numerator, fX.denominator),
+            "min_loss_lsa": lsa_optimum.one_layer_min_d1(H, s.h, s.Ey, dps)["min_loss"]}
 
 
 def _sweep_realizability(init: str, ps, ns):
@@ -664,9 +673,7 @@ class Thm33(Ding25Claim):
 
     def quantities(self, values, dps=30):
         n, p = int(values["n"]), _F(values["p"])
-        s, H, X, fX = D.minimiser(1, p, n)
-        return {"X_star": [sp.Rational(x.numerator, x.denominator) for x in X],
-                "realizable": bool(_realizable_d1(X)), "min_loss_enlarged": sp.Rational(fX.numerator, fX.denominator)}
+        return _d1_quantities(p, n, "iid", dps)
 
     controls = {
         "rhs-symbolic": (Control.negative("derived h with its sign flipped", mutant="system_d1_iid['h'] flip-sign"),),
@@ -768,9 +775,7 @@ class Thm34(Ding25Claim):
 
     def quantities(self, values, dps=30):
         n, p = int(values["n"]), _F(values["p"])
-        s, H, X, fX = D.minimiser(1, p, n, "example-c5")
-        return {"X_star": [sp.Rational(x.numerator, x.denominator) for x in X],
-                "realizable": bool(_realizable_d1(X)), "min_loss_enlarged": sp.Rational(fX.numerator, fX.denominator)}
+        return _d1_quantities(p, n, "example-c5", dps)
 
     controls = {
         "rhs-symbolic": (Control.negative("derived h with 1/n -> 1/(n+1)",
@@ -993,6 +998,8 @@ class EnlargedMin(Ding25Claim):
         if r1.status != r2.status:
             return r1 if r1.status.value == "refuted" else r2
         r1.evidence += "; " + r2.evidence
+        # the check's resolution is that of its coarser test
+        r1.resolution = max((r1.resolution, r2.resolution), key=lambda r: (r or {}).get("relative", 0.0))
         return r1
 
     #: d = 1 points of the lsa-gap check: realizable and not (n below / above the threshold n0(p))
