@@ -248,3 +248,18 @@ def test_refuting_witness_replays_from_json_alone(claim_id, check_name, refutes)
     assert check["status"] == "refuted"
     quantities = _replay(check["witness"])
     assert refutes(check["witness"], quantities), quantities
+
+
+def test_product_formula_compares_exactly():
+    """Old: ``sp.nsimplify`` turned the exact 71093/100000 into a product of surds, so the (true) product
+    formula was refuted on seed 1's kernel a = 1/2, c = 1/5, p = 3/10, S = {5}."""
+    import sympy as sp
+
+    from icl_proofs.claims.ding25 import paper
+    from icl_proofs.moments import markov
+
+    lhs = markov.chain_prob((5,), Fraction(1, 2), Fraction(1, 5), Fraction(3, 10))
+    rhs = paper.chain_prob_product((5,), sp.Rational(1, 2), sp.Rational(1, 5), sp.Rational(3, 10))
+    assert sp.simplify(sp.Rational(lhs.numerator, lhs.denominator) - rhs) == 0
+    ctx = CheckContext(quick=True, seed=1)
+    assert _run("ding25.lemma-3.2", "product-formula-fixed-kernel", ctx).status is Status.HOLDS

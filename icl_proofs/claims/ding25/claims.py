@@ -305,7 +305,9 @@ class Lemma32(Ding25Claim):
                                                sp.Rational(c.numerator, c.denominator),
                                                sp.Rational(p.numerator, p.denominator))
                 cases += 1
-                if sp.Rational(lhs.numerator, lhs.denominator) != sp.nsimplify(rhs):
+                # exact comparison: sp.nsimplify of an exact Rational may return a product of surds
+                # (71093/100000 became 2**(108/247)*...), which refuted a true identity
+                if sp.simplify(sp.Rational(lhs.numerator, lhs.denominator) - rhs) != 0:
                     return refuted("product-formula-fixed-kernel", "exact-rational",
                                    f"mu·kappa product differs from the chain recursion at S={S}",
                                    {"S": list(S), "a": str(a), "c": str(c), "p": str(p), "recursion": str(lhs),
