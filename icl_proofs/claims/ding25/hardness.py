@@ -216,6 +216,37 @@ def _soundness(ctx, nonnegativity: str = "none", reduce=None) -> tuple[str, str,
                      f"{dec.branches} complementarity branches are infeasible"), wit
 
 
+def _fits_c10_c11(pr, D1, facts) -> tuple[str, str, dict]:
+    """The printed reduction, rebuilt at Example C.13's sizes, is a C.10/C.11 instance: d and dm as
+    printed, the objective D^(1) as printed, every constraint b^T D^(r) A[:, r // m] (<= or ==) X_r
+    with r < d m and D^(r) of size (d+1) x (d+1), '<=' constraints and fixed entries present."""
+    sizes = pr["example_sizes"]
+    Ap, B = bilinear.xor_instance()  # m' = k' = n' = 2, the sizes of Example C.13
+    inst = bilinear.reduce_separability(Ap, B, nonnegativity="none")
+    problems = []
+    if (len(Ap), len(B), len(Ap[0])) != (sizes["m'"], sizes["k'"], sizes["n'"]):
+        problems.append("the test instance does not have Example C.13's sizes")
+    if inst.d != sizes["d"]:
+        problems.append(f"the rebuilt reduction has d = {inst.d}, the paper prints d = {sizes['d']}")
+    if not np.array_equal(np.asarray(inst.D[inst.objective], dtype=int), D1):
+        problems.append("the rebuilt objective D^(1) differs from the printed one")
+    bad = [r for r, M in inst.D.items() if not (0 <= r < inst.d * inst.m) or np.asarray(M).shape != (inst.d + 1,) * 2]
+    if bad:
+        problems.append(f"constraints outside the C.10 form: r = {bad[:5]}")
+    if set(inst.sense.values()) - {"<=", "=="}:
+        problems.append("a relation other than '<=' / '=='")
+    if bool(inst.inequalities) != bool(facts["inequality_groups"]) or bool(inst.fixings) != facts["fixed_entries"]:
+        problems.append("inequalities / fixed entries differ from the printed reduction")
+    facts = {**facts, "rebuilt_d": inst.d, "rebuilt_constraints": len(inst.D), "rebuilt_fixed": len(inst.fixings)}
+    if problems:
+        return "refuted", "the printed reduction is not a C.10/C.11 instance as rebuilt: " + "; ".join(problems), \
+            {**facts, "problems": problems}
+    return "holds", (f"the printed reduction is an instance of C.10/C.11: rebuilt at Example C.13's sizes it has d = "
+                     f"{inst.d} (dm = {inst.d * inst.m}) as printed, the printed D^(1) = {facts['D1_printed']}, "
+                     f"{len(inst.D)} constraints b^T D^(r) A[:, r // m] with r < dm, {len(inst.inequalities)} of them "
+                     f"'<=', and {len(inst.fixings)} fixed entries — all allowed by C.10/C.11, none by C.9"), facts
+
+
 def _printed_target(problem: str = "C.9", printed=None) -> tuple[str, str, dict]:
     """Is the reduction AS PRINTED (paper.THM35_PRINTED_REDUCTION) an instance of ``problem``?
 
@@ -237,8 +268,7 @@ def _printed_target(problem: str = "C.9", printed=None) -> tuple[str, str, dict]
     facts = {"D1_printed": terms, "k_prime": kp, "d": d, "inequality_groups": len(ineq),
              "fixed_entries": bool(pr["fixed_entries"])}
     if problem in ("C.10", "C.11", "C.10/C.11"):
-        return "holds", ("the printed reduction is an instance of C.10/C.11 (arbitrary D^(r), fixed entries "
-                         f"and inequalities allowed): D^(1) = {terms}, {len(ineq)} '<=' groups, fixed entries"), facts
+        return _fits_c10_c11(pr, D1, facts)
     reasons = []
     ref = bilinear.c9_instance(d)[0]
     if not np.array_equal(D1, ref):
@@ -332,7 +362,11 @@ class Thm35(Ding25Claim):
              Check("printed-target-is-c10-c11", "printed-structure",
                    lambda ctx: _as("printed-target-is-c10-c11", "printed-structure", *_printed_target("C.10/C.11")),
                    controls=(Control.negative("the target read as C.9", lambda ctx: _as(
-                       "printed-target-is-c10-c11", "printed-structure", *_printed_target("C.9"))),))])]
+                       "printed-target-is-c10-c11", "printed-structure", *_printed_target("C.9"))),
+                       Control.negative("a printed d = 9 for Example C.13", lambda ctx: _as(
+                           "printed-target-is-c10-c11", "printed-structure", *_printed_target("C.10/C.11", {
+                               **paper.THM35_PRINTED_REDUCTION,
+                               "example_sizes": {**paper.THM35_PRINTED_REDUCTION["example_sizes"], "d": 9}}))),))])]
 
     def _bruteforce(self, ctx, flip=None):
         rows = []
