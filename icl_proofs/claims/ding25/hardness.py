@@ -42,7 +42,7 @@ def _rational(rng, num: int = 4, den: int = 3) -> sp.Rational:
 
 def _phi_from(b, A) -> list:
     """phi(b, A) evaluated from its definition (models.markov_lsa.phi on exact entries)."""
-    return [sp.nsimplify(v) for v in phi(np.array(b, object), np.array(A, object))]
+    return [sp.sympify(v) for v in phi(np.array(b, object), np.array(A, object))]  # exact (never nsimplify)
 
 
 def _preimage_ok(r, X, d) -> bool:
@@ -286,7 +286,8 @@ def _printed_target(problem: str = "C.9", printed=None) -> tuple[str, str, dict]
     return "holds", "the printed reduction has the C.9 pattern", facts
 
 
-def _as(name, route, status, evidence, details, witness_ok=True):
+def _as(name, route, status, evidence, details):
+    """A CheckResult from a (status, evidence, details) triple of the shared logic."""
     if status == "holds":
         return holds(name, route, evidence, **details)
     if status == "refuted":
