@@ -42,7 +42,6 @@ EXPECTED = {
     ("ding25.thm-3.5", "c9-polynomial-time"): R,
     ("ding25.thm-4.1", "theta-recursion-exact"): H,
     ("ding25.thm-4.1", "identity-as-printed"): R,
-    ("ding25.thm-4.1", "identity-negated-sign"): H,
     ("ding25.thm-4.1", "identity-symbolic"): H,
     ("ding25.thm-4.1", "cubic-term-reading"): H,
     ("ding25.enlarged-min", "engine-vs-enumeration"): H,
@@ -50,6 +49,8 @@ EXPECTED = {
     ("ding25.enlarged-min", "loss-monte-carlo"): H,
     ("ding25.enlarged-min", "nonbinary-monte-carlo"): H,
     ("ding25.enlarged-min", "lsa-gap"): H,
+    ("ding25.fig3-accuracy", "ceiling-exact-vs-monte-carlo"): H,
+    ("ding25.fig3-accuracy", "printed-0.98-below-ceiling"): R,
 }
 
 
@@ -61,7 +62,7 @@ def _run(claim_id, check_name):
 def test_ids_and_checks_are_the_table():
     ids = {c.id for c in all_claims() if c.id.startswith("ding25.")}
     assert ids == {"ding25.lemma-3.1", "ding25.lemma-3.2", "ding25.thm-3.3", "ding25.thm-3.4",
-                   "ding25.thm-3.5", "ding25.thm-4.1", "ding25.enlarged-min"}
+                   "ding25.thm-3.5", "ding25.thm-4.1", "ding25.enlarged-min", "ding25.fig3-accuracy"}
     assert {(c, ch.name) for c in ids for ch in get(c).checks()} == set(EXPECTED)
 
 

@@ -715,3 +715,122 @@ def is_problem_c9_instance(D_list, d: int, fixings=None, inequalities=None) -> t
                             for i, j in zip(*np.nonzero(Dr)))
             return False, f"D^({r + 1}) = {nz or '0'} but C.9 needs {want} (column {r // m + 1})"
     return True, "every D^(r) is the phi pattern; no fixings, no inequalities"
+
+
+# --------------------------------------------------------------------------- an exact decision of the reduced system
+
+
+@dataclasses.dataclass
+class ReducedDecision:
+    """Feasibility of a reduced instance decided by complementarity branching (one LP per branch).
+
+    ``decided`` is False when the instance is outside the method's reach (a bilinear term outside the
+    objective, or an objective product whose factors are not both constrained ``>= 0``); then
+    ``feasible`` is None and ``reason`` says why.  A feasible answer carries ``b``, ``A`` (floats)
+    satisfying every constraint within ``tol``.
+    """
+
+    decided: bool
+    feasible: bool | None
+    reason: str
+    branches: int = 0
+    b: list | None = None
+    A: list | None = None
+    zero: tuple | None = None
+
+
+def _linearise(inst: BilinearInstance, r: int, zero: frozenset):
+    """Constraint ``r`` as ``(coefficients {var: c}, constant, bilinear pairs)`` with ``zero`` vars = 0.
+
+    Variables are ``("b", i)`` and ``("A", i, j)`` for entries not fixed by the instance."""
+    D = inst.D[r]
+    j = r // inst.m
+    vec: dict = {}
+    const = Fraction(0)
+    bil = []
+    for a, c in zip(*np.nonzero(D)):
+        coef = Fraction(D[a, c])
+        bv = ("b", int(a))
+        av = ("A", int(c), j)
+        bval = inst.fix_b.get(int(a))
+        aval = inst.fix_A.get((int(c), j))
+        if bv in zero or av in zero or bval == 0 or aval == 0:
+            continue
+        if bval is not None and aval is not None:
+            const += coef * bval * aval
+        elif bval is not None:
+            vec[av] = vec.get(av, 0) + coef * bval
+        elif aval is not None:
+            vec[bv] = vec.get(bv, 0) + coef * aval
+        else:
+            bil.append((coef, bv, av))
+    return vec, const, bil
+
+
+def decide_reduced_by_complementarity(inst: BilinearInstance, tol: float = 1e-7) -> ReducedDecision:
+    """Decide whether the reduced system (Problem C.10/C.11 data) has a solution, knowing nothing of
+    separability: an independent route to the reduction's correctness.
+
+    Method: every bilinear term must sit in the objective constraint ``sum_t c_t u_t v_t = 0`` with
+    ``c_t > 0`` and both factors constrained ``>= 0`` by single-variable inequalities of the instance;
+    then the objective holds iff one factor of each product is 0.  Branching on which factor (2^t
+    branches) leaves linear systems, one LP each (HiGHS).  Exact as a decision up to the LP
+    solver's feasibility tolerance; a feasible branch's solution is re-checked with
+    :meth:`BilinearInstance.violations` at ``tol``.
+    """
+    from scipy.optimize import linprog
+
+    r0 = inst.objective
+    lin = {r: _linearise(inst, r, frozenset()) for r in sorted(inst.D)}
+    stray = [r for r, (_, _, bil) in lin.items() if bil and r != r0]
+    if stray:
+        return ReducedDecision(False, None, f"bilinear terms outside the objective (r = {stray[:3]})")
+    nonneg = set()
+    for r, (vec, const, _) in lin.items():
+        if inst.sense.get(r) == "<=" and len(vec) == 1 and const == 0 and inst.X.get(r, 0) == 0:
+            ((v, c),) = vec.items()
+            if c < 0:
+                nonneg.add(v)
+    pairs_ = lin[r0][2]
+    for coef, u, v in pairs_:
+        if coef <= 0 or u not in nonneg or v not in nonneg:
+            return ReducedDecision(False, None, f"objective product {u}·{v} is not a product of two variables "
+                                                "constrained >= 0 (no complementarity: a zero sum of products "
+                                                "need not have a zero factor)")
+    variables = sorted({v for r in inst.D for v in _linearise(inst, r, frozenset())[0]}
+                       | {x for _, u, v in pairs_ for x in (u, v)}, key=str)
+    pos = {v: k for k, v in enumerate(variables)}
+    branches = 0
+    for mask in range(2 ** len(pairs_)):
+        zero = frozenset(p[1] if mask >> t & 1 else p[2] for t, p in enumerate(pairs_))
+        rows_ub, rhs_ub, rows_eq, rhs_eq = [], [], [], []
+        for r in sorted(inst.D):
+            vec, const, bil = _linearise(inst, r, zero)
+            assert not bil
+            row = np.zeros(len(variables))
+            for v, c in vec.items():
+                row[pos[v]] = float(c)
+            rhs = float(inst.X.get(r, 0) - const)
+            if inst.sense.get(r, "==") == "<=":
+                rows_ub.append(row), rhs_ub.append(rhs)
+            else:
+                rows_eq.append(row), rhs_eq.append(rhs)
+        bounds = [(0.0, 0.0) if v in zero else (None, None) for v in variables]
+        branches += 1
+        res = linprog(np.zeros(len(variables)), A_ub=np.array(rows_ub) if rows_ub else None,
+                      b_ub=np.array(rhs_ub) if rows_ub else None, A_eq=np.array(rows_eq) if rows_eq else None,
+                      b_eq=np.array(rhs_eq) if rows_eq else None, bounds=bounds, method="highs")
+        if res.status != 0:
+            continue
+        b = [float(inst.fix_b.get(i, 0)) for i in range(inst.d + 1)]
+        A = [[float(inst.fix_A.get((i, j), 0)) for j in range(inst.d)] for i in range(inst.d + 1)]
+        for v, k in pos.items():
+            if v[0] == "b":
+                b[v[1]] = float(res.x[k])
+            else:
+                A[v[1]][v[2]] = float(res.x[k])
+        if inst.violations(b, A, tol):
+            continue  # pragma: no cover - an LP answer outside its own tolerance
+        return ReducedDecision(True, True, f"branch {sorted(map(str, zero))} is feasible", branches, b, A,
+                               tuple(sorted(map(str, zero))))
+    return ReducedDecision(True, False, f"all {branches} complementarity branches are infeasible LPs", branches)

@@ -58,3 +58,16 @@ GLOBAL_MINIMISER_STATEMENT = ("substituting X* into Eq. 10 gives a global minimi
 
 #: Theorem 3.5: solving phi(b, A) = X for (b, A) "is NP-hard with respect to d".
 THM35_STATEMENT = "Given X in R^{dm}, solving for 1-layer LSA parameters (b, A) with phi(b, A) = X is NP-hard in d"
+
+
+#: Example C.13 / the proof of Theorem C.14, as printed (the reduction from bilinear separability).
+#: The objective constraint (r = 1) is printed as z1^T z2 = b^T D^(1) A_{:,1} with
+#: D^(1) = sum_{i=1}^{k'} E_ii (only 1-entries); the Bennett-Mangasarian constraints (groups r = jm+1 ..
+#: jm+4) keep their "<=" (Problem C.11 admits inequalities), and the data A', B and the constant 1 are
+#: written into entries of b and A that are fixed (Problem C.10 admits fixed entries).
+THM35_PRINTED_REDUCTION = {
+    "objective_D1": "sum_{i=1}^{k'} E_ii",
+    "group_senses": ("<=", "<=", "<=", "<="),
+    "fixed_entries": True,
+    "example_sizes": {"m'": 2, "k'": 2, "n'": 2, "d": 8},
+}
