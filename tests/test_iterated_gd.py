@@ -241,3 +241,48 @@ def test_refusals_are_one_line(call, message):
     with pytest.raises(UserInputError, match=message) as err:
         call()
     assert "\n" not in str(err.value)
+
+
+# ------------------------------------------------------------------ one step per layer
+def _critical_points_two_layers(loss, e1, e2):
+    """Route groebner: every real critical point of the loss in (η₁, η₂), from a lex Gröbner basis."""
+    G = sp.groebner([sp.diff(loss, e1), sp.diff(loss, e2)], e1, e2, order="lex")
+    last = [p for p in G.exprs if not p.has(e1)]
+    assert len(last) == 1
+    points = []
+    for r2 in sp.real_roots(sp.Poly(last[0], e2)):
+        for p in G.exprs:
+            if p.has(e1):
+                for r1 in sp.real_roots(sp.Poly(sp.nsimplify(sp.N(p.subs(e2, r2), 60), rational=True), e1)):
+                    points.append((sp.N(r1, 40), sp.N(r2, 40)))
+    return points
+
+
+def test_per_layer_optimum_by_groebner_enumeration():
+    opt = g.optimal_steps_per_layer(2, 3, 10)
+    e1, e2 = g.step_symbols(2)
+    loss = g.gd_loss(2, (e1, e2), sigma2=0).subs({d: 3, N: 10})
+    f = sp.lambdify((e1, e2), loss)
+    pts = _critical_points_two_layers(loss, e1, e2)
+    best = min(pts, key=lambda p: f(float(p[0]), float(p[1])))
+    assert abs(f(float(best[0]), float(best[1])) - float(opt.loss)) < 1e-9
+    assert all(abs(float(x) - float(y)) < 1e-9 for x, y in zip(sorted(best, key=float), opt.steps))
+    # the per-layer optimum is strictly better than the shared step's (negative control: the
+    # shared optimum is a critical point too, but not the minimum)
+    shared = g.optimal_step(2, 3, 10)
+    assert sp.N(shared.loss - opt.loss, 30) > 0
+    assert any(abs(float(p[0]) - float(shared.eta)) < 1e-9 and abs(float(p[1]) - float(shared.eta)) < 1e-9
+               for p in pts)
+
+
+@pytest.mark.parametrize("L", [2, 3])
+def test_per_layer_optimum_by_monte_carlo(L):
+    opt = g.optimal_steps_per_layer(L, 3, 10, QUARTER)
+    steps = [float(s) for s in opt.steps]
+    sampler = lambda rng, k: g.sample_gd_error(rng, k, 3, 10, steps, 0.25)  # noqa: E731
+    agreement = assert_expectation(sampler, opt.loss, n=200_000, seed=33)
+    assert agreement.resolution["relative"] <= 0.05
+    assert g.optimal_steps_per_layer(1, 3, 10, QUARTER).loss == g.one_layer_optimum(QUARTER)[1].subs({d: 3, N: 10})
+    # negative control: the shared-step optimum's loss is not the per-layer optimum's, and MC sees it
+    with pytest.raises(AssertionError, match="expectation differs"):
+        assert_expectation(sampler, g.optimal_step(L, 3, 10, QUARTER).loss, n=200_000, seed=33)

@@ -30,7 +30,7 @@ from icl_proofs.moments import traces
 
 N, d = iw.N_sym, iw.d_sym
 alpha, gamma, lam = P.alpha_sym, P.gamma_sym, P.lam_sym
-s2 = sp.Symbol("sigma2", nonnegative=True)
+s2 = P.sigma2_sym
 ALPHA_TEST = 1e-3
 
 
@@ -124,7 +124,7 @@ def test_ridgeless_limit_above_the_interpolation_threshold():
 
 # ------------------------------------------------------------------ route bayes
 def test_bayes_risk_is_the_minimum_of_the_ridge_limit():
-    sig = sp.Symbol("sigma2", positive=True)
+    sig = P.sigma2_sym
     R = P.ridge_risk_limit(lam, gamma, sig)
     lam_star = sig * gamma
     assert sp.simplify(sp.diff(R, lam).subs(lam, lam_star)) == 0        # stationary at λ* = σ²γ
@@ -157,8 +157,7 @@ def _fit(lam_value):
 
 
 def _limit_value(expr, lam_value):
-    return float(expr.subs({lam: lam_value, gamma: 1 / sp.Float(MC_ALPHA), s2: MC_SIGMA2,
-                            sp.Symbol("sigma2", positive=True): MC_SIGMA2}))
+    return float(expr.subs({lam: lam_value, gamma: 1 / sp.Float(MC_ALPHA), s2: MC_SIGMA2}))
 
 
 @pytest.mark.parametrize("lam_value", [MC_LAM, MC_SIGMA2 / MC_ALPHA])   # a ridge and the Bayes λ*

@@ -51,7 +51,8 @@ from .traces import IDENTITY, letters_in
 
 __all__ = ["gd_loss", "gd_error_terms", "optimal_step", "StepOptimum", "one_layer_optimum",
            "gap_to_one_layer", "loss_d1_chi_square", "sample_gd_error", "eta_sym", "sigma2_sym",
-           "step_symbols", "MAX_LAYERS", "optimal_preconditioner_one_layer", "lam_sym"]
+           "step_symbols", "MAX_LAYERS", "optimal_preconditioner_one_layer", "lam_sym",
+           "optimal_steps_per_layer", "PerLayerOptimum"]
 
 eta_sym = sp.Symbol("eta", positive=True)
 #: an eigenvalue of Λ (the optimal one-layer preconditioner is a function of Λ)
@@ -193,6 +194,67 @@ def optimal_step(L: int, d, N, sigma2=0) -> StepOptimum:
     best_loss = sp.nsimplify(best_loss) if best_eta.is_Rational else best_loss
     return StepOptimum(L, best_eta, best_loss,
                        tuple((r, v, sp.N(v, 30)) for r, v, _ in crit), leading)
+
+
+@lru_cache(maxsize=None)
+def _per_layer_loss(L: int, with_noise: bool) -> sp.Expr:
+    return gd_loss(L, step_symbols(L), sigma2=None if with_noise else 0)
+
+
+@dataclasses.dataclass(frozen=True)
+class PerLayerOptimum:
+    """The global minimiser over one step per layer (isotropic data), exact.
+
+    ``steps``: η_1 ≤ … ≤ η_L (the layers commute, so their order is free); ``loss``: the minimum;
+    ``elementary``: the optimal elementary symmetric polynomials (σ_1, …, σ_L) of the steps, rational;
+    ``hessian``: the constant Hessian of the loss in σ, positive definite (the certificate).
+    """
+
+    L: int
+    steps: tuple
+    loss: sp.Expr
+    elementary: tuple
+    hessian: sp.Matrix
+
+
+def optimal_steps_per_layer(L: int, d, N, sigma2=0) -> PerLayerOptimum:
+    """Exact global minimiser of the isotropic L-layer loss over one step per layer.
+
+    Why it is exact: for isotropic data every M_l = I − η_l Σ̂ commutes, so
+    ``A = −Π_l (I − η_l Σ̂) = −p(Σ̂)`` and ``B Σ̂ = I − p(Σ̂)`` with ``p(s) = 1 − σ_1 s + σ_2 s² − …``,
+    σ_k the elementary symmetric polynomials of the steps.  The loss is therefore a quadratic in
+    (σ_1, …, σ_L) (:func:`sympy.polys.polyfuncs.symmetrize` rewrites it so, with zero remainder);
+    its Hessian is checked positive definite (exactly), so the unique stationary point, a rational
+    solution of a linear system, is the global minimum over all σ.  The steps are the roots of
+    ``t^L − σ_1 t^{L−1} + σ_2 t^{L−2} − …``; if they are all real they are feasible steps and this is
+    the global optimum over per-layer steps.  Otherwise the optimum needs complex steps and is
+    refused (one line), rather than guessed on the boundary.
+    """
+    from sympy.polys.polyfuncs import symmetrize
+
+    L = _layers(L)
+    d, N, sigma2 = _concrete(d, "d"), _concrete(N, "N"), _concrete(sigma2, "sigma2")
+    if not (d.is_integer and d >= 1 and N.is_integer and N >= 1 and sigma2 >= 0):
+        raise UserInputError(f"need integers d, N ≥ 1 and σ² ≥ 0, got d = {d}, N = {N}, σ² = {sigma2}")
+    steps = step_symbols(L)
+    loss = sp.expand(_per_layer_loss(L, sigma2 != 0).subs({d_sym: d, N_sym: N, sigma2_sym: sigma2}))
+    in_sigma, remainder, defs = symmetrize(loss, *steps, formal=True)
+    elem = [sym for sym, _ in defs]
+    if remainder != 0 or sp.Poly(in_sigma, *elem).total_degree() > 2:   # pragma: no cover - derivation bug
+        raise AssertionError("the loss is not a quadratic in the elementary symmetric polynomials")
+    hessian = sp.hessian(in_sigma, elem)
+    if not hessian.is_positive_definite:                                  # pragma: no cover
+        raise AssertionError(f"the loss is not strictly convex in σ: Hessian {hessian}")
+    (solution,) = sp.solve([sp.diff(in_sigma, v) for v in elem], elem, dict=True).__iter__()
+    sigma_star = tuple(sp.nsimplify(solution[v]) for v in elem)
+    t = sp.Symbol("t")
+    char = sp.Poly(sum((-1) ** k * (sigma_star[k - 1] if k else 1) * t ** (L - k) for k in range(L + 1)), t)
+    roots = sp.real_roots(char)
+    if len(roots) < L:
+        raise UserInputError(f"the optimal per-layer steps are not all real at d = {d}, N = {N}, σ² = {sigma2}: "
+                             f"σ* = {sigma_star}")
+    return PerLayerOptimum(L, tuple(sorted(roots, key=lambda r: sp.N(r, 30))),
+                           sp.nsimplify(in_sigma.subs(solution)), sigma_star, hessian)
 
 
 def one_layer_optimum(sigma2=None):

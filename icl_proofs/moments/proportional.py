@@ -47,7 +47,7 @@ from . import traces
 from .inverse_wishart import N_sym, d_sym
 
 __all__ = ["ProportionalLimit", "proportional_limit", "normalise_traces", "alpha_sym", "gamma_sym",
-           "lam_sym", "mp_resolvent", "mp_moment", "ridge_risk_limit", "bayes_risk_limit",
+           "lam_sym", "sigma2_sym", "mp_resolvent", "mp_moment", "ridge_risk_limit", "bayes_risk_limit",
            "ridge_risk_conditional", "ridge_risk_monte_carlo", "sample_spectra", "compare_limit",
            "extrapolate_in_1_over_d", "Extrapolation", "factor_radicands"]
 
@@ -55,6 +55,8 @@ __all__ = ["ProportionalLimit", "proportional_limit", "normalise_traces", "alpha
 alpha_sym = sp.Symbol("alpha", positive=True)
 gamma_sym = sp.Symbol("gamma", positive=True)
 lam_sym = sp.Symbol("lambda", positive=True)
+#: the label-noise variance (the same symbol as in :mod:`.iterated_gd`)
+sigma2_sym = sp.Symbol("sigma2", nonnegative=True)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -165,7 +167,7 @@ def mp_moment(k: int, gamma=gamma_sym) -> sp.Expr:
 
 def ridge_risk_limit(lam=lam_sym, gamma=gamma_sym, sigma2=None, signal=1) -> sp.Expr:
     """The proportional limit of ``E‖ŵ_λ − w‖²`` (module docstring), ``w ~ N(0, (signal/d) I)``."""
-    sigma2 = sp.Symbol("sigma2", nonnegative=True) if sigma2 is None else sp.sympify(sigma2)
+    sigma2 = sigma2_sym if sigma2 is None else sp.sympify(sigma2)
     L = sp.Dummy("L", positive=True)
     r = mp_resolvent(L, gamma)
     dr = sp.diff(r, L)
@@ -175,7 +177,7 @@ def ridge_risk_limit(lam=lam_sym, gamma=gamma_sym, sigma2=None, signal=1) -> sp.
 
 def bayes_risk_limit(gamma=gamma_sym, sigma2=None, signal=1) -> sp.Expr:
     """The Bayes (posterior-mean) risk limit: the ridge limit at ``λ* = σ²γ/signal``."""
-    sigma2 = sp.Symbol("sigma2", positive=True) if sigma2 is None else sp.sympify(sigma2)
+    sigma2 = sigma2_sym if sigma2 is None else sp.sympify(sigma2)
     lam_star = sigma2 * gamma / sp.sympify(signal)
     return ridge_risk_limit(lam_star, gamma, sigma2, signal)
 
