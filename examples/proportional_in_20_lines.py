@@ -2,6 +2,7 @@
 import numpy as np
 
 from icl_proofs.moments import inverse_wishart as iw, iterated_gd as g, proportional as P
+from icl_proofs.testing import compare_limit
 
 # 1. any derived finite formula -> its exact limit (order in d read off): zfb23's optimum and OLS
 print(P.proportional_limit(g.one_layer_optimum(0)[1]))       # 1/(alpha + 1) · d^1
@@ -16,6 +17,6 @@ for dim, reps in zip(ds, (1024, 128, 32, 16)):
     risk = P.ridge_risk_monte_carlo(eigs, N, lam=0.5, sigma2=0.5)
     means.append(risk.mean()), ses.append(risk.std(ddof=1) / np.sqrt(reps))
 fit = P.extrapolate_in_1_over_d(ds, means, ses)
-out = P.compare_limit(fit, float(ridge.subs(at)), alpha=1e-3)
+out = compare_limit(fit, float(ridge.subs(at)), alpha=1e-3)
 assert out["agrees"] and out["one_over_d_fits"], out
 print(f"limit {float(ridge.subs(at)):.5f}, extrapolated {fit.limit:.5f} ± {fit.limit_se:.1g}, z = {out['z']:+.2f}")

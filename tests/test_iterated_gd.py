@@ -286,3 +286,41 @@ def test_per_layer_optimum_by_monte_carlo(L):
     # negative control: the shared-step optimum's loss is not the per-layer optimum's, and MC sees it
     with pytest.raises(AssertionError, match="expectation differs"):
         assert_expectation(sampler, g.optimal_step(L, 3, 10, QUARTER).loss, n=200_000, seed=33)
+
+
+# ------------------------------------------------------------------ shared step, general covariance
+@pytest.mark.parametrize("L", [1, 2])
+def test_optimal_step_with_a_covariance(L):
+    opt = g.optimal_step(L, 2, 7, QUARTER, Lambda=LAM)
+    # route numeric-minimisation on the exactly evaluated loss
+    from scipy.optimize import minimize_scalar
+    loss = traces.evaluate_exact(g.gd_loss(L, sigma2=QUARTER, N=7, Lambda="Lambda"), {"Lambda": LAM})
+    f = sp.lambdify(eta, loss)
+    grid = np.linspace(0.0, 1.5, 3001)
+    start = grid[np.argmin(f(grid))]
+    res = minimize_scalar(f, bounds=(start - 1e-3, start + 1e-3), method="bounded", options={"xatol": 1e-12})
+    assert abs(res.x - float(opt.eta)) < 1e-6
+    # route monte-carlo: the literal iteration at η* has the claimed optimal loss
+    lam = np.array(LAM, dtype=float)
+    sampler = lambda rng, k: g.sample_gd_error(rng, k, 2, 7, [float(opt.eta)] * L, 0.25, lam)  # noqa: E731
+    assert assert_expectation(sampler, opt.loss, n=200_000, seed=34).resolution["relative"] <= 0.05
+    # negative control: the isotropic optimum at the same sizes is a different number, and MC sees it
+    with pytest.raises(AssertionError, match="expectation differs"):
+        assert_expectation(sampler, g.optimal_step(L, 2, 7, QUARTER).loss, n=200_000, seed=34)
+
+
+def test_step_equation_roots_are_the_optimal_steps():
+    # L = 1: zfb23's η* = N/(N + d + 1) is the root; L = 2: the certified optimum is a root at (3, 10)
+    assert sp.solve(g.step_equation(1, 0), eta) == [N / (N + d + 1)]
+    eq2 = sp.Poly(g.step_equation(2, 0).subs({d: 3, N: 10}), eta)
+    root = g.optimal_step(2, 3, 10).eta                               # a CRootOf: exact divisibility
+    assert eq2.rem(sp.Poly(root.poly.as_expr().subs(root.poly.gen, eta), eta)).is_zero
+    assert abs(eq2.eval(sp.Rational(2, 3))) > 1e-3                  # negative control: not any step
+
+
+def test_covariance_refusals_are_one_line():
+    with pytest.raises(UserInputError, match="positive-definite") as err:
+        g.optimal_step(1, 2, 7, Lambda=sp.Matrix([[1, 2], [2, 1]]))
+    assert "\n" not in str(err.value)
+    with pytest.raises(UserInputError, match="rational"):
+        g.optimal_step(1, 2, 7, Lambda=sp.Matrix([[sp.sqrt(2), 0], [0, 1]]))

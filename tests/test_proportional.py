@@ -26,7 +26,7 @@ from icl_proofs.claims.base import UserInputError
 from icl_proofs.moments import inverse_wishart as iw
 from icl_proofs.moments import iterated_gd as g
 from icl_proofs.moments import proportional as P
-from icl_proofs.moments import traces
+from icl_proofs.testing import compare_limit
 
 N, d = iw.N_sym, iw.d_sym
 alpha, gamma, lam = P.alpha_sym, P.gamma_sym, P.lam_sym
@@ -164,7 +164,7 @@ def _limit_value(expr, lam_value):
 def test_monte_carlo_ridge_limit_with_1_over_d_extrapolation(lam_value):
     limit = _limit_value(P.ridge_risk_limit(lam, gamma, s2), lam_value)
     fit, means, ses = _fit(lam_value)
-    out = P.compare_limit(fit, limit, ALPHA_TEST)
+    out = compare_limit(fit, limit, ALPHA_TEST)
     assert out["agrees"], (out, fit)
     assert out["one_over_d_fits"], fit                     # a + b/d describes the three dimensions
     assert out["resolution"]["relative"] <= 0.005, out     # the test would see a 0.5 % error
@@ -176,5 +176,5 @@ def test_monte_carlo_ridge_limit_with_1_over_d_extrapolation(lam_value):
     L_ = sp.Dummy("L", positive=True)
     r = P.mp_resolvent(L_, gamma)
     slipped = (L_ ** 2 * (-sp.diff(r, L_)) + s2 * gamma * r).subs(L_, lam)
-    wrong = P.compare_limit(fit, _limit_value(slipped, lam_value), ALPHA_TEST)
+    wrong = compare_limit(fit, _limit_value(slipped, lam_value), ALPHA_TEST)
     assert not wrong["agrees"], wrong

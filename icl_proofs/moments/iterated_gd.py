@@ -24,12 +24,26 @@ both of which :func:`.wick.expect` evaluates for symbolic d, N, steps and σ² (
 Γ when those are named).  With Λ = Ψ = I and a scalar preconditioner Γ = γ I the preconditioner
 only rescales the steps (η_l γ), so for isotropic data the *scalar* preconditioner is the step.
 
-Optimal steps (:func:`optimal_step`): for one shared step η the loss is a polynomial of degree 2L in
-η with positive leading coefficient; its global minimiser is among the real roots of the derivative,
-which SymPy isolates exactly (:func:`sympy.real_roots`, algebraic numbers).  The certificate lists
-every real critical point with the loss there; L = 1 is solved in closed form for symbolic d, N.
+Optimal steps and preconditioner:
+
+* :func:`optimal_step` — one shared step η (isotropic, or a concrete rational Λ): the loss is a
+  polynomial of degree 2L in η with positive leading coefficient; its global minimiser is among
+  the real roots of the derivative, which SymPy isolates exactly (:func:`sympy.real_roots`,
+  algebraic numbers).  The certificate lists every real critical point with the loss there.
+  :func:`step_equation` gives the derivative for symbolic d, N (L = 1: zfb23's η* = N/(N+d+1)).
+* :func:`optimal_steps_per_layer` — one step per layer (isotropic): the loss is a strictly convex
+  quadratic in the steps' elementary symmetric polynomials, so the optimum is a rational linear
+  solve followed by the real roots of one polynomial (exact, unique).
+* :func:`optimal_preconditioner_one_layer` — the optimal one-layer Γ for a general Λ, as a function
+  of Λ (zfb23's Γ); for isotropic data a scalar preconditioner is just a rescaled step.
+
 The gap to the one-layer optimum (zfb23 Thm 4.1: d(d+1)/(N+d+1) for Λ = I, noise-free) is
-``loss_L(η_L*) − loss_1(η_1*)``.
+``loss_L(η_L*) − loss_1(η_1*)`` (:func:`gap_to_one_layer`).
+
+>>> sp.factor(gd_loss(1, sigma2=0))        # one step, isotropic, noise-free: zfb23's Prop. (c = η)
+d*(N*eta**2 - 2*N*eta + N + d*eta**2 + eta**2)/N
+>>> one_layer_optimum(0)
+(N/(N + d + 1), d*(d + 1)/(N + d + 1))
 
 Independent routes (tests): the literal GD iteration on sampled prompts (:func:`sample_gd_error`,
 Monte Carlo), chi-square moments at d = 1 with symbolic N (:func:`loss_d1_chi_square`), and the
@@ -52,7 +66,7 @@ from .traces import IDENTITY, letters_in
 __all__ = ["gd_loss", "gd_error_terms", "optimal_step", "StepOptimum", "one_layer_optimum",
            "gap_to_one_layer", "loss_d1_chi_square", "sample_gd_error", "eta_sym", "sigma2_sym",
            "step_symbols", "MAX_LAYERS", "optimal_preconditioner_one_layer", "lam_sym",
-           "optimal_steps_per_layer", "PerLayerOptimum"]
+           "optimal_steps_per_layer", "PerLayerOptimum", "step_equation"]
 
 eta_sym = sp.Symbol("eta", positive=True)
 #: an eigenvalue of Λ (the optimal one-layer preconditioner is a function of Λ)
@@ -133,6 +147,33 @@ def _isotropic_loss(L: int, with_noise: bool) -> sp.Expr:
     return gd_loss(L, eta_sym, sigma2=None if with_noise else 0)
 
 
+@lru_cache(maxsize=None)
+def _covariance_loss(L: int, with_noise: bool) -> sp.Expr:
+    return gd_loss(L, eta_sym, sigma2=None if with_noise else 0, Lambda="Lambda")
+
+
+def _covariance_loss_at(L: int, sigma2, N, d, Lambda) -> sp.Expr:
+    """The loss at a concrete rational covariance (trace atoms evaluated exactly)."""
+    from .traces import substitute
+
+    Lam = sp.Matrix(Lambda)
+    if Lam.shape != (d, d) or not Lam.is_symmetric() or not Lam.is_positive_definite:
+        raise UserInputError(f"Lambda must be a symmetric positive-definite {d}×{d} matrix")
+    if any(not x.is_Rational for x in Lam):
+        raise UserInputError("Lambda must have exact rational entries (the optimum is exact)")
+    loss = _covariance_loss(L, sigma2 != 0).subs({N_sym: N, sigma2_sym: sigma2})
+    return substitute(loss, {"Lambda": Lam})
+
+
+def step_equation(L: int, sigma2=None) -> sp.Expr:
+    """``∂loss/∂η`` of the isotropic L-step loss, factored, for symbolic d, N, σ²: the optimal shared
+    step is one of its real roots (a polynomial of degree 2L − 1 in η; L = 1 gives zfb23's step)."""
+    L = _layers(L)
+    sigma2 = sigma2_sym if sigma2 is None else sp.sympify(sigma2)
+    loss = _isotropic_loss(L, True).subs(sigma2_sym, sigma2)
+    return sp.factor(sp.diff(loss, eta_sym))
+
+
 @dataclasses.dataclass(frozen=True)
 class StepOptimum:
     """The global minimiser of the loss over one shared step, with its certificate.
@@ -163,8 +204,9 @@ def _concrete(value, name: str):
     return v
 
 
-def optimal_step(L: int, d, N, sigma2=0) -> StepOptimum:
-    """Exact global minimiser over the shared step η of the isotropic L-step loss at concrete d, N, σ².
+def optimal_step(L: int, d, N, sigma2=0, Lambda=None) -> StepOptimum:
+    """Exact global minimiser over the shared step η of the L-step loss at concrete d, N, σ²
+    (isotropic, or a concrete rational covariance ``Lambda``, a SymPy matrix of size d).
 
     The loss is a polynomial in η (degree 2L); :func:`sympy.real_roots` isolates every real root of
     its derivative exactly, and the minimum over those (compared at 50 digits, each separated from
@@ -175,7 +217,10 @@ def optimal_step(L: int, d, N, sigma2=0) -> StepOptimum:
     d, N, sigma2 = _concrete(d, "d"), _concrete(N, "N"), _concrete(sigma2, "sigma2")
     if not (d.is_integer and d >= 1 and N.is_integer and N >= 1 and sigma2 >= 0):
         raise UserInputError(f"need integers d, N ≥ 1 and σ² ≥ 0, got d = {d}, N = {N}, σ² = {sigma2}")
-    loss = _isotropic_loss(L, sigma2 != 0).subs({d_sym: d, N_sym: N, sigma2_sym: sigma2})
+    if Lambda is None:
+        loss = _isotropic_loss(L, sigma2 != 0).subs({d_sym: d, N_sym: N, sigma2_sym: sigma2})
+    else:
+        loss = _covariance_loss_at(L, sigma2, N, d, Lambda)
     poly = sp.Poly(sp.expand(loss), eta_sym)
     leading = poly.LC()
     if poly.degree() != 2 * L or not leading > 0:   # pragma: no cover - a derivation bug

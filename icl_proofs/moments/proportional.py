@@ -48,7 +48,7 @@ from .inverse_wishart import N_sym, d_sym
 
 __all__ = ["ProportionalLimit", "proportional_limit", "normalise_traces", "alpha_sym", "gamma_sym",
            "lam_sym", "sigma2_sym", "mp_resolvent", "mp_moment", "ridge_risk_limit", "bayes_risk_limit",
-           "ridge_risk_conditional", "ridge_risk_monte_carlo", "sample_spectra", "compare_limit",
+           "ridge_risk_conditional", "ridge_risk_monte_carlo", "sample_spectra",
            "extrapolate_in_1_over_d", "Extrapolation", "factor_radicands"]
 
 #: N/d and d/N
@@ -239,16 +239,3 @@ def extrapolate_in_1_over_d(ds: Sequence[int], means: Sequence[float], ses: Sequ
                          float(np.sum(Wt * resid ** 2)), len(ds) - 2, tuple(ds.astype(int)),
                          tuple(means), tuple(ses))
 
-
-def compare_limit(fit: Extrapolation, limit: float, alpha: float) -> dict:
-    """Two-sided z-test of the extrapolated intercept against a claimed limit, with its resolution
-    (:func:`icl_proofs.claims.checks.resolution`) and the fit's χ² goodness (is 1/d enough?)."""
-    from scipy.stats import chi2
-
-    from ..claims.checks import resolution
-    from ..numeric.montecarlo import threshold
-
-    z = (fit.limit - limit) / fit.limit_se
-    chi2_ok = fit.dof == 0 or fit.chi2 <= chi2.isf(alpha, fit.dof)
-    return {"z": float(z), "threshold": threshold(alpha), "agrees": abs(z) <= threshold(alpha),
-            "resolution": resolution(fit.limit_se, limit, alpha), "one_over_d_fits": bool(chi2_ok)}
