@@ -324,3 +324,24 @@ def test_covariance_refusals_are_one_line():
     assert "\n" not in str(err.value)
     with pytest.raises(UserInputError, match="rational"):
         g.optimal_step(1, 2, 7, Lambda=sp.Matrix([[sp.sqrt(2), 0], [0, 1]]))
+
+
+# ------------------------------------------------------------------ per-layer optimum, proportional limit
+@pytest.mark.parametrize("L", [1, 2, 3])
+def test_per_layer_optimum_limit(L):
+    from icl_proofs.moments.proportional import alpha_sym as a, proportional_limit
+    loss_per_d, sigma = g.optimal_steps_per_layer_limit(L)
+    assert sp.simplify(loss_per_d - 1 / sum(a ** k for k in range(L + 1))) == 0
+    if L == 1:   # route zfb23: the limit of the printed d(d+1)/(N+d+1)
+        assert proportional_limit(d * (d + 1) / (N + d + 1)).value == loss_per_d
+    # route optimise-then-limit: minimise the finite-(d, N) loss over the steps' elementary symmetric
+    # polynomials exactly (symbolic d, N = αd), then take d → ∞ — the tool takes the limit first
+    from sympy.polys.polyfuncs import symmetrize
+    finite = g.gd_loss(L, g.step_symbols(L), sigma2=0).subs(N, a * d)
+    q, rem, defs = symmetrize(sp.expand(finite), *g.step_symbols(L), formal=True)
+    elem = [v for v, _ in defs]
+    sol = sp.solve([sp.diff(q, v) for v in elem], elem, dict=True)[0]
+    finite_min = sp.factor(q.subs(sol))
+    assert rem == 0 and proportional_limit(finite_min, {}).value == sp.factor(loss_per_d)
+    # negative control: the shared-step neighbour 1/(1 + α + … + α^(L−1)) is not the limit
+    assert sp.simplify(loss_per_d - 1 / sum(a ** k for k in range(L))) != 0

@@ -66,7 +66,8 @@ from .traces import IDENTITY, letters_in
 __all__ = ["gd_loss", "gd_error_terms", "optimal_step", "StepOptimum", "one_layer_optimum",
            "gap_to_one_layer", "loss_d1_chi_square", "sample_gd_error", "eta_sym", "sigma2_sym",
            "step_symbols", "MAX_LAYERS", "optimal_preconditioner_one_layer", "lam_sym",
-           "optimal_steps_per_layer", "PerLayerOptimum", "step_equation"]
+           "optimal_steps_per_layer", "PerLayerOptimum", "step_equation",
+           "optimal_steps_per_layer_limit"]
 
 eta_sym = sp.Symbol("eta", positive=True)
 #: an eigenvalue of Λ (the optimal one-layer preconditioner is a function of Λ)
@@ -300,6 +301,29 @@ def optimal_steps_per_layer(L: int, d, N, sigma2=0) -> PerLayerOptimum:
                              f"σ* = {sigma_star}")
     return PerLayerOptimum(L, tuple(sorted(roots, key=lambda r: sp.N(r, 30))),
                            sp.nsimplify(in_sigma.subs(solution)), sigma_star, hessian)
+
+
+def optimal_steps_per_layer_limit(L: int):
+    """The proportional limit (N = αd, d → ∞, noise-free, isotropic) of the per-layer optimum.
+
+    Returns ``(loss_per_d, sigma)``: the limit of ``min loss / d`` as a rational function of α and
+    the optimal elementary symmetric polynomials of the steps.  Derived as in
+    :func:`optimal_steps_per_layer`, after :func:`.proportional.proportional_limit` of the loss (the
+    limit is still a quadratic in σ).  For L ≤ 3 it comes out as ``1/(1 + α + … + α^L)``.
+    """
+    from sympy.polys.polyfuncs import symmetrize
+
+    from .proportional import proportional_limit
+
+    L = _layers(L)
+    steps = step_symbols(L)
+    lim = proportional_limit(_per_layer_loss(L, False))
+    in_sigma, remainder, defs = symmetrize(sp.expand(lim.value), *steps, formal=True)
+    elem = [sym for sym, _ in defs]
+    if remainder != 0 or lim.order != 1:                       # pragma: no cover - derivation bug
+        raise AssertionError("the limit is not a quadratic in the elementary symmetric polynomials")
+    (solution,) = sp.solve([sp.diff(in_sigma, v) for v in elem], elem, dict=True).__iter__()
+    return sp.factor(in_sigma.subs(solution)), tuple(sp.factor(solution[v]) for v in elem)
 
 
 def one_layer_optimum(sigma2=None):
