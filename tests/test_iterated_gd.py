@@ -345,3 +345,20 @@ def test_per_layer_optimum_limit(L):
     assert rem == 0 and proportional_limit(finite_min, {}).value == sp.factor(loss_per_d)
     # negative control: the shared-step neighbour 1/(1 + α + … + α^(L−1)) is not the limit
     assert sp.simplify(loss_per_d - 1 / sum(a ** k for k in range(L))) != 0
+
+
+def test_per_layer_optimum_under_strong_noise():
+    # σ² = 10: the unconstrained optimum in σ needs complex steps; for L = 2 the answer is the
+    # equal-steps boundary.  Route grid: a dense float grid over (η₁, η₂) finds nothing better.
+    opt = g.optimal_steps_per_layer(2, 3, 10, 10)
+    assert not opt.interior and opt.steps[0] == opt.steps[1] == g.optimal_step(2, 3, 10, 10).eta
+    e1, e2 = g.step_symbols(2)
+    f = sp.lambdify((e1, e2), g.gd_loss(2, (e1, e2), sigma2=10).subs({d: 3, N: 10}))
+    grid = np.linspace(0.0, 1.5, 601)
+    E1, E2 = np.meshgrid(grid, grid)
+    assert f(E1, E2).min() >= float(opt.loss) - 1e-12
+    # negative control: a point off the boundary is worse (the grid would see a better one)
+    assert f(float(opt.steps[0]) + 0.05, float(opt.steps[0]) - 0.05) > float(opt.loss)
+    with pytest.raises(UserInputError, match="complex steps") as err:
+        g.optimal_steps_per_layer(3, 3, 10, 100)
+    assert "\n" not in str(err.value)

@@ -229,7 +229,6 @@ def optimal_step(L: int, d, N, sigma2=0, Lambda=None) -> StepOptimum:
     roots = sp.real_roots(poly.diff(eta_sym))
     crit = []
     for r in roots:
-        r = sp.nsimplify(r) if r.is_Rational else r
         value = poly.as_expr().subs(eta_sym, r)
         crit.append((r, value, sp.N(value, 50)))
     crit.sort(key=lambda t: t[2])
@@ -237,7 +236,7 @@ def optimal_step(L: int, d, N, sigma2=0, Lambda=None) -> StepOptimum:
         raise UserInputError(f"two critical points tie at 40 digits ({crit[0][0]}, {crit[1][0]}): "
                              f"the minimiser is not unique")
     best_eta, best_loss, _ = crit[0]
-    best_loss = sp.nsimplify(best_loss) if best_eta.is_Rational else best_loss
+    # (for a rational η* the loss is already an exact rational; nsimplify would *approximate* it)
     return StepOptimum(L, best_eta, best_loss,
                        tuple((r, v, sp.N(v, 30)) for r, v, _ in crit), leading)
 
@@ -253,7 +252,9 @@ class PerLayerOptimum:
 
     ``steps``: η_1 ≤ … ≤ η_L (the layers commute, so their order is free); ``loss``: the minimum;
     ``elementary``: the optimal elementary symmetric polynomials (σ_1, …, σ_L) of the steps, rational;
-    ``hessian``: the constant Hessian of the loss in σ, positive definite (the certificate).
+    ``hessian``: the constant Hessian of the loss in σ, positive definite (the certificate);
+    ``interior``: False when the unconstrained optimum needs complex steps and the answer is the
+    boundary one (L = 2: equal steps, see :func:`optimal_steps_per_layer`).
     """
 
     L: int
@@ -261,6 +262,7 @@ class PerLayerOptimum:
     loss: sp.Expr
     elementary: tuple
     hessian: sp.Matrix
+    interior: bool = True
 
 
 def optimal_steps_per_layer(L: int, d, N, sigma2=0) -> PerLayerOptimum:
@@ -273,8 +275,9 @@ def optimal_steps_per_layer(L: int, d, N, sigma2=0) -> PerLayerOptimum:
     its Hessian is checked positive definite (exactly), so the unique stationary point, a rational
     solution of a linear system, is the global minimum over all σ.  The steps are the roots of
     ``t^L − σ_1 t^{L−1} + σ_2 t^{L−2} − …``; if they are all real they are feasible steps and this is
-    the global optimum over per-layer steps.  Otherwise the optimum needs complex steps and is
-    refused (one line), rather than guessed on the boundary.
+    the global optimum over per-layer steps.  Otherwise (strong noise) the unconstrained optimum
+    needs complex steps: for L = 2 the constrained optimum is then the equal-steps one (a convexity
+    argument, in the code); for L = 3 it is refused (one line) rather than guessed.
     """
     from sympy.polys.polyfuncs import symmetrize
 
@@ -292,15 +295,22 @@ def optimal_steps_per_layer(L: int, d, N, sigma2=0) -> PerLayerOptimum:
     if not hessian.is_positive_definite:                                  # pragma: no cover
         raise AssertionError(f"the loss is not strictly convex in σ: Hessian {hessian}")
     (solution,) = sp.solve([sp.diff(in_sigma, v) for v in elem], elem, dict=True).__iter__()
-    sigma_star = tuple(sp.nsimplify(solution[v]) for v in elem)
+    sigma_star = tuple(solution[v] for v in elem)            # exact rationals (a linear solve)
     t = sp.Symbol("t")
     char = sp.Poly(sum((-1) ** k * (sigma_star[k - 1] if k else 1) * t ** (L - k) for k in range(L + 1)), t)
     roots = sp.real_roots(char)
-    if len(roots) < L:
-        raise UserInputError(f"the optimal per-layer steps are not all real at d = {d}, N = {N}, σ² = {sigma2}: "
-                             f"σ* = {sigma_star}")
-    return PerLayerOptimum(L, tuple(sorted(roots, key=lambda r: sp.N(r, 30))),
-                           sp.nsimplify(in_sigma.subs(solution)), sigma_star, hessian)
+    if len(roots) == L:
+        return PerLayerOptimum(L, tuple(sorted(roots, key=lambda r: sp.N(r, 30))),
+                               sp.expand(in_sigma.subs(solution)), sigma_star, hessian, interior=True)
+    if L == 2:
+        # σ* is infeasible (complex steps).  The feasible set {σ₁² ≥ 4σ₂} is closed and the loss is
+        # strictly convex in σ, so its minimum over the set lies on the boundary σ₁² = 4σ₂, which
+        # is exactly the set of equal steps: the optimum is the shared step's
+        shared = optimal_step(2, d, N, sigma2)
+        return PerLayerOptimum(2, (shared.eta, shared.eta), shared.loss, (2 * shared.eta, shared.eta ** 2),
+                               hessian, interior=False)
+    raise UserInputError(f"the unconstrained optimum needs complex steps at L = {L}, d = {d}, N = {N}, "
+                         f"σ² = {sigma2} (σ* = {sigma_star}); the boundary case is solved for L = 2 only")
 
 
 def optimal_steps_per_layer_limit(L: int):
@@ -341,7 +351,7 @@ def gap_to_one_layer(L: int, d, N, sigma2=0):
     """``loss_L(η_L*) − loss_1(η_1*)`` at concrete sizes (exact), with both optima."""
     opt_L = optimal_step(L, d, N, sigma2)
     _, loss1 = one_layer_optimum(sigma2)
-    loss1 = sp.nsimplify(loss1.subs({d_sym: d, N_sym: N}))
+    loss1 = sp.factor(loss1.subs({d_sym: d, N_sym: N, sigma2_sym: sigma2}))
     return opt_L.loss - loss1, opt_L, loss1
 
 
