@@ -45,7 +45,7 @@ from typing import Callable
 
 import sympy as sp
 
-__all__ = ["Agreement", "assert_expectation"]
+__all__ = ["Agreement", "assert_expectation", "compare_limit"]
 
 #: values tried for the free symbols when no ``exact_at`` is given (large primes avoid the poles
 #: of finite-N formulas such as 1/(N − d − 3))
@@ -205,3 +205,24 @@ def _monte_carlo(sampler, claimed, points, n, seed, alpha, effect, batch) -> Agr
         raise AssertionError(f"inconclusive (too coarse): {text} > the {100 * effect:g} % required; "
                              f"increase n")
     return Agreement("monte-carlo", text, resolution=res, points=tuple(points[:1]))
+
+
+# ------------------------------------------------------------------------- proportional limits
+def compare_limit(fit, limit: float, alpha: float = 1e-3) -> dict:
+    """Two-sided z-test of a 1/d-extrapolated Monte-Carlo intercept against a claimed limit.
+
+    ``fit``: an :class:`icl_proofs.moments.proportional.Extrapolation` (``mean(d) = a + b/d`` fitted
+    across dimensions).  Returns ``z``, ``threshold``, ``agrees``, the ``resolution``
+    (:func:`icl_proofs.claims.checks.resolution` of the intercept's standard error) and
+    ``one_over_d_fits``: whether the fit's χ² is within its 1 − α quantile (if not, 1/d does not
+    describe the finite-d bias and the intercept is not to be trusted).
+    """
+    from scipy.stats import chi2
+
+    from .claims.checks import resolution
+    from .numeric.montecarlo import threshold
+
+    z = (fit.limit - limit) / fit.limit_se
+    chi2_ok = fit.dof == 0 or fit.chi2 <= chi2.isf(alpha, fit.dof)
+    return {"z": float(z), "threshold": threshold(alpha), "agrees": abs(z) <= threshold(alpha),
+            "resolution": resolution(fit.limit_se, limit, alpha), "one_over_d_fits": bool(chi2_ok)}

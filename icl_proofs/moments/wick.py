@@ -163,11 +163,13 @@ class MExpr:
         return self * (1 / sp.sympify(other))
 
     def __pow__(self, k: int):
-        if self.kind != "scalar" or int(k) != k or k < 0:
-            raise TypeError("only scalar expressions can be raised to integer powers")
-        out = _lift(1, "scalar")
+        if self.kind not in ("scalar", "matrix") or int(k) != k or k < 0:
+            raise TypeError("only scalar and square-matrix expressions can be raised to non-negative "
+                            "integer powers")
+        # a matrix power is the repeated product (M**0 = I), so expect() sees ordinary words
+        out = _lift(1, "scalar") if self.kind == "scalar" else identity()
         for _ in range(int(k)):
-            out = out * self
+            out = out * self if self.kind == "scalar" else out @ self
         return out
 
     def _scale_by(self, s: "MExpr") -> "MExpr":
