@@ -1,6 +1,8 @@
 """The claim registry: every command looks claims up here, so a registered claim appears everywhere."""
 from __future__ import annotations
 
+import importlib
+
 from .base import Claim, Param, UserInputError
 
 _REGISTRY: dict[str, Claim] = {}
@@ -49,9 +51,19 @@ def _load_builtin() -> None:
     global _LOADED
     if not _LOADED:
         _LOADED = True
-        from . import dd25, ding25, zfb23  # noqa: F401  (registers on import)
-
+        for paper in builtin_papers():  # every paper package registers its claims on import
+            importlib.import_module(f"{__package__}.{paper}")
         load_plugins()
+
+
+def builtin_papers() -> list[str]:
+    """The paper packages shipped in ``icl_proofs.claims`` (each sub-package is one paper: adding a
+    paper means adding its folder)."""
+    import pkgutil
+
+    from . import __path__ as here
+
+    return sorted(m.name for m in pkgutil.iter_modules(here) if m.ispkg)
 
 
 def load_plugins() -> list[str]:
