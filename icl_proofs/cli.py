@@ -827,6 +827,13 @@ def report_cmd(patterns, out_dir, from_json, quick, seed, alpha, dps, no_figures
                                       "results_file") if meta.get(k) is not None}
     info = build_report(claims, results, out_dir, meta=shown, seed=seed, figures=not no_figures,
                         pdf=not no_pdf, progress=(lambda m: None) if quiet else (lambda m: click.echo(m, err=True)))
+    from .export.report import verdict_rows
+
+    by_id = {r["claim"]: r for r in results}
+    rows = verdict_rows(claims, by_id)
+    wid = max((len(cid) for cid, _, _ in rows), default=5)
+    for cid, status, note in rows:  # the verdicts, as at the top of the report
+        click.echo(_clip(f"{cid:<{wid}}  {status:<12}  {note}", _width()))
     click.echo(f"wrote {info['html']}")
     click.echo(f"wrote {info['tex']}")
     if info["pdf"] is not None:
@@ -938,13 +945,25 @@ def _operator_name(name: str, known) -> str:
 @click.argument("patterns", nargs=-1, metavar="[CLAIM|PREFIX]...")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, metavar="FILE",
               help="Write to FILE (a .pdf name compiles with pdflatex) instead of stdout.")
-def latex_cmd(patterns, output) -> None:
+@click.option("--expr", "expr_name", default=None, metavar="NAME",
+              help="Print only the derived quantity NAME of the one claim named, as a display to paste.")
+@click.option("--preamble", is_flag=True, help="Print the packages and macros the formulas need.")
+def latex_cmd(patterns, output, expr_name, preamble) -> None:
     """Write a LaTeX document with the statements and derivations of the claims (all if none named)."""
-    from .export.latex import compile_pdf, document
+    from .export.latex import compile_pdf, document, snippet
+    from .export.latex import preamble as macros
 
+    if preamble:
+        click.echo(macros(), nl=False)
+        return
     claims = registry.select(list(patterns))
     if not claims:
         raise UserInputError("no claims registered")
+    if expr_name is not None:
+        if len(claims) != 1:
+            raise UserInputError(f"--expr takes one claim; {len(claims)} match {' '.join(patterns) or 'nothing'}")
+        click.echo(snippet(claims[0], expr_name), nl=False)
+        return
     tex = document(claims)
     if output is None:
         click.echo(tex, nl=False)

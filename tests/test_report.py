@@ -140,3 +140,28 @@ def test_report_bad_results_file_is_one_line_error(tmp_path, content, message):
     assert r.exit_code == 2
     lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1 and message in lines[0]
+
+
+def test_html_math_comes_from_the_papers_latex(report):
+    """The derivations' MathML is converted from the LaTeX the PDF typesets: no SymPy names in it."""
+    info, _ = report
+    page = info["html"].read_text(encoding="utf-8")
+    maths = re.findall(r"<math.*?</math>", page, flags=re.S)
+    assert maths
+    text = " ".join(re.sub(r"<[^>]+>", " ", m) for m in maths)
+    for name in ("Lambda", "TrF", "tr(Lambda", "yhat", "Sigma_hat", "**"):
+        assert name not in text, name
+    assert "&#x00393;" in page or "Γ" in page  # tr(Λ²Γ⁻¹): the paper's Γ
+
+
+def test_verdict_table_with_amendments_in_pdf_source(report):
+    from icl_proofs.export.report import _tex_summary, verdict_rows
+
+    info, results = report
+    assert "\\section*{Verdicts}" in info["tex"].read_text(encoding="utf-8")
+    claims = registry.select(["zfb23.risk"])
+    res = {"zfb23.risk": {"claim": "zfb23.risk", "status": "refuted", "checks": [],
+                          "amendments": [{"statement": "E(yhat-y)^2 with 1/M", "status": "holds", "checks": []}]}}
+    rows = verdict_rows(claims, res)
+    assert rows[1] == ("zfb23.risk (amended)", "holds", "E(yhat-y)^2 with 1/M")
+    assert "yhat" not in _tex_summary(claims, res)  # typeset, not code

@@ -13,6 +13,7 @@ import base64
 import datetime as _dt
 import html
 import json
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -74,16 +75,53 @@ def _mathml(expr) -> str | None:
     return f'<math xmlns="http://www.w3.org/1998/Math/MathML" display="block">{inner}</math>'
 
 
+def _tex_to_mathml(math: str, display: bool) -> str:
+    """MathML from the same LaTeX the PDF typesets (one source of mathematics for both)."""
+    from latex2mathml.converter import convert
+
+    return convert(_latex.sanitize_latex(math).replace(r"\ensuremath", ""),
+                   display="block" if display else "inline")
+
+
+def _display_body(disp: str) -> str:
+    """The math inside a display environment written by :func:`.printing.display`."""
+    body = re.sub(r"^\\\[|\\\]$", "", disp.strip())
+    body = body.replace(r"\begin{equation*}", "").replace(r"\end{equation*}", "")
+    return body.strip()
+
+
+def _text_with_math(text: str) -> str:
+    """LaTeX text with ``$...$`` (a label, a statement) as HTML with inline MathML."""
+    parts = re.split(r"(?<!\\)\$", text)
+    out = []
+    for i, part in enumerate(parts):
+        if i % 2:
+            try:
+                out.append(_tex_to_mathml(part, display=False))
+            except Exception:  # noqa: BLE001 - a formula the converter cannot read shows as text
+                out.append(f"<code>{_esc(part)}</code>")
+        else:
+            plain = re.sub(r"\\(textbf|emph|textit|text|mathrm)\{([^{}]*)\}", r"\2", part)
+            plain = plain.replace("~", "\u00a0").replace(r"\,", " ").replace("--", "\u2013")
+            out.append(_esc(plain))
+    return "".join(out)
+
+
 def _derivations(claim) -> tuple[list[tuple[str, str]], str | None]:
-    """(label, html) for each derived object; plus an error line if ``derive`` failed."""
+    """(label html, math html) for each derived object; plus an error line if ``derive`` failed."""
     try:
-        derived = claim.derive()
+        derived = _latex.derivations(claim)
     except Exception as e:  # noqa: BLE001 - one broken derivation must not lose the report
         return [], f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
     out = []
-    for label, expr in derived.items():
-        m = _mathml(expr)
-        out.append((label, f'<div class="math">{m}</div>' if m else f"<pre>{_esc(expr)}</pre>"))
+    for _key, label, disp in derived:
+        body = _display_body(disp)
+        try:
+            m = _tex_to_mathml(body, display=True)
+            html_math = f'<div class="math">{m}</div>'
+        except Exception:  # noqa: BLE001 - shown as LaTeX source rather than lost
+            html_math = f"<pre>{_esc(body)}</pre>"
+        out.append((_text_with_math(label.text()) if label.text() else "", html_math))
     return out, None
 
 
@@ -146,10 +184,10 @@ def _html(claims, results: dict[str, dict], figs: dict, meta: dict, title: str) 
     for r in results.values():
         counts[r["status"]] = counts.get(r["status"], 0) + 1
     summary_rows = "".join(
-        f'<tr><td><a href="#{_esc(c.id)}"><code>{_esc(c.id)}</code></a></td><td>{_esc(c.title)}</td>'
-        f'<td><span class="badge" style="background:{_STATUS_COLOUR.get(results[c.id]["status"], "#57606a")}">'
-        f'{_esc(results[c.id]["status"])}</span></td></tr>'
-        for c in claims if c.id in results)
+        f'<tr><td><a href="#{_esc(cid.split(" ")[0])}"><code>{_esc(cid)}</code></a></td>'
+        f'<td><span class="badge" style="background:{_STATUS_COLOUR.get(status, "#57606a")}">'
+        f'{_esc(status)}</span></td><td>{_esc(note)}</td></tr>'
+        for cid, status, note in verdict_rows(claims, results))
     meta_rows = "".join(f"<tr><td>{_esc(k)}</td><td><code>{_esc(v)}</code></td></tr>" for k, v in meta.items())
     sections = []
     for c in claims:
@@ -158,7 +196,7 @@ def _html(claims, results: dict[str, dict], figs: dict, meta: dict, title: str) 
             continue
         colour = _STATUS_COLOUR.get(r["status"], "#57606a")
         derivs, err = _derivations(c)
-        deriv_html = "".join(f"<p><code>{_esc(label)}</code>:</p>{body}" for label, body in derivs)
+        deriv_html = "".join((f"<p>{label}:</p>" if label else "") + body for label, body in derivs)
         if err:
             deriv_html += f"<p><em>Derivation unavailable: {_esc(err)}</em></p>"
         fig_html = "".join(
@@ -170,7 +208,8 @@ def _html(claims, results: dict[str, dict], figs: dict, meta: dict, title: str) 
             f'<section id="{_esc(c.id)}"><h2><code>{_esc(c.id)}</code> — {_esc(c.title)} '
             f'<span class="badge" style="background:{colour}">{_esc(r["status"])}</span></h2>'
             f"<p><em>Source:</em> {_esc(', '.join(x for x in (c.paper, c.source) if x))}</p>"
-            f"<p><strong>Statement.</strong> {_esc(c.statement)}</p>"
+            f"<p><strong>Statement.</strong> "
+            f"{_text_with_math(c.statement_latex) if c.statement_latex else _esc(c.statement)}</p>"
             + (f"<h3>Derivation</h3>{deriv_html}" if deriv_html else "")
             + f"<h3>Checks</h3>{_check_rows(r.get('checks', []))}{witness}{fig_html}</section>")
     counts_text = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
@@ -178,8 +217,30 @@ def _html(claims, results: dict[str, dict], figs: dict, meta: dict, title: str) 
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
         f"<title>{_esc(title)}</title><style>{_CSS}</style><script>{_CHECK_SCRIPT}</script></head><body>"
         f"<h1>{_esc(title)}</h1><p>{len(results)} claims: {_esc(counts_text)}.</p>"
-        f"<table>{summary_rows}</table><h2>Run</h2><table class=\"meta\">{meta_rows}</table>"
+        f"<table class=\"verdicts\"><tr><th>claim</th><th>verdict</th><th></th></tr>{summary_rows}</table><h2>Run</h2><table class=\"meta\">{meta_rows}</table>"
         + "".join(sections) + "</body></html>\n")
+
+
+def verdict_rows(claims, results: dict[str, dict]) -> list[tuple[str, str, str]]:
+    """(claim id, verdict, note) for the summary table: amendments of a refuted claim follow it."""
+    rows = []
+    for c in claims:
+        r = results.get(c.id)
+        if r is None:
+            continue
+        n = len(r.get("checks", []))
+        rows.append((c.id, r["status"], f"{n} check{'s' if n != 1 else ''}"))
+        for a in r.get("amendments") or []:
+            rows.append((f"{c.id} (amended)", a.get("status", ""), str(a.get("statement", ""))))
+    return rows
+
+
+def _tex_summary(claims, results) -> str:
+    esc = _latex.escape_text
+    lines = [r"\texttt{%s} & \textbf{%s} & %s \\" % (esc(cid), esc(status), _latex.prose(note))
+             for cid, status, note in verdict_rows(claims, results)]
+    return ("\\section*{Verdicts}\n\\begin{longtable}{@{}l l p{0.5\\linewidth}@{}}\n"
+            "claim & verdict & \\\\ \\hline\n\\endhead\n" + "\n".join(lines) + "\n\\end{longtable}\n")
 
 
 def _tex(claims, results: dict[str, dict], figs: dict, meta: dict, title: str) -> str:
@@ -192,7 +253,8 @@ def _tex(claims, results: dict[str, dict], figs: dict, meta: dict, title: str) -
         sec = _latex.claim_section(c)
         rows = "\n".join(
             r"\item[\textbf{%s}] \texttt{%s} (%s): %s" % (esc(ch.get("status", "")), esc(ch.get("name", "")),
-                                                        esc(ch.get("route", "")), esc(ch.get("evidence", "")))
+                                                        esc(ch.get("route", "")),
+                                                        _latex.prose(ch.get("evidence", "")))
             for ch in r.get("checks", []))
         verdict = r"\medskip\noindent\textbf{Verdict: %s.}" % esc(r["status"])
         checks = ("\\begin{description}\\small\n" + rows + "\n\\end{description}") if rows else ""
@@ -204,10 +266,12 @@ def _tex(claims, results: dict[str, dict], figs: dict, meta: dict, title: str) -
     return (
         "\\documentclass[10pt]{article}\n\\usepackage[utf8]{inputenc}\n\\usepackage{amsmath}\n"
         "\\usepackage{amssymb}\n\\usepackage{graphicx}\n\\graphicspath{{figures/}}\n"
+        "\\usepackage[T1]{fontenc}\n\\usepackage{lmodern}\n\\usepackage{longtable}\n"
         "\\usepackage[margin=2cm]{geometry}\n"
         "\\allowdisplaybreaks\n\\setlength{\\parindent}{0pt}\n"
         f"\\title{{{esc(title)}}}\n\\author{{generated by \\texttt{{icl-proofs}}}}\n\\date{{}}\n"
         "\\begin{document}\n\\maketitle\n"
+        + _tex_summary(claims, results) +
         "\\section*{Run}\n\\begin{description}\\small\n" + meta_rows + "\n\\end{description}\n"
         + "\n".join(body) + "\\end{document}\n")
 
