@@ -197,8 +197,9 @@ _GREEK_WORDS = "|".join(sorted(
      "omega Gamma Delta Theta Lambda Xi Pi Sigma Phi Psi Omega").split(), key=len, reverse=True))
 # formula-like tokens in plain text: x_q, W_*, b_l^T, H^-1, s^2, w21, Sigma_hat, yhat, Greek names,
 # and Python expressions as evidence prints them (N*lambda_i**2/2)
-_PYEXPR = r"[A-Za-z0-9_.()]+(?:\*\*?[A-Za-z0-9_.()]+|/[A-Za-z0-9_.()]+)+"
-_SUBSUP = (r"(?:[A-Za-z]+|[\u0370-\u03ff][\u0300-\u036f]?)(?:_(?:\{[^}\s]*\}|[A-Za-z0-9*]+))+(?:\^(?:\{[^}\s]*\}|-?[A-Za-z0-9*]+))?"
+_OPERAND = r"[A-Za-z0-9.(][A-Za-z0-9_.()]*"
+_PYEXPR = rf"{_OPERAND}(?:\*\*?{_OPERAND}|/{_OPERAND})+"
+_SUBSUP = (r"(?:[A-Za-z]+\*?|[\u0370-\u03ff][\u0300-\u036f]?)(?:_(?:\{[^}\s]*\}|[A-Za-z0-9*]+))+(?:\^(?:\{[^}\s]*\}|-?[A-Za-z0-9*]+))?"
            r"|[A-Za-z]\^(?:\{[^}\s]*\}|-?[A-Za-z0-9*]+)")
 _FORMULA = re.compile(
     rf"(?<![A-Za-z0-9\\\u0370-\u03ff])(?:(?P<py>{_PYEXPR})|(?P<ss>{_SUBSUP})|(?P<hat>[A-Za-z]+hat)"
@@ -228,9 +229,9 @@ def _python_math(text: str, notation) -> str | None:
         return None
 
 
-def prose(text: str, notation=None) -> str:
-    """Plain text (a title, a statement, evidence) as LaTeX text: formula-like tokens set in math
-    through the paper's notation (x_q, b^T, W_*, w21, Sigma_hat, N*lambda**2), the rest escaped."""
+def prose_parts(text: str, notation=None) -> list[tuple[str, str]]:
+    """Plain text split into ("text", raw) and ("math", LaTeX) pieces: formula-like tokens (x_q, b^T,
+    W_*, w21, Sigma_hat, N*lambda**2) through the paper's notation.  Used by the PDF and the HTML."""
     from .notation import COMMON, formula_to_latex
 
     notation = notation or COMMON
@@ -241,11 +242,20 @@ def prose(text: str, notation=None) -> str:
         math = _python_math(tok, notation) if m.group("py") else formula_to_latex(tok, notation)
         if math is None:
             continue
-        out.append(escape_text(text[pos:m.start()]))
-        out.append(r"\ensuremath{%s}" % sanitize_latex(math))
+        if m.start() > pos:
+            out.append(("text", text[pos:m.start()]))
+        out.append(("math", math))
         pos = m.end()
-    out.append(escape_text(text[pos:]))
-    return "".join(out)
+    if pos < len(text):
+        out.append(("text", text[pos:]))
+    return out
+
+
+def prose(text: str, notation=None) -> str:
+    """Plain text (a title, a statement, evidence) as LaTeX text, formulas in math (see
+    :func:`prose_parts`), the rest escaped."""
+    return "".join(escape_text(raw) if kind == "text" else r"\ensuremath{%s}" % sanitize_latex(raw)
+                   for kind, raw in prose_parts(text, notation))
 
 
 # --------------------------------------------------------------------------- derivations

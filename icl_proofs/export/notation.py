@@ -145,6 +145,8 @@ def formula_to_latex(text: str, notation: "Notation | None" = None) -> str:
     """A short ASCII formula (a derivation key) in LaTeX math: names through the notation,
     ``'``/``^T`` as transposes, ``E`` as the expectation, ``*`` dropped."""
     notation = notation or COMMON
+    # a starred name (V*, c*_p) is a superscript star, not a product
+    text = re.sub(r"(?<=[A-Za-z])\*(?=_|$|[\s)=,])", "^{*}", text)
     out = []
     for tok in _FORMULA_TOKEN.findall(text):
         if tok == "E" or tok == "𝔼":
@@ -154,7 +156,7 @@ def formula_to_latex(text: str, notation: "Notation | None" = None) -> str:
         elif tok in ("'", "^T", "^{T}"):
             out.append(r"^{\top}")
         elif tok.startswith("^"):
-            out.append("^{%s}" % tok[1:].strip("{}"))
+            out.append("^{%s}" % tok[1:].strip("{}").replace("*", r"\ast"))
         elif tok == "**":
             out.append("^")
         elif tok == "*":

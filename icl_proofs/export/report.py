@@ -37,7 +37,8 @@ font-weight:600;vertical-align:middle}
 table{border-collapse:collapse;margin:.6rem 0;font-size:.86rem;width:100%}
 th,td{border:1px solid #d0d7de;padding:.25rem .45rem;text-align:left;vertical-align:top}
 th{background:#f6f8fa}code,pre{font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-size:.82rem}
-pre{background:#f6f8fa;padding:.5rem;overflow-x:auto}.math{overflow-x:auto;padding:.2rem 0}
+pre{background:#f6f8fa;padding:.5rem;overflow-x:auto;white-space:pre-wrap}
+.math{overflow-x:auto;overflow-y:hidden;max-width:100%;padding:.2rem 0}
 figure{margin:1rem 0}figure img{max-width:100%}figcaption{font-size:.85rem;color:#57606a}
 .meta td:first-child{width:12rem;color:#57606a}
 """
@@ -47,10 +48,19 @@ _CHECK_SCRIPT = """
 window.addEventListener('load', function () {
   var maths = Array.from(document.querySelectorAll('math'));
   var imgs = Array.from(document.querySelectorAll('img'));
+  var vw = document.documentElement.clientWidth;
   var badMath = maths.filter(function (m) { var r = m.getBoundingClientRect(); return !(r.width > 0 && r.height > 0); }).length;
   var badImg = imgs.filter(function (i) { return !(i.complete && i.naturalWidth > 0); }).length;
+  // a display box reaching past the viewport clips its formula; one that scrolls is fine
+  var boxes = Array.from(document.querySelectorAll('.math'));
+  var outside = boxes.filter(function (b) { var r = b.getBoundingClientRect(); return r.right > vw + 1 || r.left < -1; }).length;
+  var clipped = boxes.filter(function (b) {
+    return b.scrollWidth > b.clientWidth + 1 && getComputedStyle(b).overflowX !== 'auto' && getComputedStyle(b).overflowX !== 'scroll'; }).length;
+  var text = maths.map(function (m) { return m.textContent; }).join(' ');
   document.body.setAttribute('data-render-check', JSON.stringify(
-    {math: maths.length, math_unrendered: badMath, images: imgs.length, images_broken: badImg}));
+    {math: maths.length, math_unrendered: badMath, images: imgs.length, images_broken: badImg,
+     math_boxes: boxes.length, math_boxes_outside: outside, math_clipped: clipped,
+     viewport: vw, math_text: text, body_text: document.body.innerText}));
 });
 """
 
@@ -104,6 +114,20 @@ def _text_with_math(text: str) -> str:
             plain = re.sub(r"\\(textbf|emph|textit|text|mathrm)\{([^{}]*)\}", r"\2", part)
             plain = plain.replace("~", "\u00a0").replace(r"\,", " ").replace("--", "\u2013")
             out.append(_esc(plain))
+    return "".join(out)
+
+
+def _prose_html(text: str, notation=None) -> str:
+    """Plain text (evidence, a statement) as HTML with its formulas in MathML."""
+    out = []
+    for kind, raw in _latex.prose_parts(text, notation):
+        if kind == "text":
+            out.append(_esc(raw))
+            continue
+        try:
+            out.append(_tex_to_mathml(raw, display=False))
+        except Exception:  # noqa: BLE001 - a formula the converter cannot read stays text
+            out.append(_esc(raw))
     return "".join(out)
 
 
@@ -174,7 +198,7 @@ def _check_rows(checks: list[dict]) -> str:
         rows.append(
             f"<tr><td><code>{_esc(c.get('name'))}</code></td><td>{_esc(c.get('route'))}</td>"
             f'<td><span class="badge" style="background:{colour}">{_esc(c.get("status"))}</span></td>'
-            f"<td>{_esc(c.get('evidence'))}{witness}</td></tr>")
+            f"<td>{_prose_html(c.get('evidence', ''))}{witness}</td></tr>")
     return ("<table><tr><th>check</th><th>route</th><th>verdict</th><th>evidence</th></tr>"
             + "".join(rows) + "</table>")
 
@@ -209,7 +233,7 @@ def _html(claims, results: dict[str, dict], figs: dict, meta: dict, title: str) 
             f'<span class="badge" style="background:{colour}">{_esc(r["status"])}</span></h2>'
             f"<p><em>Source:</em> {_esc(', '.join(x for x in (c.paper, c.source) if x))}</p>"
             f"<p><strong>Statement.</strong> "
-            f"{_text_with_math(c.statement_latex) if c.statement_latex else _esc(c.statement)}</p>"
+            f"{_text_with_math(c.statement_latex) if c.statement_latex else _prose_html(c.statement)}</p>"
             + (f"<h3>Derivation</h3>{deriv_html}" if deriv_html else "")
             + f"<h3>Checks</h3>{_check_rows(r.get('checks', []))}{witness}{fig_html}</section>")
     counts_text = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
