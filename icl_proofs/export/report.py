@@ -23,8 +23,16 @@ from . import latex as _latex
 
 __all__ = ["build_report", "DD25_FIGURES"]
 
-#: committed dd25 figures (docs/dd25_figures in a checkout); used when present
-DD25_FIGURES = Path(__file__).resolve().parents[2] / "docs" / "dd25_figures"
+def dd25_figures():
+    """The committed dd25 figures: package data (``icl_proofs/assets/dd25_figures``), so an installed
+    wheel has them as well as a checkout."""
+    from importlib.resources import files
+
+    return files("icl_proofs.assets") / "dd25_figures"
+
+
+#: kept for callers that read the folder directly (a checkout or an unzipped install)
+DD25_FIGURES = Path(str(dd25_figures()))
 
 _STATUS_COLOUR = {"holds": "#1a7f37", "refuted": "#cf222e", "inconclusive": "#9a6700"}
 
@@ -158,10 +166,12 @@ def _figures(claim_ids: set[str], fig_dir: Path, seed: int, progress: Callable[[
     from . import plots
 
     figs: dict[str, list[dict]] = {}
-    if not plots.available():
-        progress("report: matplotlib missing, no figures (pip install 'icl-proofs[plots]')")
-        return figs
     fig_dir.mkdir(parents=True, exist_ok=True)
+    _committed_dd25(claim_ids, fig_dir, figs)  # PNGs in the package: no matplotlib needed
+    if not plots.available():
+        if claim_ids & {"zfb23.risk", "zfb23.gradient-flow"}:
+            progress("report: matplotlib missing, no zfb23 figures (pip install 'icl-proofs[plots]')")
+        return figs
     if "zfb23.risk" in claim_ids:
         progress("report: zfb23 derived risk vs Monte Carlo across N ...")
         data = plots.zfb23_risk_vs_n(fig_dir / "zfb23_risk_vs_N.png", seed=seed)
@@ -172,21 +182,27 @@ def _figures(claim_ids: set[str], fig_dir: Path, seed: int, progress: Callable[[
         data = plots.zfb23_gradient_flow(fig_dir / "zfb23_gradient_flow.png", seed=seed)
         figs.setdefault("zfb23.gradient-flow", []).append({"png": Path(data["figure"]), "caption": data["caption"],
                                                            "data": data})
-    dd25 = sorted(c for c in claim_ids if c in ("dd25.thm-4.12", "dd25.data-mixing", "dd25.feature-learning"))
-    meta_file = DD25_FIGURES / "dd25_figures.json"
-    if dd25 and meta_file.exists():
-        info = json.loads(meta_file.read_text(encoding="utf-8"))
-        owner = {"fig1": "dd25.thm-4.12", "fig2": "dd25.data-mixing", "fig3": "dd25.feature-learning"}
-        for fig, meta in info.get("figures", {}).items():
-            png = DD25_FIGURES / f"{fig}.png"
-            claim = owner.get(fig)
-            if png.exists() and claim in claim_ids:
-                dst = fig_dir / f"dd25_{fig}.png"
-                shutil.copyfile(png, dst)
-                caption = (f"dd25 {meta.get('paper', fig)} reproduced "
-                           f"(verification/dd25_figures.py, committed run): {meta.get('caption', '')}")
-                figs.setdefault(claim, []).append({"png": dst, "caption": caption, "data": None})
     return figs
+
+
+def _committed_dd25(claim_ids: set[str], fig_dir: Path, figs: dict) -> None:
+    owner = {"fig1": "dd25.thm-4.12", "fig2": "dd25.data-mixing", "fig3": "dd25.feature-learning"}
+    if not claim_ids & set(owner.values()):
+        return
+    folder = dd25_figures()
+    meta_file = folder / "dd25_figures.json"
+    if not meta_file.is_file():
+        return
+    info = json.loads(meta_file.read_text(encoding="utf-8"))
+    for fig, meta in info.get("figures", {}).items():
+        png = folder / f"{fig}.png"
+        claim = owner.get(fig)
+        if claim in claim_ids and png.is_file():
+            dst = fig_dir / f"dd25_{fig}.png"
+            dst.write_bytes(png.read_bytes())
+            caption = (f"dd25 {meta.get('paper', fig)} reproduced "
+                       f"(verification/dd25_figures.py, committed run): {meta.get('caption', '')}")
+            figs.setdefault(claim, []).append({"png": dst, "caption": caption, "data": None})
 
 
 def _check_rows(checks: list[dict]) -> str:
