@@ -186,10 +186,16 @@ def show_cmd(claim_id: str, as_json: bool) -> None:
         doc["derivation_latex"] = [{"label": l, "latex": m} for l, m in latex_lines]
         click.echo(json.dumps(doc, indent=2, ensure_ascii=False))
         return
-    click.echo(f"{claim.id}" + (f" - {claim.title}" if claim.title else ""))
+    import textwrap
+
+    def wrapped(head: str, text: str) -> None:  # to the terminal's width, continuation indented
+        click.echo(textwrap.fill(text, max(40, _width()), initial_indent=head,
+                                 subsequent_indent=" " * min(len(head), 11), break_on_hyphens=False))
+
+    wrapped("", f"{claim.id}" + (f" - {claim.title}" if claim.title else ""))
     if claim.paper or claim.source:
-        click.echo("source:    " + ", ".join(x for x in (claim.paper, claim.source) if x))
-    click.echo("statement: " + claim.statement)
+        wrapped("source:    ", ", ".join(x for x in (claim.paper, claim.source) if x))
+    wrapped("statement: ", claim.statement)
     if claim.params:
         click.echo("parameters:")
         for p in claim.params:
@@ -197,13 +203,17 @@ def show_cmd(claim_id: str, as_json: bool) -> None:
             bounds = ""
             if p.kind == "int" and (p.minimum is not None or p.maximum is not None):
                 bounds = f", {p.minimum if p.minimum is not None else 1}..{p.maximum if p.maximum is not None else ''}"
-            click.echo(f"  {p.name} ({p.kind}{bounds}; {default}): {p.doc}")
+            wrapped("  ", f"{p.name} ({p.kind}{bounds}; {default}): {p.doc}")
     if derived:
+        from .export import notation, printing
+
         click.echo("derivation:")
+        nt = notation.for_claim(claim)
         for name, expr in derived.items():
-            try:
-                text = sympy.pretty(expr, use_unicode=_unicode_ok())
-            except Exception:  # noqa: BLE001 - not every derived object pretty-prints
+            try:  # the LaTeX's canonical form and names, as Unicode text broken between terms
+                text = "\n".join(printing.to_text(expr, nt, max(40, _width() - 6))) if _unicode_ok() \
+                    else sympy.pretty(expr, use_unicode=False)
+            except Exception:  # noqa: BLE001 - not every derived object prints as a formula
                 text = str(expr)
             if "\n" in text:
                 click.echo(f"  {name} =")
@@ -212,9 +222,15 @@ def show_cmd(claim_id: str, as_json: bool) -> None:
             else:
                 click.echo(f"  {name} = {text}")
     if latex_lines:
-        click.echo("LaTeX:")
+        import textwrap
+
+        click.echo(f"LaTeX (one display to paste: icl-proofs latex {claim.id} --expr NAME):")
         for label, math in latex_lines:
-            click.echo(f"  {label}: {math}")
+            # broken at spaces only, so every line pastes as valid LaTeX
+            click.echo(f"  {label}:")
+            for line in textwrap.wrap(math, max(40, _width() - 4), break_long_words=False,
+                                      break_on_hyphens=False):
+                click.echo("    " + line)
 
 
 # --------------------------------------------------------------------------- eval

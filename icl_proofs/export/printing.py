@@ -461,3 +461,173 @@ def display(expr, notation: Notation = COMMON, lhs: str | None = None, width: in
     first = rows[0][len(head):] if head else rows[0]
     body = [(f"{lhs} = {{}}& " if head else "& ") + first] + ["&" + r for r in rows[1:]]
     return "\\begin{equation*}\\begin{split}\n" + " \\\\\n".join(body) + "\n\\end{split}\\end{equation*}"
+
+
+# --------------------------------------------------------------------------- terminal text
+
+_SUP = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
+_UNICODE = {
+    "alpha": "α", "beta": "β", "gamma": "γ", "delta": "δ", "epsilon": "ε", "eta": "η", "theta": "θ",
+    "kappa": "κ", "lambda": "λ", "mu": "μ", "nu": "ν", "xi": "ξ", "pi": "π", "rho": "ρ", "sigma": "σ",
+    "tau": "τ", "phi": "φ", "chi": "χ", "psi": "ψ", "omega": "ω", "Gamma": "Γ", "Delta": "Δ",
+    "Theta": "Θ", "Lambda": "Λ", "Xi": "Ξ", "Pi": "Π", "Sigma": "Σ", "Phi": "Φ", "Psi": "Ψ",
+    "Omega": "Ω", "ell": "ℓ",
+}
+
+
+_SUB = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
+
+
+def tex_to_text(tex: str) -> str:
+    """A symbol's LaTeX (from the notation) as Unicode: ``\\hat{\\Sigma}`` -> Σ̂, ``w_{21}`` -> w₂₁,
+    ``s^{2}`` -> s², ``\\Lambda_{q}`` -> Λ_q."""
+    s = re.sub(r"\\hat\{([^{}]*)\}", lambda m: tex_to_text(m.group(1)) + "\u0302", tex)
+    s = re.sub(r"\\mathrm\{([^{}]*)\}", r"\1", s)
+    s = re.sub(r"\\([A-Za-z]+)", lambda m: _UNICODE.get(m.group(1), m.group(1)), s)
+    s = re.sub(r"\^\{(-?\d+)\}", lambda m: m.group(1).translate(_SUP), s)
+    s = re.sub(r"_\{(\d+)\}", lambda m: m.group(1).translate(_SUB), s)
+    s = re.sub(r"_\{([^{}]*)\}", r"_\1", s)
+    return s.replace("{", "").replace("}", "")
+
+
+def text_name(name: str, notation: Notation = COMMON) -> str:
+    """A symbol name for the terminal, through the paper's notation (``Sigma_hat`` -> Σ̂, ``u21`` -> u₂₁)."""
+    if name.startswith("\\"):
+        return tex_to_text(name)
+    return tex_to_text(notation.symbol(name))
+
+
+class PaperTextPrinter(sp.printing.str.StrPrinter):
+    """One-line Unicode text of a derived expression (``icl-proofs show``): the same canonical form
+    and names as the LaTeX, tr(Λ²V) rather than tr(Lambda*Lambda*V), tr(Λ²Γ⁻¹) rather than TrF(λ)."""
+
+    def __init__(self, notation: Notation = COMMON):
+        super().__init__()
+        self.notation = notation
+        self._lam_matrix = False
+
+    def _letter(self, letter, power: int = 1) -> str:
+        base = text_name(letter.name, self.notation)
+        if letter.t:
+            base = base + "ᵀ" if power == 1 else f"({base}ᵀ)"
+        return base if power == 1 else base + str(power).translate(_SUP)
+
+    def _print_Symbol(self, expr):
+        inf = traces.info(expr)
+        if inf is not None:
+            if inf.kind == "trace":
+                return "tr(" + "".join(self._letter(l, k) for l, k in _cyclic_runs(inf.word)) + ")"
+            mid = "".join(self._letter(l, k) for l, k in merge_runs(inf.word))
+            return f"{text_name(inf.left, self.notation)}ᵀ{mid}{text_name(inf.right, self.notation)}"
+        if self._lam_matrix and expr == _spectral().lam:
+            return "Λ"
+        return text_name(expr.name, self.notation)
+
+    _print_MatrixSymbol = _print_Symbol
+
+    def _print_Transpose(self, expr):
+        a = self._print(expr.arg)
+        return (a if isinstance(expr.arg, sp.MatrixSymbol) else f"({a})") + "ᵀ"
+
+    def _print_Pow(self, expr, rational=False):
+        base, e = expr.as_base_exp()
+        if e.is_Integer and e < 0 and not self._lam_matrix:
+            return "1/" + self._print(base ** -e)
+        if e.is_Integer and (e > 0 or self._lam_matrix):
+            b = self._print(base)
+            if not (base.is_Symbol or isinstance(base, (sp.MatrixSymbol, sp.Function))) or " " in b:
+                b = f"({b})"
+            return b + str(int(e)).translate(_SUP)
+        b = self._print(base)
+        b = b if base.is_Symbol or isinstance(base, sp.Function) or b.endswith(")") and b.startswith("tr(") else f"({b})"
+        return f"{b}^({self._print(e)})"
+
+    def _print_Mul(self, expr):
+        if self._lam_matrix:  # a function of Λ: factors side by side, inverses as ⁻¹ (they commute)
+            c, rest = expr.as_coeff_Mul()
+            facs = sorted(sp.Mul.make_args(rest), key=lambda f: f.as_base_exp()[1].is_negative or False)
+            body = "".join(self._print(f) for f in facs)
+            return body if c == 1 else f"{self._print(c)}·{body}"
+        return super()._print_Mul(expr).replace("*", "·")
+
+    def _print_MatMul(self, expr):
+        c, mats = expr.as_coeff_matrices()
+        plain = (sp.MatrixSymbol, sp.MatPow, sp.Transpose, sp.Inverse)
+        body = "".join(self._print(m) if isinstance(m, plain) else f"({self._print(m)})" for m in mats)
+        if c == 1:
+            return body
+        if c == -1:
+            return "-" + body
+        cs = self._print(sp.factor(c))
+        return (f"({cs})" if " " in cs else cs) + "·" + body
+
+    def _print_MatPow(self, expr):
+        b = self._print(expr.base)
+        return (b if isinstance(expr.base, sp.MatrixSymbol) else f"({b})") + self._print(expr.exp).translate(_SUP)
+
+    def _print(self, expr, **kwargs):
+        if _is_spectral(expr):
+            saved, self._lam_matrix = self._lam_matrix, True
+            try:
+                c, rest = sp.factor(expr.args[0]).as_independent(
+                    _spectral().lam, *expr.args[0].atoms(AliasSymbol), as_Add=False)
+                inner = self._print(rest)
+            finally:
+                self._lam_matrix = saved
+            head = "" if c == 1 else self._print(c) + "·"
+            if isinstance(expr, _spectral().TrF):
+                return f"{head}tr({inner})"
+            v = text_name(str(expr.args[1]))
+            return f"{head}{v}ᵀ({inner}){v}"
+        return super()._print(expr, **kwargs)
+
+    def _print_Add(self, expr, order=None):
+        if isinstance(expr, sp.MatrixExpr) or not expr.is_commutative:
+            return super()._print_Add(expr, order)
+        canon = canonical(expr, self.notation)
+        if len(canon.terms) == 1 and (canon.terms[0][1] == 1 or canon.terms[0][1].is_Add):
+            return super()._print_Add(expr, order)
+        return join_terms(self.text_terms(canon))
+
+    def text_terms(self, canon: Canonical) -> list[tuple[str, str]]:
+        out = []
+        for coeff, mono in canon.terms:
+            sign = "+"
+            if coeff.could_extract_minus_sign():
+                sign, coeff = "-", -coeff
+            if mono == 1:
+                out.append((sign, self._print(coeff)))
+                continue
+            m = self._print(mono)
+            if coeff == 1:
+                out.append((sign, m))
+                continue
+            c = self._print(coeff)
+            if coeff.is_Add or "/" in c and not c.startswith("("):
+                c = f"({c})" if (coeff.is_Add or "+" in c or "-" in c) else c
+            out.append((sign, f"{c}·{m}"))
+        return out
+
+
+def to_text(expr, notation: Notation = COMMON, width: int = 100) -> list[str]:
+    """A derived object as lines of Unicode text no wider than ``width`` (broken between terms)."""
+    expr = _prepare(expr)
+    printer = PaperTextPrinter(notation)
+    if _is_scalar(expr):
+        terms = printer.text_terms(canonical(expr, notation))
+        out, cur = [], ""
+        for i, (sign, body) in enumerate(terms):
+            piece = (("-" if sign == "-" else "") + body) if i == 0 else f" {sign} {body}"
+            if cur and len(cur) + len(piece) > width:
+                out.append(cur)
+                cur = piece.lstrip()
+            else:
+                cur += piece
+        out.append(cur)
+        return out
+    if isinstance(expr, sp.MatrixBase):
+        rows = [[printer.doprint(canonical(e, notation).expr) if getattr(e, "free_symbols", None) else
+                 printer.doprint(e) for e in row] for row in expr.tolist()]
+        w = [max(len(r[j]) for r in rows) for j in range(len(rows[0]))] if rows and rows[0] else []
+        return ["[" + "  ".join(x.rjust(w[j]) for j, x in enumerate(r)) + "]" for r in rows]
+    return [printer.doprint(expr)]
