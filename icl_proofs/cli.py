@@ -128,6 +128,12 @@ def _execution(workers, scheduler, backend):
     return using(ex)
 
 
+def _seconds(t: float) -> str:
+    from .export.numbers import seconds
+
+    return seconds(t)
+
+
 def _width() -> int:
     return shutil.get_terminal_size((120, 24)).columns
 
@@ -697,7 +703,7 @@ def _verify(ctx, claims, *, family=None, quick, seed, alpha, dps, json_file, res
     def claim_line(res: dict, suffix: str = "") -> None:
         n = len(res.get("checks") or ())
         secs = res.get("seconds")
-        timing = f", {secs:.1f} s" if isinstance(secs, (int, float)) else ""
+        timing = f", {_seconds(secs)}" if isinstance(secs, (int, float)) else ""
         emit(f"== {res['claim']}: {str(res['status']).upper()} "
              + (suffix or f"({n} check{'s' if n != 1 else ''}{timing})"))
         if res["status"] == Status.REFUTED.value and res.get("witness") and res["claim"] not in witness_shown:
@@ -751,7 +757,7 @@ def _verify(ctx, claims, *, family=None, quick, seed, alpha, dps, json_file, res
             counts = {s.value: sum(v == s.value for v in outcome.values()) for s in Status}
             emit(f"{len(outcome)} claim{'s' if len(outcome) != 1 else ''}: {counts['holds']} hold, "
                  f"{counts['refuted']} refuted, {counts['inconclusive']} inconclusive "
-                 f"({time.perf_counter() - t0:.1f} s)")
+                 f"({_seconds(time.perf_counter() - t0)})")
             if family is not None:
                 from .runner import family_lines, family_wise
 

@@ -28,3 +28,19 @@ def test_show_prints_paper_names_within_the_width(monkeypatch):
         assert bad not in out, bad
     assert "tr(Λ²V)" in out and "tr(Λ²Γ⁻¹)" in out  # merged power; tr f(Λ) in the paper's Γ
     assert max(len(line) for line in out.splitlines()) <= 100
+
+
+def test_monte_carlo_evidence_gives_the_se_to_two_significant_figures():
+    """"MC 151.795 ± 1" read as if the SE were exactly 1: it is 1.0 (2 significant figures), and the
+    mean carries the SE's decimal place."""
+    from icl_proofs.claims.checks import mc_check
+    from icl_proofs.numeric.montecarlo import Estimate
+
+    r = mc_check("c", Estimate(mean=151.79513, se=1.04, n=800, sd=29.4), 151.0, 1e-3, {}, "risk", effect=0.1)
+    assert "MC 151.8 ± 1.0 (n=800)" in r.evidence, r.evidence
+
+
+def test_durations_never_read_zero():
+    from icl_proofs.export.numbers import seconds
+
+    assert seconds(0.0) == "< 0.1 s" and seconds(0.04) == "< 0.1 s" and seconds(3.21) == "3.2 s"
