@@ -74,7 +74,7 @@ class CheckContext:
     check_name: str = ""
 
     def stream_seed(self, *labels) -> int:
-        """A 63-bit seed derived from (run seed, claim id, check name, *labels).
+        """A 63-bit seed derived from (run seed, claim id, check name, ``*labels``).
 
         Every check draws from its own stream, named rather than hand-numbered, so no two checks
         share random numbers by accident and adding a check never shifts another's numbers.

@@ -138,7 +138,11 @@ def _escape_words(s: str) -> str:
     return re.sub(r"([&%$#_{}])", r"\\\1", s)
 
 
-_FORMULA_TOKEN = re.compile(r"([A-Za-z\u0370-\u03ff][\u0300-\u036f]?[A-Za-z0-9]*(?:_(?:\{[^}]*\}|[A-Za-z0-9*]+))*|\*\*|\^\{?[^ }]*\}?|'|.)")
+_FORMULA_TOKEN = re.compile(r"([A-Za-z\u0370-\u03ff][\u0300-\u036f]?[A-Za-z0-9]*(?:_(?:\{[^}]*\}|[A-Za-z0-9*]+))*"
+                            r"|\*\*|\^(?:\{[^}]*\}|-?[A-Za-z0-9*]+)|'|.)")
+#: multi-letter names that are words in a formula; any other short run of letters is a product (Ax = A x)
+_WORDS = {"tr", "He", "min", "max", "log", "exp", "Exp", "Cov", "Var", "vec", "span", "sgn", "diag", "relu",
+          "ReLU", "rank", "det", "argmin", "argmax", "hat"}
 
 
 def formula_to_latex(text: str, notation: "Notation | None" = None) -> str:
@@ -167,11 +171,15 @@ def formula_to_latex(text: str, notation: "Notation | None" = None) -> str:
             out.append("\\" + tok)
         elif tok == "|":
             out.append(r"\mid ")
+        elif re.fullmatch(r"[A-Za-z]{2,3}", tok) and tok not in _WORDS and tok not in GREEK \
+                and tok not in notation.symbols and not tok.endswith("hat"):
+            out.append(" ".join(notation.symbol(ch) for ch in tok) + " ")
         elif re.match(r"[A-Za-z]", tok):
             out.append(notation.symbol(tok) + " ")
         else:
             out.append(tok)
-    return re.sub(r" +", " ", "".join(out)).strip()
+    tex = re.sub(r" +", " ", "".join(out)).strip()
+    return re.sub(r" (?=[\^_)\]},/])|(?<=[(\[{/]) ", "", tex)  # no space before ^ or closing brackets
 
 
 # --------------------------------------------------------------------------- the tables
