@@ -250,6 +250,11 @@ class Claim:
                 continue
         return out
 
+    def _repr_html_(self) -> str:  # Jupyter: statement and derivation typeset (MathML)
+        from ..export.notebook import claim_html
+
+        return claim_html(self)
+
     def param(self, name: str) -> Param:
         for p in self.params:
             if p.name == name:

@@ -220,7 +220,7 @@ def _python_math(text: str, notation) -> str | None:
         return None
     names = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", text))
     try:
-        expr = parse_expr(text, local_dict={n: sp.Symbol(n) for n in names}, evaluate=False)
+        expr = parse_expr(text, local_dict={n: sp.Symbol(n) for n in names})
     except Exception:  # noqa: BLE001 - not an expression: stays text
         return None
     try:

@@ -226,7 +226,7 @@ def _html(claims, results: dict[str, dict], figs: dict, meta: dict, title: str) 
     summary_rows = "".join(
         f'<tr><td><a href="#{_esc(cid.split(" ")[0])}"><code>{_esc(cid)}</code></a></td>'
         f'<td><span class="badge" style="background:{_STATUS_COLOUR.get(status, "#57606a")}">'
-        f'{_esc(status)}</span></td><td>{_esc(note)}</td></tr>'
+        f'{_esc(status)}</span></td><td>{_prose_html(note)}</td></tr>'
         for cid, status, note in verdict_rows(claims, results))
     meta_rows = "".join(f"<tr><td>{_esc(k)}</td><td><code>{_esc(v)}</code></td></tr>" for k, v in meta.items())
     sections = []
@@ -280,7 +280,7 @@ def _tex_summary(claims, results) -> str:
     lines = [r"\texttt{%s} & \textbf{%s} & %s \\" % (esc(cid), esc(status), _latex.prose(note))
              for cid, status, note in verdict_rows(claims, results)]
     return ("\\section*{Verdicts}\n\\begin{longtable}{@{}l l p{0.5\\linewidth}@{}}\n"
-            "claim & verdict & \\\\ \\hline\n\\endhead\n" + "\n".join(lines) + "\n\\end{longtable}\n")
+            "\\textbf{claim} & \\textbf{verdict} & \\\\ \\hline\n\\endhead\n" + "\n".join(lines) + "\n\\end{longtable}\n")
 
 
 def _tex(claims, results: dict[str, dict], figs: dict, meta: dict, title: str) -> str:
