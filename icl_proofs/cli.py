@@ -449,9 +449,21 @@ class _Progress:
 _COLS = [26, 15, 32, 12]
 
 
+def _wrap_evidence() -> bool:
+    """Evidence wraps on a terminal; piped output keeps one row per check (for grep and scripts)."""
+    return sys.stdout.isatty()
+
+
 def _row(claim: str, route: str, name: str, verdict: str, evidence: str) -> str:
     a, b, c, d = _COLS
-    return f"{claim:<{a}} {route:<{b}} {name:<{c}} {verdict:<{d}} {evidence}".rstrip()
+    head = f"{claim:<{a}} {route:<{b}} {name:<{c}} {verdict:<{d}} "
+    room = _width() - len(head)
+    if not _wrap_evidence() or room < 30:
+        return (head + evidence).rstrip()
+    import textwrap
+
+    lines = textwrap.wrap(evidence, room, break_on_hyphens=False) or [""]
+    return "\n".join([head + lines[0]] + [" " * len(head) + line for line in lines[1:]]).rstrip()
 
 
 def _set_claim_width(claims) -> None:

@@ -44,3 +44,17 @@ def test_durations_never_read_zero():
     from icl_proofs.export.numbers import seconds
 
     assert seconds(0.0) == "< 0.1 s" and seconds(0.04) == "< 0.1 s" and seconds(3.21) == "3.2 s"
+
+
+def test_evidence_wraps_to_the_terminal_width(monkeypatch):
+    from icl_proofs import cli as cli_mod
+
+    monkeypatch.setenv("COLUMNS", "130")
+    monkeypatch.setattr(cli_mod, "_wrap_evidence", lambda: True)
+    row = cli_mod._row("zfb23.risk", "monte-carlo", "mc", "HOLDS", "word " * 80)
+    lines = row.splitlines()
+    assert len(lines) > 3 and max(len(l) for l in lines) <= 130
+    column = lines[0].index("word")
+    assert all(l.startswith(" " * column) and l[column] != " " for l in lines[1:])  # under the evidence
+    monkeypatch.setattr(cli_mod, "_wrap_evidence", lambda: False)  # piped: one row per check
+    assert "\n" not in cli_mod._row("zfb23.risk", "monte-carlo", "mc", "HOLDS", "word " * 80)
