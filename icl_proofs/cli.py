@@ -128,6 +128,12 @@ def _execution(workers, scheduler, backend):
     return using(ex)
 
 
+def _seconds(t: float) -> str:
+    from .export.numbers import seconds
+
+    return seconds(t)
+
+
 def _width() -> int:
     return shutil.get_terminal_size((120, 24)).columns
 
@@ -186,10 +192,16 @@ def show_cmd(claim_id: str, as_json: bool) -> None:
         doc["derivation_latex"] = [{"label": l, "latex": m} for l, m in latex_lines]
         click.echo(json.dumps(doc, indent=2, ensure_ascii=False))
         return
-    click.echo(f"{claim.id}" + (f" - {claim.title}" if claim.title else ""))
+    import textwrap
+
+    def wrapped(head: str, text: str) -> None:  # to the terminal's width, continuation indented
+        click.echo(textwrap.fill(text, max(40, _width()), initial_indent=head,
+                                 subsequent_indent=" " * min(len(head), 11), break_on_hyphens=False))
+
+    wrapped("", f"{claim.id}" + (f" - {claim.title}" if claim.title else ""))
     if claim.paper or claim.source:
-        click.echo("source:    " + ", ".join(x for x in (claim.paper, claim.source) if x))
-    click.echo("statement: " + claim.statement)
+        wrapped("source:    ", ", ".join(x for x in (claim.paper, claim.source) if x))
+    wrapped("statement: ", claim.statement)
     if claim.params:
         click.echo("parameters:")
         for p in claim.params:
@@ -197,13 +209,17 @@ def show_cmd(claim_id: str, as_json: bool) -> None:
             bounds = ""
             if p.kind == "int" and (p.minimum is not None or p.maximum is not None):
                 bounds = f", {p.minimum if p.minimum is not None else 1}..{p.maximum if p.maximum is not None else ''}"
-            click.echo(f"  {p.name} ({p.kind}{bounds}; {default}): {p.doc}")
+            wrapped("  ", f"{p.name} ({p.kind}{bounds}; {default}): {p.doc}")
     if derived:
+        from .export import notation, printing
+
         click.echo("derivation:")
+        nt = notation.for_claim(claim)
         for name, expr in derived.items():
-            try:
-                text = sympy.pretty(expr, use_unicode=_unicode_ok())
-            except Exception:  # noqa: BLE001 - not every derived object pretty-prints
+            try:  # the LaTeX's canonical form and names, as Unicode text broken between terms
+                text = "\n".join(printing.to_text(expr, nt, max(40, _width() - 6))) if _unicode_ok() \
+                    else sympy.pretty(expr, use_unicode=False)
+            except Exception:  # noqa: BLE001 - not every derived object prints as a formula
                 text = str(expr)
             if "\n" in text:
                 click.echo(f"  {name} =")
@@ -212,9 +228,15 @@ def show_cmd(claim_id: str, as_json: bool) -> None:
             else:
                 click.echo(f"  {name} = {text}")
     if latex_lines:
-        click.echo("LaTeX:")
+        import textwrap
+
+        click.echo(f"LaTeX (one display to paste: icl-proofs latex {claim.id} --expr NAME):")
         for label, math in latex_lines:
-            click.echo(f"  {label}: {math}")
+            # broken at spaces only, so every line pastes as valid LaTeX
+            click.echo(f"  {label}:")
+            for line in textwrap.wrap(math, max(40, _width() - 4), break_long_words=False,
+                                      break_on_hyphens=False):
+                click.echo("    " + line)
 
 
 # --------------------------------------------------------------------------- eval
@@ -427,9 +449,21 @@ class _Progress:
 _COLS = [26, 15, 32, 12]
 
 
+def _wrap_evidence() -> bool:
+    """Evidence wraps on a terminal; piped output keeps one row per check (for grep and scripts)."""
+    return sys.stdout.isatty()
+
+
 def _row(claim: str, route: str, name: str, verdict: str, evidence: str) -> str:
     a, b, c, d = _COLS
-    return f"{claim:<{a}} {route:<{b}} {name:<{c}} {verdict:<{d}} {evidence}".rstrip()
+    head = f"{claim:<{a}} {route:<{b}} {name:<{c}} {verdict:<{d}} "
+    room = _width() - len(head)
+    if not _wrap_evidence() or room < 30:
+        return (head + evidence).rstrip()
+    import textwrap
+
+    lines = textwrap.wrap(evidence, room, break_on_hyphens=False) or [""]
+    return "\n".join([head + lines[0]] + [" " * len(head) + line for line in lines[1:]]).rstrip()
 
 
 def _set_claim_width(claims) -> None:
@@ -681,7 +715,7 @@ def _verify(ctx, claims, *, family=None, quick, seed, alpha, dps, json_file, res
     def claim_line(res: dict, suffix: str = "") -> None:
         n = len(res.get("checks") or ())
         secs = res.get("seconds")
-        timing = f", {secs:.1f} s" if isinstance(secs, (int, float)) else ""
+        timing = f", {_seconds(secs)}" if isinstance(secs, (int, float)) else ""
         amended = res.get("amendments") or []
         verdict = str(res["status"]).upper() + (" AS PRINTED" if res["status"] == Status.REFUTED.value else "")
         emit(f"== {res['claim']}: {verdict} "
@@ -744,7 +778,7 @@ def _verify(ctx, claims, *, family=None, quick, seed, alpha, dps, json_file, res
             amended_note = f" ({held_amended} with an amended statement that holds)" if held_amended else ""
             emit(f"{len(outcome)} claim{'s' if len(outcome) != 1 else ''}: {counts['holds']} hold, "
                  f"{counts['refuted']} refuted as printed{amended_note}, {counts['inconclusive']} inconclusive "
-                 f"({time.perf_counter() - t0:.1f} s)")
+                 f"({_seconds(time.perf_counter() - t0)})")
             if family is not None:
                 from .runner import family_lines, family_wise
 
@@ -836,6 +870,13 @@ def report_cmd(patterns, out_dir, from_json, quick, seed, alpha, dps, no_figures
                                       "results_file") if meta.get(k) is not None}
     info = build_report(claims, results, out_dir, meta=shown, seed=seed, figures=not no_figures,
                         pdf=not no_pdf, progress=(lambda m: None) if quiet else (lambda m: click.echo(m, err=True)))
+    from .export.report import verdict_rows
+
+    by_id = {r["claim"]: r for r in results}
+    rows = verdict_rows(claims, by_id)
+    wid = max((len(cid) for cid, _, _ in rows), default=5)
+    for cid, status, note in rows:  # the verdicts, as at the top of the report
+        click.echo(_clip(f"{cid:<{wid}}  {status:<12}  {note}", _width()))
     click.echo(f"wrote {info['html']}")
     click.echo(f"wrote {info['tex']}")
     if info["pdf"] is not None:
@@ -947,13 +988,25 @@ def _operator_name(name: str, known) -> str:
 @click.argument("patterns", nargs=-1, metavar="[CLAIM|PREFIX]...")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, metavar="FILE",
               help="Write to FILE (a .pdf name compiles with pdflatex) instead of stdout.")
-def latex_cmd(patterns, output) -> None:
+@click.option("--expr", "expr_name", default=None, metavar="NAME",
+              help="Print only the derived quantity NAME of the one claim named, as a display to paste.")
+@click.option("--preamble", is_flag=True, help="Print the packages and macros the formulas need.")
+def latex_cmd(patterns, output, expr_name, preamble) -> None:
     """Write a LaTeX document with the statements and derivations of the claims (all if none named)."""
-    from .export.latex import compile_pdf, document
+    from .export.latex import compile_pdf, document, snippet
+    from .export.latex import preamble as macros
 
+    if preamble:
+        click.echo(macros(), nl=False)
+        return
     claims = registry.select(list(patterns))
     if not claims:
         raise UserInputError("no claims registered")
+    if expr_name is not None:
+        if len(claims) != 1:
+            raise UserInputError(f"--expr takes one claim; {len(claims)} match {' '.join(patterns) or 'nothing'}")
+        click.echo(snippet(claims[0], expr_name), nl=False)
+        return
     tex = document(claims)
     if output is None:
         click.echo(tex, nl=False)

@@ -82,9 +82,10 @@ def test_display_math_breaks_long_sums():
 def test_section_contents():
     sec = claim_section(_LatexDemo())
     assert r"\texttt{dummy.latex\_demo}" in sec
-    assert r"LSA\_1" in sec and r"100\%" in sec
+    assert r"\mathrm{LSA}_{1}" in sec and r"100\%" in sec and "object at" not in sec
     assert r"\operatorname{tr}" in sec
-    assert r"\texttt{N}" in sec and r"N\_train" in sec
+    # parameters by their symbol, with formula-like words of the doc set in math
+    assert r"\item $N$: prompt length (\ensuremath{N_{\mathrm{train}}})" in sec
 
 
 @pytest.mark.latex
@@ -123,3 +124,168 @@ def test_cli_latex_pdf(tmp_path, register_claim):
     r = CliRunner().invoke(cli, ["latex", "dummy.latex_demo", "-o", str(target)])
     assert r.exit_code == 0, r.output
     assert target.read_bytes().startswith(b"%PDF")
+
+
+# --------------------------------------------------------------------------- paper-ready LaTeX
+
+import re  # noqa: E402
+import subprocess  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+from icl_proofs.export import notation, printing  # noqa: E402
+from icl_proofs.moments import spectral, traces  # noqa: E402
+from icl_proofs.moments.traces import Letter, path_symbol, trace_symbol  # noqa: E402
+
+_L, _V, _P = Letter("Lambda", sym=True), Letter("V"), Letter("P", sym=True)
+_N, _M = sympy.symbols("N M", positive=True)
+
+#: what must never reach a paper: code names, Python operators, unprintable characters (pdftotext
+#: flattens subscripts, so w_{21} and the code name w21 read alike there: those are tested on labels)
+CODE_NAMES = ("yhat", "Sigma_hat", "**", "[U+", "Lambda", "lambda", "TrF", "xi_hat", "^T")
+
+
+def test_powers_merged_and_like_terms_collected():
+    e = trace_symbol((_L, _L, _V)) / 2 + trace_symbol((_L, _L, _V)) / (2 * _N) - trace_symbol((_L, _V, _L, _V.T))
+    tex = printing.to_latex(e, notation.for_claim("zfb23.x"))
+    assert r"\operatorname{tr}(\Lambda^{2} V)" in tex and r"\Lambda \Lambda" not in tex
+    assert tex.count(r"\operatorname{tr}(\Lambda^{2} V)") == 1  # one collected term, not two
+    assert r"\frac{N + 1}{2 N}" in tex
+    assert r"V^{\top}" in tex and "^{T}" not in tex
+
+
+def test_cyclic_rotation_with_fewest_runs_is_the_same_trace():
+    """tr(Λ V Λ Λ) prints as tr(Λ³ V) — checked numerically against the word as stored."""
+    word = (_L, _V, _L, _L)
+    runs = printing._cyclic_runs(word)
+    assert len(runs) == 2
+    rng = np.random.default_rng(1)
+    env = {"Lambda": (lambda a: a @ a.T)(rng.normal(size=(4, 4))), "V": rng.normal(size=(4, 4))}
+    as_stored = np.trace(env["Lambda"] @ env["V"] @ env["Lambda"] @ env["Lambda"])
+    mats = [np.linalg.matrix_power(env[l.name].T if l.t else env[l.name], k) for l, k in runs]
+    printed = np.trace(np.linalg.multi_dot(mats))
+    assert np.isclose(as_stored, printed, rtol=1e-12)
+
+
+def _random_env(expr, rng, dim=3):
+    env, extra = {}, {}
+    for atom in traces.trace_atoms(expr):
+        inf = traces.info(atom)
+        for letter in inf.word:
+            if letter.name not in env and not letter.is_identity:
+                a = rng.normal(size=(dim, dim))
+                env[letter.name] = a @ a.T + dim * np.eye(dim) if letter.sym else a
+        for v in (inf.left, inf.right):
+            if v and v not in env:
+                env[v] = rng.normal(size=(dim, 1))
+    for s in expr.free_symbols:
+        if traces.info(s) is None and s != spectral.lam and (s != traces.d or not env):
+            extra[s] = float(rng.uniform(1.5, 4.0))
+    return env, extra
+
+
+def _derived_scalars():
+    from icl_proofs.claims.registry import all_claims
+
+    for claim in all_claims():
+        if not claim.id.startswith(("zfb23", "ding25", "dd25")):
+            continue
+        for key, expr in claim.derive().items():
+            if isinstance(expr, sympy.Expr) and expr.free_symbols and not isinstance(expr, sympy.MatrixExpr):
+                yield claim, key, expr
+
+
+def test_canonical_form_equals_the_derivation_numerically():
+    """Route 1 (inside canonical): cancel(rebuilt − input) == 0.  Route 2 (here): both evaluated at
+    random matrices (trace atoms) or random eigenvalues (tr f(Λ)) in floating point."""
+    rng = np.random.default_rng(7)
+    seen = 0
+    for claim, key, expr in _derived_scalars():
+        canon = printing.canonical(expr, notation.for_claim(claim))
+        value = canon.value()
+        if spectral.trf_atoms(expr):
+            extra = {s: sympy.Rational(int(rng.integers(2, 9))) for s in expr.free_symbols
+                     if s != spectral.lam and traces.info(s) is None}
+            eig = [sympy.Rational(int(rng.integers(1, 9)), 3) for _ in range(3)]
+            a = spectral.eval_spectral(expr, eig, extra)
+            b = spectral.eval_spectral(value, eig, extra)
+            assert sympy.simplify(a - b) == 0, (claim.id, key)
+        else:
+            env, extra = _random_env(expr, rng)
+            if env:
+                a, b = traces.evaluate_numpy(expr, env, extra), traces.evaluate_numpy(value, env, extra)
+            else:
+                a, b = float(expr.xreplace(extra)), float(value.xreplace(extra))
+            assert np.isclose(a, b, rtol=1e-10, atol=1e-12), (claim.id, key, a, b)
+        seen += 1
+    assert seen >= 15
+
+
+def test_canonical_check_catches_a_wrong_simplification(monkeypatch):
+    """The exactness check can fail: a coefficient step that adds 1 must be caught."""
+    e = trace_symbol((_L, _L, _V)) / 2 + trace_symbol((_L, _L, _V)) / (2 * _N)
+    real_factor = sympy.factor
+    monkeypatch.setattr(printing.sp, "factor", lambda x, *a, **k: real_factor(x, *a, **k) + 1)
+    with pytest.raises(printing.SimplificationError):
+        printing.canonical(e, notation.for_claim("zfb23.x"))
+
+
+def test_spectral_traces_in_the_papers_gamma():
+    from icl_proofs.claims.registry import get
+
+    tex = printing.to_latex(get("zfb23.risk").derive()["E(yhat-y)^2, w~N(0,I)"], notation.for_claim("zfb23.risk"))
+    assert r"\operatorname{tr}(\Lambda^{2} \Gamma^{-1})" in tex and r"\Gamma^{-2}" in tex
+    assert "TrF" not in tex and r"\lambda" not in tex
+
+
+def test_notation_names_and_labels():
+    nt = notation.for_claim("zfb23.reduced-loss")
+    assert nt.symbol("Sigma_hat") == r"\hat{\Sigma}" and nt.symbol("yhat") == r"\hat{y}"
+    assert nt.symbol("w21") == "w_{21}" and nt.symbol("W_KQ") == "W^{KQ}"
+    bilinear = path_symbol("u21", (_L, _L), "w21")
+    assert printing.to_latex(bilinear, nt) == r"u_{21}^{\top} \Lambda^{2} w_{21}"
+    # every built-in derivation key has a label without code in it
+    for claim, key, _ in _derived_scalars():
+        text = notation.for_claim(claim).label(key).text()
+        assert text and not re.search(r"yhat|Sigma_hat|\*\*|(?<!\\)Lambda", text), (claim.id, key)
+
+
+def test_long_sums_break_inside_split():
+    from icl_proofs.claims.registry import get
+
+    claim = get("zfb23.reduced-loss")
+    disp = printing.display(claim.derive()["L over all blocks"], notation.for_claim(claim), "L")
+    assert disp.startswith(r"\begin{equation*}\begin{split}") and disp.count(r"\\") >= 4
+    for row in disp.splitlines()[1:-1]:
+        assert printing.visible_len(row) <= printing.BREAK_AT + 40
+
+
+def test_cli_expr_snippet_and_did_you_mean():
+    from click.testing import CliRunner
+
+    from icl_proofs.cli import cli
+
+    r = CliRunner().invoke(cli, ["latex", "zfb23.global-min", "--expr", "L(V)"])
+    assert r.exit_code == 0, r.output
+    assert r"L(V) = \frac{1}{2} \operatorname{tr}(\Lambda) - \operatorname{tr}(\Lambda^{2} V)" in r.output
+    assert "\\documentclass" not in r.output
+    r = CliRunner().invoke(cli, ["latex", "zfb23.global-min", "--expr", "L(U)"])
+    assert r.exit_code != 0 and "did you mean 'L(V)'" in r.output and "Traceback" not in r.output
+    r = CliRunner().invoke(cli, ["latex", "--preamble"])
+    assert r.exit_code == 0 and r"\usepackage{amsmath}" in r.output
+
+
+@pytest.mark.latex
+def test_full_document_has_no_code_names(tmp_path):
+    """Every built-in claim, compiled; the PDF's text must read as mathematics, not code."""
+    _need_pdflatex()
+    if shutil.which("pdftotext") is None:
+        pytest.skip("pdftotext missing (apt-get install poppler-utils)")
+    from icl_proofs.claims.registry import all_claims
+
+    claims = [c for c in all_claims() if c.id.startswith(("zfb23", "ding25", "dd25"))]
+    pdf = compile_pdf(document(claims), tmp_path, name="claims")
+    text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    found = {name: [l for l in text.splitlines() if name in l][:2] for name in CODE_NAMES if name in text}
+    assert not found, found
+    assert "tr(Λ2 V )" in text.replace("\u2009", " ") or "tr(Λ2 V)" in text  # tr(Λ²V), merged power

@@ -101,6 +101,13 @@ def test_report_renders_in_headless_chromium(report, tmp_path):
     check = json.loads(m.group(1).replace("&quot;", '"'))
     assert check["math"] >= 2 and check["math_unrendered"] == 0, check
     assert check["images"] == 2 and check["images_broken"] == 0, check
+    # content, not only boxes: the rendered mathematics and text carry no code names ...
+    for name in ("Lambda", "TrF", "yhat", "Sigma_hat", "**", "[U+"):
+        assert name not in check["math_text"], name
+    assert not re.search(r"\b(Lambda|Sigma_hat|yhat)\b", check["body_text"]), check["body_text"][:3000]
+    # ... and every display box lies inside the viewport (a wide formula scrolls in its box)
+    assert check["math_boxes"] >= 2 and check["math_boxes_outside"] == 0 and check["math_clipped"] == 0, {
+        k: v for k, v in check.items() if "text" not in k}
     console = [ln for ln in dom.stderr.splitlines() if "CONSOLE" in ln]
     assert not console, console
     shot = tmp_path / "report.png"
@@ -140,3 +147,40 @@ def test_report_bad_results_file_is_one_line_error(tmp_path, content, message):
     assert r.exit_code == 2
     lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1 and message in lines[0]
+
+
+def test_html_math_comes_from_the_papers_latex(report):
+    """The derivations' MathML is converted from the LaTeX the PDF typesets: no SymPy names in it."""
+    info, _ = report
+    page = info["html"].read_text(encoding="utf-8")
+    maths = re.findall(r"<math.*?</math>", page, flags=re.S)
+    assert maths
+    text = " ".join(re.sub(r"<[^>]+>", " ", m) for m in maths)
+    for name in ("Lambda", "TrF", "tr(Lambda", "yhat", "Sigma_hat", "**"):
+        assert name not in text, name
+    assert "&#x00393;" in page or "Γ" in page  # tr(Λ²Γ⁻¹): the paper's Γ
+
+
+def test_verdict_table_with_amendments_in_pdf_source(report):
+    from icl_proofs.export.report import _tex_summary, verdict_rows
+
+    info, results = report
+    assert "\\section*{Verdicts}" in info["tex"].read_text(encoding="utf-8")
+    claims = registry.select(["zfb23.risk"])
+    res = {"zfb23.risk": {"claim": "zfb23.risk", "status": "refuted", "checks": [],
+                          "amendments": [{"statement": "E(yhat-y)^2 with 1/M", "status": "holds", "checks": []}]}}
+    rows = verdict_rows(claims, res)
+    assert rows[1] == ("zfb23.risk (amended)", "holds", "E(yhat-y)^2 with 1/M")
+    assert "yhat" not in _tex_summary(claims, res)  # typeset, not code
+
+
+def test_evidence_is_typeset_not_python():
+    from icl_proofs.export import latex
+    from icl_proofs.export.report import _prose_html
+
+    evidence = "difference N*lambda_i**2*lambda_j/2 vanishes for Sigma_hat and x_q"
+    html_ = _prose_html(evidence)
+    text = re.sub(r"<[^>]+>", " ", html_)
+    assert html_.count("<math") == 3 and "**" not in text and "Sigma_hat" not in text
+    tex = latex.prose(evidence)
+    assert r"\frac{N \lambda_{i}^{2} \lambda_{j}}{2}" in tex and r"\hat{\Sigma}" in tex and "**" not in tex

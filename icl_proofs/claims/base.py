@@ -74,7 +74,7 @@ class CheckContext:
     check_name: str = ""
 
     def stream_seed(self, *labels) -> int:
-        """A 63-bit seed derived from (run seed, claim id, check name, *labels).
+        """A 63-bit seed derived from (run seed, claim id, check name, ``*labels``).
 
         Every check draws from its own stream, named rather than hand-numbered, so no two checks
         share random numbers by accident and adding a check never shifts another's numbers.
@@ -323,6 +323,11 @@ class Claim:
             except Exception:  # noqa: BLE001 - not every derived object is printable
                 continue
         return out
+
+    def _repr_html_(self) -> str:  # Jupyter: statement and derivation typeset (MathML)
+        from ..export.notebook import claim_html
+
+        return claim_html(self)
 
     def param(self, name: str) -> Param:
         for p in self.params:

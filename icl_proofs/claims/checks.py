@@ -155,7 +155,9 @@ def mc_check(name: str, est: mc.Estimate, exact: float, alpha: float, params: di
     """
     z, thr, ok = mc.z_check(est, exact, alpha)
     res = resolution(est.se, exact, alpha)
-    ev = (f"{what}: MC {est.mean:.6g} ± {est.se:.2g} (n={est.n}) vs exact {exact:.6g}; "
+    from ..export.numbers import estimate
+
+    ev = (f"{what}: MC {estimate(est.mean, est.se)} (n={est.n}) vs exact {exact:.6g}; "
           f"z = {z:+.2f}, |z| ≤ {thr:.2f} at α = {alpha:g}; {resolution_text(res)}")
     details = {"z": z, "threshold": thr, "alpha": alpha, "p_value": two_sided_p(z),
                "estimate": est.to_json(), "exact": exact}

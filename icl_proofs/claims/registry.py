@@ -108,8 +108,22 @@ def get(claim_id: str) -> Claim:
         return _REGISTRY[claim_id]
     except KeyError:
         raise UserInputError(
-            f"unknown claim {claim_id!r}; 'icl-proofs list' shows the registered ids"
+            f"unknown claim {claim_id!r}{did_you_mean(claim_id, list(_REGISTRY))}; "
+            "'icl-proofs list' shows the registered ids"
         ) from None
+
+
+def did_you_mean(name: str, known: list[str]) -> str:
+    """``" (did you mean 'zfb23.risk'?)"`` for the nearest known id (or paper prefix), else ``""``.
+
+    >>> did_you_mean("zfb23.rsik", ["zfb23.risk", "zfb23.global-min"])
+    " (did you mean 'zfb23.risk'?)"
+    """
+    import difflib
+
+    candidates = list(known) + sorted({k.split(".", 1)[0] for k in known})
+    near = difflib.get_close_matches(name, candidates, n=1, cutoff=0.6)
+    return f" (did you mean {near[0]!r}?)" if near else ""
 
 
 def select(patterns: list[str] | tuple[str, ...]) -> list[Claim]:
@@ -121,6 +135,7 @@ def select(patterns: list[str] | tuple[str, ...]) -> list[Claim]:
     for pat in patterns:
         hits = [c for c in claims if c.id == pat or c.id.startswith(pat.rstrip(".") + ".")]
         if not hits:
-            raise UserInputError(f"no claim matches {pat!r}; 'icl-proofs list' shows the registered ids")
+            raise UserInputError(f"no claim matches {pat!r}{did_you_mean(pat, [c.id for c in claims])}; "
+                                 "'icl-proofs list' shows the registered ids")
         out.extend(h for h in hits if h not in out)
     return out

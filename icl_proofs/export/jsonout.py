@@ -1,8 +1,9 @@
 """JSON encoding of quantities, parameters and verification results.
 
 Numbers become **decimal strings** with at least ``dps`` significant digits (JSON numbers would be
-read back as binary doubles); matrices become nested lists of such strings (a column vector stays a
-list of one-element lists); booleans stay JSON booleans.
+read back as binary doubles); integers (Python, NumPy, SymPy) stay JSON integers — as exact digit
+strings beyond 2**53, which a JSON reader in double precision would round; matrices become nested
+lists (a column vector stays a list of one-element lists); booleans stay JSON booleans.
 """
 from __future__ import annotations
 
@@ -43,6 +44,15 @@ def _nstr(x, dps: int) -> str:
         return mpmath.nstr(x, dps, strip_zeros=False)
 
 
+#: the largest integer every JSON reader (doubles included) reads back exactly
+_EXACT_INT = 2 ** 53
+
+
+def _integer(n: int):
+    """An integer as a JSON integer ("n": 800, not "800.000..."); its exact digits past 2**53."""
+    return n if abs(n) <= _EXACT_INT else str(n)
+
+
 def _is_numpy(x) -> bool:
     return type(x).__module__ == "numpy"
 
@@ -59,11 +69,13 @@ def encode_quantity(value: Any, dps: int) -> Any:
             return value
     if isinstance(value, (mpmath.mpf, mpmath.mpc)):
         return _nstr(value, dps)
+    if isinstance(value, (int, sympy.Integer)) and not isinstance(value, bool):
+        return _integer(int(value))
     if isinstance(value, float):
         if not math.isfinite(value):
             return str(value)
         return _nstr(to_mpf(value, dps + 5), dps)
-    if isinstance(value, (int, Fraction, complex)):
+    if isinstance(value, (Fraction, complex)):
         return _nstr(to_mpf(value, dps + 5), dps)
     if isinstance(value, sympy.logic.boolalg.BooleanAtom):
         return bool(value)

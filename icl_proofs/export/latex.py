@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Iterable
 
 __all__ = [
-    "LatexError", "escape_text", "sanitize_latex", "claim_section", "document", "compile_pdf",
+    "LatexError", "escape_text", "sanitize_latex", "prose", "claim_section", "derivations", "snippet",
+    "preamble", "document", "compile_pdf",
 ]
 
 
@@ -71,11 +72,24 @@ _SUPER["ᵀ"] = r"\top"
 _SUB = dict(zip("₀₁₂₃₄₅₆₇₈₉₊₋₌₍₎ₐₑₒₓᵢⱼₖₙ", "0123456789+-=()aeoxijkn"))
 
 
+#: combining accents (σ̂ is "σ" + U+0302): the accent goes on the character before it
+_COMBINING = {"\u0302": "hat", "\u0303": "tilde", "\u0304": "bar", "\u0307": "dot", "\u0308": "ddot",
+              "\u20d7": "vec"}
+
+
 def _convert(s: str, escape: bool) -> str:
     out: list[str] = []
     i, n = 0, len(s)
     while i < n:
         c = s[i]
+        if i + 1 < n and s[i + 1] in _COMBINING:
+            base = _MATH.get(c, c)
+            out.append(r"\ensuremath{\%s{%s}}" % (_COMBINING[s[i + 1]], base))
+            i += 2
+            continue
+        if c in _COMBINING:  # an accent with nothing before it
+            i += 1
+            continue
         if c in _SUPER or c in _SUB:
             table = _SUPER if c in _SUPER else _SUB
             j = i
@@ -176,43 +190,181 @@ def display_math(math: str) -> str:
     return "\\[\n" + math + "\n\\]"
 
 
+# --------------------------------------------------------------------------- prose
+
+_GREEK_WORDS = "|".join(sorted(
+    ("alpha beta gamma delta epsilon zeta eta theta kappa lambda mu nu xi rho sigma tau phi chi psi "
+     "omega Gamma Delta Theta Lambda Xi Pi Sigma Phi Psi Omega").split(), key=len, reverse=True))
+# formula-like tokens in plain text: x_q, W_*, b_l^T, H^-1, s^2, w21, Sigma_hat, yhat, Greek names,
+# and Python expressions as evidence prints them (N*lambda_i**2/2)
+_OPERAND = r"[A-Za-z0-9.(][A-Za-z0-9_.()]*"
+_PYEXPR = rf"{_OPERAND}(?:\*\*?{_OPERAND}|/{_OPERAND})+"
+_SUBSUP = (r"(?:[A-Za-z]+\*?|[\u0370-\u03ff][\u0300-\u036f]?)(?:_(?:\{[^}\s]*\}|[A-Za-z0-9*]+))+(?:\^(?:\{[^}\s]*\}|-?[A-Za-z0-9*]+))?"
+           r"|[A-Za-z]\^(?:\{[^}\s]*\}|-?[A-Za-z0-9*]+)")
+_FORMULA = re.compile(
+    rf"(?<![A-Za-z0-9\\\u0370-\u03ff])(?:(?P<py>{_PYEXPR})|(?P<ss>{_SUBSUP})|(?P<hat>[A-Za-z]+hat)"
+    rf"|(?P<idx>[A-Za-z]\d{{1,2}})|(?P<greek>(?:{_GREEK_WORDS}))|(?P<sup>\^(?:T|-?\d+|\{{[^}}\s]*\}})))"
+    rf"(?![A-Za-z0-9])")
+
+
+def _python_math(text: str, notation) -> str | None:
+    """A Python expression (as evidence prints them) in LaTeX, or None if it is not one."""
+    import sympy as sp
+    from sympy.parsing.sympy_parser import parse_expr
+
+    from .printing import PaperPrinter
+
+    if not re.search(r"[A-Za-z]", text) or text.count("(") != text.count(")"):
+        return None
+    if re.fullmatch(r"[\d.]+(/[\d.]+)*", text):
+        return None
+    names = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", text))
+    try:
+        expr = parse_expr(text, local_dict={n: sp.Symbol(n) for n in names})
+    except Exception:  # noqa: BLE001 - not an expression: stays text
+        return None
+    try:
+        return PaperPrinter(notation).doprint(expr)
+    except Exception:  # noqa: BLE001
+        return None
+
+
+def prose_parts(text: str, notation=None) -> list[tuple[str, str]]:
+    """Plain text split into ("text", raw) and ("math", LaTeX) pieces: formula-like tokens (x_q, b^T,
+    W_*, w21, Sigma_hat, N*lambda**2) through the paper's notation.  Used by the PDF and the HTML."""
+    from .notation import COMMON, formula_to_latex
+
+    notation = notation or COMMON
+    text = str(text)
+    out, pos = [], 0
+    for m in _FORMULA.finditer(text):
+        tok = m.group(0)
+        math = _python_math(tok, notation) if m.group("py") else formula_to_latex(tok, notation)
+        if math is None:
+            continue
+        if m.start() > pos:
+            out.append(("text", text[pos:m.start()]))
+        out.append(("math", math))
+        pos = m.end()
+    if pos < len(text):
+        out.append(("text", text[pos:]))
+    return out
+
+
+def prose(text: str, notation=None) -> str:
+    """Plain text (a title, a statement, evidence) as LaTeX text, formulas in math (see
+    :func:`prose_parts`), the rest escaped."""
+    return "".join(escape_text(raw) if kind == "text" else r"\ensuremath{%s}" % sanitize_latex(raw)
+                   for kind, raw in prose_parts(text, notation))
+
+
+# --------------------------------------------------------------------------- derivations
+
+def derivations(claim) -> list[tuple]:
+    """(key, :class:`~.notation.Label`, LaTeX display) for each derived quantity of ``claim``.
+
+    The source is ``claim.derive()`` (its keys are the names ``--expr`` takes), printed through the
+    paper's notation in canonical form; a claim whose ``derive()`` gives nothing printable falls
+    back to its own ``derivation_latex()``.
+    """
+    from . import notation as _notation
+    from . import printing
+
+    nt = _notation.for_claim(claim)
+    out = []
+    import sympy as sp
+
+    for key, expr in claim.derive().items():
+        if not isinstance(expr, (sp.Basic, sp.MatrixBase)) and not hasattr(expr, "to_matrix_expr"):
+            continue  # not a formula (a table, a callable): nothing to typeset
+        label = nt.label(key)
+        try:
+            out.append((key, label, printing.display(expr, nt, label.lhs)))
+        except printing.SimplificationError:
+            raise
+        except Exception:  # noqa: BLE001 - not every derived object is a formula
+            continue
+    if not out:
+        for key, math in claim.derivation_latex():
+            out.append((key, nt.label(key), display_math(math)))
+    return out
+
+
+def snippet(claim, name: str) -> str:
+    """One derived quantity of ``claim`` as a display to paste into a paper."""
+    from ..claims.base import UserInputError
+
+    keys = list(claim.derive())
+    if name not in keys:
+        import difflib
+
+        near = difflib.get_close_matches(name, keys, n=1, cutoff=0.4)
+        hint = f"; did you mean {near[0]!r}?" if near else ""
+        raise UserInputError(f"claim {claim.id} derives no {name!r}{hint} (it derives: "
+                             + ", ".join(repr(k) for k in keys) + ")")
+    for key, label, disp in derivations(claim):
+        if key == name:
+            return f"% {claim.id}: {label.text()}\n{disp}\n"
+    raise UserInputError(f"claim {claim.id}: {name!r} is not a formula that prints as LaTeX")
+
+
+def _param_line(p, nt) -> str:
+    sym = nt.symbol(p.name)
+    default = "" if p.default in (None, "(optional)") else r" (default %s)" % prose(str(p.default), nt)
+    return r"\item $%s$: %s%s" % (sym, prose(p.doc, nt), default)
+
+
 def claim_section(claim) -> str:
     """One ``\\section`` for ``claim``: title, source, statement, parameters and derivation."""
+    from . import notation as _notation
+
+    nt = _notation.for_claim(claim)
     parts: list[str] = []
-    title = escape_text(claim.title) if claim.title else ""
+    title = prose(claim.title, nt) if claim.title else ""
     head = r"\texttt{%s}" % escape_text(claim.id)
     parts.append(r"\section{%s%s}" % (head, r" --- " + title if title else ""))
-    src = ", ".join(escape_text(x) for x in (claim.paper, claim.source) if x)
+    src = ", ".join(prose(x, nt) for x in (claim.paper, claim.source) if x)
     if src:
         parts.append(r"\noindent\textit{Source:} %s.\par\medskip" % src)
-    statement = sanitize_latex(claim.statement_latex) if claim.statement_latex else escape_text(claim.statement)
+    statement = sanitize_latex(claim.statement_latex) if claim.statement_latex else prose(claim.statement, nt)
     if statement.strip():
         parts.append(r"\noindent\textbf{Statement.} %s\par" % statement)
     if claim.params:
-        items = []
-        for p in claim.params:
-            default = "" if p.default is None else r" (default \texttt{%s})" % escape_text(p.default)
-            items.append(
-                r"\item \texttt{%s} (%s)%s: %s"
-                % (escape_text(p.name), escape_text(p.kind), default, escape_text(p.doc))
-            )
-        parts.append("\\medskip\\noindent\\textbf{Parameters.}\n\\begin{itemize}\n" + "\n".join(items) + "\n\\end{itemize}")
+        items = [_param_line(p, nt) for p in claim.params]
+        parts.append("\\medskip\\noindent\\textbf{Parameters.}\n\\begin{itemize}\n" + "\n".join(items)
+                     + "\n\\end{itemize}")
     try:
-        derivation = claim.derivation_latex()
+        derived = derivations(claim)
     except Exception as e:  # noqa: BLE001 - one broken derivation must not lose the document
         parts.append(
             r"\medskip\noindent\emph{Derivation unavailable: %s.}"
             % escape_text(f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")
         )
-        derivation = []
-    if derivation:
+        derived = []
+    if derived:
         parts.append(r"\medskip\noindent\textbf{Derivation.}")
         body = []
-        for label, math in derivation:
-            body.append(r"\noindent\texttt{%s}:" % escape_text(label))
-            body.append(display_math(math))
-        parts.append("\\begin{small}\n" + "\n".join(body) + "\n\\end{small}")
+        for _key, label, disp in derived:
+            text = sanitize_latex(label.text())
+            if text:
+                body.append(r"\noindent %s:" % text)
+            body.append(disp)
+        parts.append("\n".join(body))
     return "\n\n".join(parts) + "\n"
+
+
+#: packages and macros the exported formulas need; ``icl-proofs latex --preamble`` prints it
+PREAMBLE = r"""% icl-proofs: what the exported formulas need (\input this file in your preamble)
+\usepackage{amsmath}
+\usepackage{amssymb}
+\providecommand{\tr}{\operatorname{tr}}
+\providecommand{\E}{\mathbb{E}}
+"""
+
+
+def preamble() -> str:
+    """The macros preamble (``\\input`` it, or paste it into a paper's preamble)."""
+    return PREAMBLE
 
 
 def document(claims: Iterable, title: str = "icl-proofs: statements and derivations") -> str:
@@ -221,9 +373,10 @@ def document(claims: Iterable, title: str = "icl-proofs: statements and derivati
     return (
         "\\documentclass[10pt]{article}\n"
         "\\usepackage[utf8]{inputenc}\n"
-        "\\usepackage{amsmath}\n"
-        "\\usepackage{amssymb}\n"
-        "\\usepackage[margin=2cm]{geometry}\n"
+        "\\usepackage[T1]{fontenc}\n"
+        "\\usepackage{lmodern}\n"
+        + PREAMBLE
+        + "\\usepackage[margin=2cm]{geometry}\n"
         "\\allowdisplaybreaks\n"
         "\\setlength{\\parindent}{0pt}\n"
         f"\\title{{{escape_text(title)}}}\n"

@@ -13,6 +13,7 @@ import base64
 import datetime as _dt
 import html
 import json
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -22,8 +23,16 @@ from . import latex as _latex
 
 __all__ = ["build_report", "DD25_FIGURES"]
 
-#: committed dd25 figures (docs/dd25_figures in a checkout); used when present
-DD25_FIGURES = Path(__file__).resolve().parents[2] / "docs" / "dd25_figures"
+def dd25_figures():
+    """The committed dd25 figures: package data (``icl_proofs/assets/dd25_figures``), so an installed
+    wheel has them as well as a checkout."""
+    from importlib.resources import files
+
+    return files("icl_proofs.assets") / "dd25_figures"
+
+
+#: kept for callers that read the folder directly (a checkout or an unzipped install)
+DD25_FIGURES = Path(str(dd25_figures()))
 
 _STATUS_COLOUR = {"holds": "#1a7f37", "refuted": "#cf222e", "inconclusive": "#9a6700"}
 
@@ -36,7 +45,8 @@ font-weight:600;vertical-align:middle}
 table{border-collapse:collapse;margin:.6rem 0;font-size:.86rem;width:100%}
 th,td{border:1px solid #d0d7de;padding:.25rem .45rem;text-align:left;vertical-align:top}
 th{background:#f6f8fa}code,pre{font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-size:.82rem}
-pre{background:#f6f8fa;padding:.5rem;overflow-x:auto}.math{overflow-x:auto;padding:.2rem 0}
+pre{background:#f6f8fa;padding:.5rem;overflow-x:auto;white-space:pre-wrap}
+.math{overflow-x:auto;overflow-y:hidden;max-width:100%;padding:.2rem 0}
 figure{margin:1rem 0}figure img{max-width:100%}figcaption{font-size:.85rem;color:#57606a}
 .meta td:first-child{width:12rem;color:#57606a}
 """
@@ -46,10 +56,19 @@ _CHECK_SCRIPT = """
 window.addEventListener('load', function () {
   var maths = Array.from(document.querySelectorAll('math'));
   var imgs = Array.from(document.querySelectorAll('img'));
+  var vw = document.documentElement.clientWidth;
   var badMath = maths.filter(function (m) { var r = m.getBoundingClientRect(); return !(r.width > 0 && r.height > 0); }).length;
   var badImg = imgs.filter(function (i) { return !(i.complete && i.naturalWidth > 0); }).length;
+  // a display box reaching past the viewport clips its formula; one that scrolls is fine
+  var boxes = Array.from(document.querySelectorAll('.math'));
+  var outside = boxes.filter(function (b) { var r = b.getBoundingClientRect(); return r.right > vw + 1 || r.left < -1; }).length;
+  var clipped = boxes.filter(function (b) {
+    return b.scrollWidth > b.clientWidth + 1 && getComputedStyle(b).overflowX !== 'auto' && getComputedStyle(b).overflowX !== 'scroll'; }).length;
+  var text = maths.map(function (m) { return m.textContent; }).join(' ');
   document.body.setAttribute('data-render-check', JSON.stringify(
-    {math: maths.length, math_unrendered: badMath, images: imgs.length, images_broken: badImg}));
+    {math: maths.length, math_unrendered: badMath, images: imgs.length, images_broken: badImg,
+     math_boxes: boxes.length, math_boxes_outside: outside, math_clipped: clipped,
+     viewport: vw, math_text: text, body_text: document.body.innerText}));
 });
 """
 
@@ -74,16 +93,67 @@ def _mathml(expr) -> str | None:
     return f'<math xmlns="http://www.w3.org/1998/Math/MathML" display="block">{inner}</math>'
 
 
+def _tex_to_mathml(math: str, display: bool) -> str:
+    """MathML from the same LaTeX the PDF typesets (one source of mathematics for both)."""
+    from latex2mathml.converter import convert
+
+    return convert(_latex.sanitize_latex(math).replace(r"\ensuremath", ""),
+                   display="block" if display else "inline")
+
+
+def _display_body(disp: str) -> str:
+    """The math inside a display environment written by :func:`.printing.display`."""
+    body = re.sub(r"^\\\[|\\\]$", "", disp.strip())
+    body = body.replace(r"\begin{equation*}", "").replace(r"\end{equation*}", "")
+    return body.strip()
+
+
+def _text_with_math(text: str) -> str:
+    """LaTeX text with ``$...$`` (a label, a statement) as HTML with inline MathML."""
+    parts = re.split(r"(?<!\\)\$", text)
+    out = []
+    for i, part in enumerate(parts):
+        if i % 2:
+            try:
+                out.append(_tex_to_mathml(part, display=False))
+            except Exception:  # noqa: BLE001 - a formula the converter cannot read shows as text
+                out.append(f"<code>{_esc(part)}</code>")
+        else:
+            plain = re.sub(r"\\(textbf|emph|textit|text|mathrm)\{([^{}]*)\}", r"\2", part)
+            plain = plain.replace("~", "\u00a0").replace(r"\,", " ").replace("--", "\u2013")
+            out.append(_esc(plain))
+    return "".join(out)
+
+
+def _prose_html(text: str, notation=None) -> str:
+    """Plain text (evidence, a statement) as HTML with its formulas in MathML."""
+    out = []
+    for kind, raw in _latex.prose_parts(text, notation):
+        if kind == "text":
+            out.append(_esc(raw))
+            continue
+        try:
+            out.append(_tex_to_mathml(raw, display=False))
+        except Exception:  # noqa: BLE001 - a formula the converter cannot read stays text
+            out.append(_esc(raw))
+    return "".join(out)
+
+
 def _derivations(claim) -> tuple[list[tuple[str, str]], str | None]:
-    """(label, html) for each derived object; plus an error line if ``derive`` failed."""
+    """(label html, math html) for each derived object; plus an error line if ``derive`` failed."""
     try:
-        derived = claim.derive()
+        derived = _latex.derivations(claim)
     except Exception as e:  # noqa: BLE001 - one broken derivation must not lose the report
         return [], f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
     out = []
-    for label, expr in derived.items():
-        m = _mathml(expr)
-        out.append((label, f'<div class="math">{m}</div>' if m else f"<pre>{_esc(expr)}</pre>"))
+    for _key, label, disp in derived:
+        body = _display_body(disp)
+        try:
+            m = _tex_to_mathml(body, display=True)
+            html_math = f'<div class="math">{m}</div>'
+        except Exception:  # noqa: BLE001 - shown as LaTeX source rather than lost
+            html_math = f"<pre>{_esc(body)}</pre>"
+        out.append((_text_with_math(label.text()) if label.text() else "", html_math))
     return out, None
 
 
@@ -96,10 +166,12 @@ def _figures(claim_ids: set[str], fig_dir: Path, seed: int, progress: Callable[[
     from . import plots
 
     figs: dict[str, list[dict]] = {}
-    if not plots.available():
-        progress("report: matplotlib missing, no figures (pip install 'icl-proofs[plots]')")
-        return figs
     fig_dir.mkdir(parents=True, exist_ok=True)
+    _committed_dd25(claim_ids, fig_dir, figs)  # PNGs in the package: no matplotlib needed
+    if not plots.available():
+        if claim_ids & {"zfb23.risk", "zfb23.gradient-flow"}:
+            progress("report: matplotlib missing, no zfb23 figures (pip install 'icl-proofs[plots]')")
+        return figs
     if "zfb23.risk" in claim_ids:
         progress("report: zfb23 derived risk vs Monte Carlo across N ...")
         data = plots.zfb23_risk_vs_n(fig_dir / "zfb23_risk_vs_N.png", seed=seed)
@@ -110,21 +182,27 @@ def _figures(claim_ids: set[str], fig_dir: Path, seed: int, progress: Callable[[
         data = plots.zfb23_gradient_flow(fig_dir / "zfb23_gradient_flow.png", seed=seed)
         figs.setdefault("zfb23.gradient-flow", []).append({"png": Path(data["figure"]), "caption": data["caption"],
                                                            "data": data})
-    dd25 = sorted(c for c in claim_ids if c in ("dd25.thm-4.12", "dd25.data-mixing", "dd25.feature-learning"))
-    meta_file = DD25_FIGURES / "dd25_figures.json"
-    if dd25 and meta_file.exists():
-        info = json.loads(meta_file.read_text(encoding="utf-8"))
-        owner = {"fig1": "dd25.thm-4.12", "fig2": "dd25.data-mixing", "fig3": "dd25.feature-learning"}
-        for fig, meta in info.get("figures", {}).items():
-            png = DD25_FIGURES / f"{fig}.png"
-            claim = owner.get(fig)
-            if png.exists() and claim in claim_ids:
-                dst = fig_dir / f"dd25_{fig}.png"
-                shutil.copyfile(png, dst)
-                caption = (f"dd25 {meta.get('paper', fig)} reproduced "
-                           f"(verification/dd25_figures.py, committed run): {meta.get('caption', '')}")
-                figs.setdefault(claim, []).append({"png": dst, "caption": caption, "data": None})
     return figs
+
+
+def _committed_dd25(claim_ids: set[str], fig_dir: Path, figs: dict) -> None:
+    owner = {"fig1": "dd25.thm-4.12", "fig2": "dd25.data-mixing", "fig3": "dd25.feature-learning"}
+    if not claim_ids & set(owner.values()):
+        return
+    folder = dd25_figures()
+    meta_file = folder / "dd25_figures.json"
+    if not meta_file.is_file():
+        return
+    info = json.loads(meta_file.read_text(encoding="utf-8"))
+    for fig, meta in info.get("figures", {}).items():
+        png = folder / f"{fig}.png"
+        claim = owner.get(fig)
+        if claim in claim_ids and png.is_file():
+            dst = fig_dir / f"dd25_{fig}.png"
+            dst.write_bytes(png.read_bytes())
+            caption = (f"dd25 {meta.get('paper', fig)} reproduced "
+                       f"(verification/dd25_figures.py, committed run): {meta.get('caption', '')}")
+            figs.setdefault(claim, []).append({"png": dst, "caption": caption, "data": None})
 
 
 def _check_rows(checks: list[dict]) -> str:
@@ -136,7 +214,7 @@ def _check_rows(checks: list[dict]) -> str:
         rows.append(
             f"<tr><td><code>{_esc(c.get('name'))}</code></td><td>{_esc(c.get('route'))}</td>"
             f'<td><span class="badge" style="background:{colour}">{_esc(c.get("status"))}</span></td>'
-            f"<td>{_esc(c.get('evidence'))}{witness}</td></tr>")
+            f"<td>{_prose_html(c.get('evidence', ''))}{witness}</td></tr>")
     return ("<table><tr><th>check</th><th>route</th><th>verdict</th><th>evidence</th></tr>"
             + "".join(rows) + "</table>")
 
@@ -146,10 +224,10 @@ def _html(claims, results: dict[str, dict], figs: dict, meta: dict, title: str) 
     for r in results.values():
         counts[r["status"]] = counts.get(r["status"], 0) + 1
     summary_rows = "".join(
-        f'<tr><td><a href="#{_esc(c.id)}"><code>{_esc(c.id)}</code></a></td><td>{_esc(c.title)}</td>'
-        f'<td><span class="badge" style="background:{_STATUS_COLOUR.get(results[c.id]["status"], "#57606a")}">'
-        f'{_esc(results[c.id]["status"])}</span></td></tr>'
-        for c in claims if c.id in results)
+        f'<tr><td><a href="#{_esc(cid.split(" ")[0])}"><code>{_esc(cid)}</code></a></td>'
+        f'<td><span class="badge" style="background:{_STATUS_COLOUR.get(status, "#57606a")}">'
+        f'{_esc(status)}</span></td><td>{_prose_html(note)}</td></tr>'
+        for cid, status, note in verdict_rows(claims, results))
     meta_rows = "".join(f"<tr><td>{_esc(k)}</td><td><code>{_esc(v)}</code></td></tr>" for k, v in meta.items())
     sections = []
     for c in claims:
@@ -158,7 +236,7 @@ def _html(claims, results: dict[str, dict], figs: dict, meta: dict, title: str) 
             continue
         colour = _STATUS_COLOUR.get(r["status"], "#57606a")
         derivs, err = _derivations(c)
-        deriv_html = "".join(f"<p><code>{_esc(label)}</code>:</p>{body}" for label, body in derivs)
+        deriv_html = "".join((f"<p>{label}:</p>" if label else "") + body for label, body in derivs)
         if err:
             deriv_html += f"<p><em>Derivation unavailable: {_esc(err)}</em></p>"
         fig_html = "".join(
@@ -170,7 +248,8 @@ def _html(claims, results: dict[str, dict], figs: dict, meta: dict, title: str) 
             f'<section id="{_esc(c.id)}"><h2><code>{_esc(c.id)}</code> — {_esc(c.title)} '
             f'<span class="badge" style="background:{colour}">{_esc(r["status"])}</span></h2>'
             f"<p><em>Source:</em> {_esc(', '.join(x for x in (c.paper, c.source) if x))}</p>"
-            f"<p><strong>Statement.</strong> {_esc(c.statement)}</p>"
+            f"<p><strong>Statement.</strong> "
+            f"{_text_with_math(c.statement_latex) if c.statement_latex else _prose_html(c.statement)}</p>"
             + (f"<h3>Derivation</h3>{deriv_html}" if deriv_html else "")
             + f"<h3>Checks</h3>{_check_rows(r.get('checks', []))}{witness}{fig_html}</section>")
     counts_text = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
@@ -178,8 +257,30 @@ def _html(claims, results: dict[str, dict], figs: dict, meta: dict, title: str) 
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
         f"<title>{_esc(title)}</title><style>{_CSS}</style><script>{_CHECK_SCRIPT}</script></head><body>"
         f"<h1>{_esc(title)}</h1><p>{len(results)} claims: {_esc(counts_text)}.</p>"
-        f"<table>{summary_rows}</table><h2>Run</h2><table class=\"meta\">{meta_rows}</table>"
+        f"<table class=\"verdicts\"><tr><th>claim</th><th>verdict</th><th></th></tr>{summary_rows}</table><h2>Run</h2><table class=\"meta\">{meta_rows}</table>"
         + "".join(sections) + "</body></html>\n")
+
+
+def verdict_rows(claims, results: dict[str, dict]) -> list[tuple[str, str, str]]:
+    """(claim id, verdict, note) for the summary table: amendments of a refuted claim follow it."""
+    rows = []
+    for c in claims:
+        r = results.get(c.id)
+        if r is None:
+            continue
+        n = len(r.get("checks", []))
+        rows.append((c.id, r["status"], f"{n} check{'s' if n != 1 else ''}"))
+        for a in r.get("amendments") or []:
+            rows.append((f"{c.id} (amended)", a.get("status", ""), str(a.get("statement", ""))))
+    return rows
+
+
+def _tex_summary(claims, results) -> str:
+    esc = _latex.escape_text
+    lines = [r"\texttt{%s} & \textbf{%s} & %s \\" % (esc(cid), esc(status), _latex.prose(note))
+             for cid, status, note in verdict_rows(claims, results)]
+    return ("\\section*{Verdicts}\n\\begin{longtable}{@{}l l p{0.5\\linewidth}@{}}\n"
+            "\\textbf{claim} & \\textbf{verdict} & \\\\ \\hline\n\\endhead\n" + "\n".join(lines) + "\n\\end{longtable}\n")
 
 
 def _tex(claims, results: dict[str, dict], figs: dict, meta: dict, title: str) -> str:
@@ -192,7 +293,8 @@ def _tex(claims, results: dict[str, dict], figs: dict, meta: dict, title: str) -
         sec = _latex.claim_section(c)
         rows = "\n".join(
             r"\item[\textbf{%s}] \texttt{%s} (%s): %s" % (esc(ch.get("status", "")), esc(ch.get("name", "")),
-                                                        esc(ch.get("route", "")), esc(ch.get("evidence", "")))
+                                                        esc(ch.get("route", "")),
+                                                        _latex.prose(ch.get("evidence", "")))
             for ch in r.get("checks", []))
         verdict = r"\medskip\noindent\textbf{Verdict: %s.}" % esc(r["status"])
         checks = ("\\begin{description}\\small\n" + rows + "\n\\end{description}") if rows else ""
@@ -204,10 +306,12 @@ def _tex(claims, results: dict[str, dict], figs: dict, meta: dict, title: str) -
     return (
         "\\documentclass[10pt]{article}\n\\usepackage[utf8]{inputenc}\n\\usepackage{amsmath}\n"
         "\\usepackage{amssymb}\n\\usepackage{graphicx}\n\\graphicspath{{figures/}}\n"
+        "\\usepackage[T1]{fontenc}\n\\usepackage{lmodern}\n\\usepackage{longtable}\n"
         "\\usepackage[margin=2cm]{geometry}\n"
         "\\allowdisplaybreaks\n\\setlength{\\parindent}{0pt}\n"
         f"\\title{{{esc(title)}}}\n\\author{{generated by \\texttt{{icl-proofs}}}}\n\\date{{}}\n"
         "\\begin{document}\n\\maketitle\n"
+        + _tex_summary(claims, results) +
         "\\section*{Run}\n\\begin{description}\\small\n" + meta_rows + "\n\\end{description}\n"
         + "\n".join(body) + "\\end{document}\n")
 

@@ -178,9 +178,17 @@ def latex_names(expr: sp.Expr) -> dict:
     return {s: _INFO[s].latex() for s in trace_atoms(expr)}
 
 
-def to_latex(expr: sp.Expr, **kw) -> str:
-    names = latex_names(expr)
-    return sp.latex(expr, symbol_names=names, **kw)
+def to_latex(expr: sp.Expr, notation=None, **kw) -> str:
+    """LaTeX of a derived expression in canonical trace form (like terms collected, tr(ΛΛV) as
+    tr(Λ²V)), through :class:`icl_proofs.export.printing.PaperPrinter`.  ``notation``: a paper's
+    :class:`~icl_proofs.export.notation.Notation` (default: the common one).  Extra keywords go to
+    plain :func:`sympy.latex` (the old behaviour, for callers that need SymPy's own settings)."""
+    if kw:
+        return sp.latex(expr, symbol_names=latex_names(expr), **kw)
+    from ..export import printing  # the printer uses this module: imported late
+    from ..export.notation import COMMON
+
+    return printing.to_latex(expr, notation or COMMON)
 
 
 # --------------------------------------------------------------------------------------------
