@@ -1,0 +1,257 @@
+"""The mhm23 claims (Mahankali, Hashimoto & Ma, arXiv 2307.03576): registration and checks.
+
+Each claim compares a derivation (:mod:`.derive`, from the data model) with the paper's statement
+(:mod:`.paper`), and checks the paper's statement a second way that never touches the Wick engine: a
+Monte-Carlo test that samples prompts and tests the first-order optimality condition of the stated
+predictor directly (the loss is a quadratic in the step / preconditioner, so "stationary" is "optimal").
+"""
+from __future__ import annotations
+
+from functools import partial
+
+import numpy as np
+import sympy as sp
+
+from ...moments.inverse_wishart import N_sym, d_sym
+from ...moments.iterated_gd import sigma2_sym
+from ...numeric import montecarlo as mc
+from ...numeric.precision import to_mp_matrix, to_mpf
+from ..base import Check, Claim, Control, Param, UserInputError
+from ..checks import (bonferroni_p, exact_equal, holds, refuted, resolution, resolution_text, symbolic_zero,
+                      too_coarse, two_sided_p)
+from ..registry import register
+from . import derive as D
+from . import paper
+
+PAPER = ("Mahankali, Hashimoto & Ma 2023, One Step of Gradient Descent is Provably the Optimal In-Context "
+         "Learner with One Layer of Linear Self-Attention (arXiv 2307.03576, ICLR 2024)")
+
+P_D = Param("d", "int", "dimension d", minimum=1, maximum=10**6)
+P_N = Param("N", "int", "prompt length n", minimum=1, maximum=10**9)
+P_SIGMA2 = Param("sigma2", "number", "label-noise variance σ²", default="0")
+
+#: the relative error of a step or preconditioner a Monte-Carlo check must be able to see
+EFFECT = 0.05
+
+
+def _noise_blind_step() -> sp.Expr:
+    """A concrete wrong alternative: the noise-free step n/(n + d + 1) (zfb23's, σ² forgotten)."""
+    return N_sym / (N_sym + d_sym + 1)
+
+
+# ------------------------------------------------------------------------------ Monte-Carlo core
+def _prompt_statistics(rng, k, N, Sigma, Psi, sigma2, Gamma, directions):
+    """k sampled prompts: for each direction D the per-prompt value of
+    (x_qᵀΓh − x_qᵀw)(x_qᵀDh), whose mean is ½⟨∂L/∂Γ, D⟩; shape (k, len(directions)).
+
+    Independent of every derivation: draws x_i, w, ε, x_q and forms h = (1/n) Σ y_i x_i directly."""
+    d = Sigma.shape[0]
+    Lc, Pc = np.linalg.cholesky(Sigma), np.linalg.cholesky(Psi)
+    X = rng.standard_normal((k, N, d)) @ Lc.T
+    w = rng.standard_normal((k, d)) @ Pc.T
+    y = np.einsum("kni,ki->kn", X, w) + np.sqrt(sigma2) * rng.standard_normal((k, N))
+    h = np.einsum("kni,kn->ki", X, y) / N
+    xq = rng.standard_normal((k, d)) @ Lc.T
+    residual = np.einsum("ki,ij,kj->k", xq, Gamma, h) - np.einsum("ki,ki->k", xq, w)
+    return np.stack([residual * np.einsum("ki,ij,kj->k", xq, Dm, h) for Dm in directions], axis=1)
+
+
+def _column(rng, k, column, **kw):
+    return _prompt_statistics(rng, k, **kw)[:, column]
+
+
+def _stationarity(name, ctx, *, N, Sigma, Psi, sigma2, Gamma, directions, references, n, what, params):
+    """Two-sided z-tests (Bonferroni over the directions) that E[(x_qᵀΓh − x_qᵀw)(x_qᵀDh)] = 0.
+
+    ``references[j]`` = E[(x_qᵀw)(x_qᵀD_jh)] (exact): the test's resolution relative to it is the
+    relative error of Γ along D_j it detects with power 0.9."""
+    m = len(directions)
+    alpha_each = ctx.alpha / m
+    zs, texts, worst, est_json = [], [], None, []
+    kw = dict(N=N, Sigma=np.asarray(Sigma, float), Psi=np.asarray(Psi, float), sigma2=float(sigma2),
+              Gamma=np.asarray(Gamma, float), directions=[np.asarray(Dm, float) for Dm in directions])
+    for j in range(m):
+        est = mc.estimate(partial(_column, column=j, **kw), n, ctx.seed_sequence("direction", j))
+        z = est.mean / est.se
+        res = resolution(est.se, references[j], alpha_each)
+        zs.append(z)
+        est_json.append(est.to_json())
+        texts.append(f"D{j}: {est.mean:+.4g} ± {est.se:.2g} (z = {z:+.2f})")
+        if worst is None or (res["relative"] or np.inf) > (worst["relative"] or np.inf):
+            worst = res
+    thr = float(mc.threshold(alpha_each))
+    ev = (f"{what}: E[(x_qᵀΓh − x_qᵀw)(x_qᵀDh)] = 0 along {m} direction(s): " + "; ".join(texts)
+          + f" (n = {n} each, |z| ≤ {thr:.2f} at α/{m}); worst {resolution_text(worst)}")
+    details = {"z": max(zs, key=abs), "threshold": thr, "alpha": ctx.alpha, "p_value": bonferroni_p(zs),
+               "estimates": est_json}
+    if all(abs(z) <= thr for z in zs):
+        out = (too_coarse(name, "monte-carlo", ev, worst, EFFECT, **details)
+               if worst["relative"] is None or worst["relative"] > EFFECT
+               else holds(name, "monte-carlo", ev, **details))
+    else:
+        out = refuted(name, "monte-carlo", ev, {"params": params, "z": [float(z) for z in zs]}, **details)
+    out.resolution = worst
+    return out
+
+
+class Mhm23Claim(Claim):
+    paper = PAPER
+
+
+# ============================================================================================
+@register
+class IsotropicOneStep(Mhm23Claim):
+    id = "mhm23.isotropic-one-step-gd"
+    source = "Theorem 1 (isotropic covariates; formula reconstructed, see the paper note)"
+    title = "One-layer LSA optimum = one GD step, η = n/(n + d + 1 + σ²)"
+    statement = ("x_i, x_q ~ N(0, I_d), w ~ N(0, I_d), y = wᵀx + N(0, σ²): the loss-minimising one-layer LSA "
+                 "predicts ŷ = η x_qᵀ (1/n) Σ y_i x_i (one step of GD from 0) with η = n/(n + d + 1 + σ²); "
+                 "no matrix preconditioner does better.")
+    statement_latex = (r"For $x_i,x_q\sim N(0,I_d)$, $w\sim N(0,I_d)$, $y=w^\top x+\varepsilon$, "
+                       r"$\varepsilon\sim N(0,\sigma^2)$: the optimal one-layer LSA predicts "
+                       r"$\hat y=\eta\,x_q^\top\frac1n\sum_i y_ix_i$ with $\eta=\frac{n}{n+d+1+\sigma^2}$.")
+    params = (P_D, P_N, P_SIGMA2)
+
+    def derive(self):
+        opt = D.isotropic_step_optimum()
+        return {"eta* (scalar step)": opt["eta*"], "eta* (best matrix preconditioner, Λ = I)":
+                D.isotropic_preconditioner(), "eta* at d = 1 (chi-square route)": D.d1_step_optimum(),
+                "min E(ŷ − wᵀx_q)²": opt["min loss"]}
+
+    def quantities(self, values, dps=30):
+        opt = D.isotropic_step_optimum()
+        at = {d_sym: values["d"], N_sym: values["N"], sigma2_sym: values["sigma2"] or 0}
+        loss = opt["min loss"].subs(at)
+        return {"eta_star": to_mpf(opt["eta*"].subs(at), dps), "min_loss_clean_label": to_mpf(loss, dps),
+                "min_loss_vs_noisy_label": to_mpf(loss + at[sigma2_sym], dps)}
+
+    def checks(self):
+        wrong = "the noise-blind step n/(n + d + 1) (zfb23's, σ² dropped)"
+        return [
+            Check("step-symbolic", "symbolic", self._step_symbolic, controls=(
+                Control.negative(wrong, lambda ctx: self._step_symbolic(ctx, _noise_blind_step())),)),
+            Check("preconditioner-symbolic", "symbolic", self._preconditioner_symbolic, controls=(
+                Control.negative(wrong, lambda ctx: self._preconditioner_symbolic(ctx, _noise_blind_step())),)),
+            Check("d1-chi-square", "symbolic", self._d1, controls=(
+                Control.negative(wrong, lambda ctx: self._d1(ctx, _noise_blind_step())),)),
+            Check("step-monte-carlo", "monte-carlo", self._mc, controls=(
+                Control.negative(wrong, lambda ctx: self._mc(ctx, _noise_blind_step())),)),
+        ]
+
+    def _step_symbolic(self, ctx, claimed=None):
+        claimed = paper.isotropic_step() if claimed is None else claimed
+        return symbolic_zero("step-symbolic", D.isotropic_step_optimum()["eta*"] - claimed,
+                             "argmin of the Wick-engine loss over the step η vs the stated η, symbolic d, n, σ²")
+
+    def _preconditioner_symbolic(self, ctx, claimed=None):
+        claimed = paper.isotropic_step() if claimed is None else claimed
+        return symbolic_zero("preconditioner-symbolic", D.isotropic_preconditioner() - claimed,
+                             "zero of the matrix gradient over all Γ at Λ = I (Γ* = g·I) vs the stated η")
+
+    def _d1(self, ctx, claimed=None):
+        claimed = paper.isotropic_step() if claimed is None else claimed
+        return symbolic_zero("d1-chi-square", D.d1_step_optimum() - claimed.subs(d_sym, 1),
+                             "argmin at d = 1 from chi-square moments vs the stated η at d = 1, symbolic n, σ²")
+
+    def _mc(self, ctx, claimed=None):
+        """E[(ηx_qᵀh − x_qᵀw)(x_qᵀh)] = 0 is the optimality condition of the quadratic loss in η; the
+        reference E[(x_qᵀw)(x_qᵀh)] = d makes the resolution a relative error of η."""
+        dim, n_prompt, s2 = 2, 3, 2
+        claimed = paper.isotropic_step() if claimed is None else claimed
+        eta = float(claimed.subs({d_sym: dim, N_sym: n_prompt, sigma2_sym: s2}))
+        I = np.eye(dim)
+        return _stationarity("step-monte-carlo", ctx, N=n_prompt, Sigma=I, Psi=I, sigma2=s2, Gamma=eta * I,
+                             directions=[I], references=[dim], n=200_000 if ctx.quick else 2_000_000,
+                             what=f"d = {dim}, n = {n_prompt}, σ² = {s2}, η = {eta:.6g}",
+                             params={"d": dim, "N": n_prompt, "sigma2": s2, "eta": eta})
+
+
+# ============================================================================================
+#: covariances of the exact check (rational, SPD): diagonal, correlated, 3×3
+_SIGMAS = (sp.Matrix([[2, 1], [1, 3]]), sp.Matrix([[5, 0], [0, sp.Rational(1, 2)]]),
+           sp.Matrix([[3, 1, 0], [1, 2, sp.Rational(1, 2)], [0, sp.Rational(1, 2), 1]]))
+
+
+def _unpreconditioned(Sigma, N=N_sym, sigma2=sigma2_sym):
+    """A concrete wrong alternative: plain GD (Γ = ηI, Theorem 1's answer carried over)."""
+    d = Sigma.shape[0]
+    return (N / (N + d + 1 + sigma2)) * sp.eye(d)
+
+
+@register
+class PreconditionedOneStep(Mhm23Claim):
+    id = "mhm23.preconditioned-one-step-gd"
+    source = "Theorem 2 (non-isotropic covariates and task; formula reconstructed, see the paper note)"
+    title = "x ~ N(0, Σ), w ~ N(0, Σ⁻¹): optimum = one GD step preconditioned by Σ⁻¹"
+    statement = ("x_i, x_q ~ N(0, Σ), w ~ N(0, Σ⁻¹), y = wᵀx + N(0, σ²): the loss-minimising one-layer LSA "
+                 "predicts ŷ = x_qᵀ Γ (1/n) Σ y_i x_i with Γ = η Σ⁻¹, η = n/(n + d + 1 + σ²).")
+    statement_latex = (r"For $x_i,x_q\sim N(0,\Sigma)$, $w\sim N(0,\Sigma^{-1})$: the optimal one-layer LSA "
+                       r"predicts $\hat y=x_q^\top\Gamma\frac1n\sum_iy_ix_i$ with "
+                       r"$\Gamma=\frac{n}{n+d+1+\sigma^2}\Sigma^{-1}$.")
+    params = (Param("Sigma", "spd", "covariate covariance Σ (the task covariance is Σ⁻¹)"), P_N, P_SIGMA2)
+
+    def derive(self):
+        return D.preconditioned_loss_gradient()
+
+    def derivation_latex(self):
+        from ...moments.traces import to_latex
+
+        g = D.preconditioned_loss_gradient()
+        return [("L(Γ) = E(x_q^T Γ h − x_q^T w)^2", to_latex(g["loss"])),
+                ("∂L/∂Γ", to_latex(g["dL/dGamma"].to_matrix_expr()))]
+
+    def quantities(self, values, dps=30):
+        Gamma = self._solve(values["Sigma"], values["N"], values["sigma2"] or 0)
+        loss = D.preconditioned_loss_gradient()["loss"]
+        env = {"Lambda": sp.Matrix(values["Sigma"]), "Psi": sp.Matrix(values["Sigma"]).inv(), "Gamma": Gamma}
+        from ...moments.traces import evaluate_exact
+
+        value = evaluate_exact(loss, env, {N_sym: values["N"], sigma2_sym: values["sigma2"] or 0})
+        return {"Gamma_star": to_mp_matrix(Gamma, dps), "min_loss_clean_label": to_mpf(value, dps)}
+
+    @staticmethod
+    def _solve(Sigma, N, sigma2):
+        """Γ* at concrete Σ, n, σ²: the zero of the derived gradient (a linear system in Γ's entries)."""
+        Sigma = sp.Matrix(Sigma)
+        d = Sigma.shape[0]
+        G = sp.Matrix(d, d, lambda i, j: sp.Symbol(f"g_{i}{j}"))
+        grad = D.preconditioned_loss_gradient()["dL/dGamma"].evaluate(
+            {"Lambda": Sigma, "Psi": Sigma.inv(), "Gamma": G}, {N_sym: N, sigma2_sym: sigma2})
+        sol = sp.solve(list(grad), list(G), dict=True)
+        if len(sol) != 1 or len(sol[0]) != d * d:
+            raise UserInputError("the stationarity system has no unique solution at these values")
+        return G.subs(sol[0])
+
+    def checks(self):
+        wrong = "plain GD Γ = ηI (Theorem 1's answer, no preconditioner)"
+        return [
+            Check("gradient-exact", "exact-rational", self._exact, controls=(
+                Control.negative(wrong, lambda ctx: self._exact(ctx, _unpreconditioned)),)),
+            Check("gradient-monte-carlo", "monte-carlo", self._mc, controls=(
+                Control.negative(wrong, lambda ctx: self._mc(ctx, _unpreconditioned)),)),
+        ]
+
+    def _exact(self, ctx, claimed=paper.preconditioner):
+        """The derived ∂L/∂Γ at Ψ = Σ⁻¹ and the stated Γ, exactly, for symbolic n and σ² (the loss is
+        convex in Γ, so a zero gradient means a global minimum)."""
+        grad = D.preconditioned_loss_gradient()["dL/dGamma"]
+        cases = []
+        for Sigma in _SIGMAS[:2] if ctx.quick else _SIGMAS:
+            G = claimed(Sigma)
+            value = grad.evaluate({"Lambda": Sigma, "Psi": Sigma.inv(), "Gamma": G})
+            cases.append(({"Sigma": Sigma, "Gamma": G}, value.applyfunc(sp.simplify), sp.zeros(*Sigma.shape)))
+        return exact_equal("gradient-exact", cases, "∂L/∂Γ at the stated Γ, symbolic n and σ²")
+
+    def _mc(self, ctx, claimed=paper.preconditioner):
+        Sigma = sp.Matrix([[2, sp.Rational(1, 2)], [sp.Rational(1, 2), 1]])
+        n_prompt, s2 = 4, sp.Rational(1, 2)
+        G = claimed(Sigma, n_prompt, s2)
+        Sf = np.array(Sigma.tolist(), dtype=float)
+        directions = [np.eye(2), np.array([[1.0, 0], [0, 0]]), np.array([[0, 1.0], [1.0, 0]])]
+        # E[(x_qᵀw)(x_qᵀDh)] = tr(D E[h wᵀ] Σ) = tr(DΣ) since E[h wᵀ] = E[Σ̂] Ψ = ΣΣ⁻¹ = I
+        references = [float(np.trace(Dm @ Sf)) for Dm in directions]
+        return _stationarity("gradient-monte-carlo", ctx, N=n_prompt, Sigma=Sf, Psi=np.linalg.inv(Sf),
+                             sigma2=float(s2), Gamma=np.array(G.tolist(), dtype=float), directions=directions,
+                             references=references, n=400_000 if ctx.quick else 4_000_000,
+                             what=f"Σ = {Sigma.tolist()}, n = {n_prompt}, σ² = {s2}",
+                             params={"Sigma": Sigma, "N": n_prompt, "sigma2": s2, "Gamma": G})
