@@ -17,8 +17,8 @@ from ...moments.iterated_gd import sigma2_sym
 from ...numeric import montecarlo as mc
 from ...numeric.precision import to_mp_matrix, to_mpf
 from ..base import Check, Claim, Control, Param, UserInputError
-from ..checks import (bonferroni_p, exact_equal, holds, refuted, resolution, resolution_text, symbolic_zero,
-                      too_coarse, two_sided_p)
+from ..checks import (bonferroni_p, exact_equal, holds, inconclusive, refuted, resolution, resolution_text, symbolic_zero,
+                      too_coarse)
 from ..registry import register
 from . import derive as D
 from . import paper
@@ -122,8 +122,14 @@ class IsotropicOneStep(Mhm23Claim):
         opt = D.isotropic_step_optimum()
         at = {d_sym: values["d"], N_sym: values["N"], sigma2_sym: values["sigma2"] or 0}
         loss = opt["min loss"].subs(at)
-        return {"eta_star": to_mpf(opt["eta*"].subs(at), dps), "min_loss_clean_label": to_mpf(loss, dps),
-                "min_loss_vs_noisy_label": to_mpf(loss + at[sigma2_sym], dps)}
+        out = {"eta_star": to_mpf(opt["eta*"].subs(at), dps), "min_loss_clean_label": to_mpf(loss, dps),
+               "min_loss_vs_noisy_label": to_mpf(loss + at[sigma2_sym], dps)}
+        if values["N"] > values["d"] + 1:    # the OLS baseline exists iff n > d + 1 (inverse Wishart)
+            from ...moments.inverse_wishart import ols_icl_error
+
+            ols = ols_icl_error(N=values["N"], sigma2=at[sigma2_sym], Sigma=sp.eye(values["d"])).value
+            out["ols_error_clean_label"] = to_mpf(ols, dps)
+        return out
 
     def checks(self):
         wrong = "the noise-blind step n/(n + d + 1) (zfb23's, σ² dropped)"
@@ -189,6 +195,11 @@ class PreconditionedOneStep(Mhm23Claim):
                        r"predicts $\hat y=x_q^\top\Gamma\frac1n\sum_iy_ix_i$ with "
                        r"$\Gamma=\frac{n}{n+d+1+\sigma^2}\Sigma^{-1}$.")
     params = (Param("Sigma", "spd", "covariate covariance Σ (the task covariance is Σ⁻¹)"), P_N, P_SIGMA2)
+    equivalent_mutants = {
+        "preconditioned_loss_gradient['dL/dGamma'] transpose":
+            "Γ → Γᵀ inside one gradient term changes nothing at a symmetric Γ, and the stated Γ = ηΣ⁻¹ (like its "
+            "alternative ηI) is symmetric; the stationarity system solved by eval has the symmetric solution either way",
+    }
 
     def derive(self):
         return D.preconditioned_loss_gradient()
@@ -255,3 +266,149 @@ class PreconditionedOneStep(Mhm23Claim):
                              references=references, n=400_000 if ctx.quick else 4_000_000,
                              what=f"Σ = {Sigma.tolist()}, n = {n_prompt}, σ² = {s2}",
                              params={"Sigma": Sigma, "N": n_prompt, "sigma2": s2, "Gamma": G})
+
+
+# ============================================================================================
+def _wishart_spectra(rng, d: int, N: int, reps: int) -> np.ndarray:
+    """``reps`` spectra of Σ̂ = XᵀX/N (X: N × d standard Gaussian, N ≥ d) by the Dumitriu–Edelman
+    bidiagonal model: XᵀX has the eigenvalues of BᵀB, B lower bidiagonal with diagonal χ_N, χ_{N−1}, …,
+    χ_{N−d+1} and subdiagonal χ_{d−1}, …, χ_1 — O(d²) per spectrum instead of a dense O(d³)."""
+    from scipy.linalg import eigvalsh_tridiagonal
+
+    out = np.empty((reps, d))
+    for r in range(reps):
+        a = np.sqrt(rng.chisquare(N - np.arange(d)))
+        b = np.sqrt(rng.chisquare(np.arange(d - 1, 0, -1))) if d > 1 else np.zeros(0)
+        out[r] = eigvalsh_tridiagonal(a ** 2 + np.append(b ** 2, 0.0), a[1:] * b) / N
+    return out
+
+
+def _lsa_conditional_risk(eigs, N: int, eta: float, s: float) -> np.ndarray:
+    """E[‖ηh − w‖² | X] for w ~ N(0, I/d), noise s, h = Σ̂w + Xᵀε/N: (1/d)Σ(ηλ − 1)² + η² s (d/N) mean λ."""
+    d = eigs.shape[1]
+    return np.mean((eta * eigs - 1) ** 2, axis=1) + eta ** 2 * s * d / N * np.mean(eigs, axis=1)
+
+
+def _noise_blind_limit():
+    """A concrete wrong alternative for the LSA side: 1/(1 + α), the noise-free limit (s forgotten)."""
+    from ...moments.proportional import alpha_sym
+
+    return 1 / (1 + alpha_sym)
+
+
+@register
+class GapToBayes(Mhm23Claim):
+    id = "mhm23.gap-to-bayes"
+    source = ("Abstract and §1: one layer of LSA learns one GD step, not the Bayes-optimal ridge predictor "
+              "that more capacity learns (quantified here in the proportional limit)")
+    title = "One-layer LSA stays strictly above the Bayes risk (n = αd, d → ∞)"
+    statement = ("With n = αd, d → ∞, w ~ N(0, I_d/d), noise s (the paper's σ² = s·d): the optimal one-layer "
+                 "LSA's error tends to (1+s)/(1+α+s), strictly above the Bayes (ridge at λ* = s/α) risk "
+                 "½(1 − α − s + √((α+s−1)² + 4s)) for every α, s > 0.")
+    statement_latex = (r"For $n=\alpha d\to\infty$, $w\sim N(0,I_d/d)$, noise $s$: the optimal one-layer LSA's "
+                       r"error tends to $\frac{1+s}{1+\alpha+s}$, strictly above the Bayes risk "
+                       r"$\tfrac12\bigl(1-\alpha-s+\sqrt{(\alpha+s-1)^2+4s}\bigr)$.")
+    params = (Param("alpha", "number", "n/d"), Param("s", "number", "noise variance (w ~ N(0, I/d))"))
+
+    def derive(self):
+        return D.proportional_gap()
+
+    def validate(self, values):
+        if values["alpha"] <= 0 or values["s"] <= 0:
+            raise UserInputError("alpha and s must be positive")
+        return values
+
+    def quantities(self, values, dps=30):
+        from ...moments.proportional import alpha_sym
+
+        at = {alpha_sym: values["alpha"], D.s_sym: values["s"]}
+        g = D.proportional_gap()
+        lsa, bayes = g["LSA limit"].subs(at), g["Bayes limit"].subs(at)
+        return {"lsa_limit": to_mpf(lsa, dps), "bayes_limit": to_mpf(bayes, dps),
+                "gap": to_mpf(lsa - bayes, dps), "gap_positive": bool(sp.N(lsa - bayes, 50) > 0)}
+
+    def checks(self):
+        wrong = "the noise-blind LSA limit 1/(1 + α) (s dropped)"
+        return [
+            Check("gap-sweep", "hypothesis", self._sweep, controls=(
+                Control.negative(wrong, lambda ctx: self._sweep(ctx, _noise_blind_limit())),)),
+            Check("gap-monte-carlo", "monte-carlo", self._mc, controls=(
+                Control.negative(wrong, lambda ctx: self._mc(ctx, _noise_blind_limit())),)),
+        ]
+
+    def _sweep(self, ctx, lsa=None):
+        """Hypothesis over rational α, s in [1/50, 50]: LSA − Bayes > 0, decided at 50 digits (the
+        difference is a rational plus a rational multiple of one square root; a value within 10⁻⁴⁰ of 0
+        would count as a failure, never as a pass)."""
+        from hypothesis import strategies as st
+
+        from ...moments.proportional import alpha_sym
+
+        from ..checks import hypothesis_sweep
+
+        g = D.proportional_gap()
+        lsa = g["LSA limit"] if lsa is None else lsa
+        ratio = st.fractions(min_value=sp.Rational(1, 50), max_value=50, max_denominator=50).filter(lambda x: x > 0)
+
+        def pred(ex):
+            a, s = (sp.Rational(x.numerator, x.denominator) for x in ex)
+            gap = sp.N((lsa - g["Bayes limit"]).subs({alpha_sym: a, D.s_sym: s}), 50)
+            return bool(gap > sp.Float(10) ** -40), f"α = {a}, s = {s}: LSA − Bayes = {sp.N(gap, 12)}"
+
+        return hypothesis_sweep("gap-sweep", st.tuples(ratio, ratio), pred, 30 if ctx.quick else 300,
+                                ctx.stream_seed() % 2 ** 32, "LSA limit − Bayes limit > 0")
+
+    def _mc(self, ctx, lsa=None):
+        """Finite-d simulation at α = 1, s = 1: the LSA (paper's η) and Bayes risks given the spectrum,
+        averaged over Wishart spectra at several d and extrapolated in 1/d.  Three tests at α/3: each
+        intercept against its derived limit (two-sided), and the paired gap LSA − Bayes > 0 (one-sided)."""
+        from scipy.stats import norm
+
+        from ...moments.proportional import alpha_sym, extrapolate_in_1_over_d, ridge_risk_conditional
+        from ...testing import compare_limit
+
+        a, s = 1, 1
+        g = D.proportional_gap()
+        lsa = g["LSA limit"] if lsa is None else lsa
+        lsa_lim = float(lsa.subs({alpha_sym: a, D.s_sym: s}))
+        bayes_lim = float(g["Bayes limit"].subs({alpha_sym: a, D.s_sym: s}))
+        ds, reps = ((50, 100, 200), 300) if ctx.quick else ((100, 200, 400), 1500)
+        rows = {"lsa": [], "bayes": [], "gap": []}
+        for d in ds:
+            N = a * d
+            eigs = _wishart_spectra(ctx.rng("spectra", d), d, N, reps)
+            eta = float(paper.isotropic_step().subs({d_sym: d, N_sym: N, sigma2_sym: s * d}))
+            r_lsa = _lsa_conditional_risk(eigs, N, eta, s)
+            r_bayes = np.array([ridge_risk_conditional(e, N, s * d / N, s) for e in eigs])
+            for key, v in (("lsa", r_lsa), ("bayes", r_bayes), ("gap", r_lsa - r_bayes)):
+                rows[key].append((v.mean(), v.std(ddof=1) / np.sqrt(reps)))
+        fits = {k: extrapolate_in_1_over_d(ds, [m for m, _ in v], [e for _, e in v]) for k, v in rows.items()}
+        a3 = ctx.alpha / 3
+        cmp_lsa, cmp_bayes = compare_limit(fits["lsa"], lsa_lim, a3), compare_limit(fits["bayes"], bayes_lim, a3)
+        z_gap = fits["gap"].limit / fits["gap"].limit_se
+        thr_gap = float(norm.isf(a3))
+        worst = max((cmp_lsa["resolution"], cmp_bayes["resolution"]), key=lambda r: r["relative"])
+        ev = (f"α = {a}, s = {s}, d ∈ {ds}, {reps} spectra each: LSA intercept {fits['lsa'].limit:.5f} ± "
+              f"{fits['lsa'].limit_se:.2g} vs {lsa_lim:.5f} (z = {cmp_lsa['z']:+.2f}); Bayes intercept "
+              f"{fits['bayes'].limit:.5f} ± {fits['bayes'].limit_se:.2g} vs {bayes_lim:.5f} (z = "
+              f"{cmp_bayes['z']:+.2f}), |z| ≤ {mc.threshold(a3):.2f}; "
+              f"paired gap {fits['gap'].limit:.5f} ± {fits['gap'].limit_se:.2g} (z = {z_gap:+.1f}, one-sided "
+              f"> {thr_gap:.2f}); worst {resolution_text(worst)}")
+        details = {"z": max((cmp_lsa["z"], cmp_bayes["z"]), key=abs), "threshold": float(mc.threshold(a3)),
+                   "alpha": ctx.alpha, "p_value": bonferroni_p([cmp_lsa["z"], cmp_bayes["z"]], 3),
+                   "gap_z": z_gap}
+        if not (cmp_lsa["agrees"] and cmp_bayes["agrees"]):
+            out = refuted("gap-monte-carlo", "monte-carlo", ev,
+                          {"alpha": a, "s": s, "lsa_intercept": fits["lsa"].limit, "lsa_limit": lsa_lim,
+                           "bayes_intercept": fits["bayes"].limit, "bayes_limit": bayes_lim}, **details)
+        elif not (cmp_lsa["one_over_d_fits"] and cmp_bayes["one_over_d_fits"]):
+            out = inconclusive("gap-monte-carlo", "monte-carlo", ev + "; the 1/d fit does not describe the bias",
+                               **details)
+        elif worst["relative"] > EFFECT:
+            out = too_coarse("gap-monte-carlo", "monte-carlo", ev, worst, EFFECT, **details)
+        elif z_gap > thr_gap:
+            out = holds("gap-monte-carlo", "monte-carlo", ev, **details)
+        else:
+            out = inconclusive("gap-monte-carlo", "monte-carlo", ev + "; the gap is not resolved", **details)
+        out.resolution = worst
+        return out

@@ -53,3 +53,29 @@ def preconditioned_loss_gradient() -> dict:
     gradient vanishes there."""
     loss = ig.gd_loss(1, 1, Lambda="Lambda", Psi="Psi", Gamma="Gamma")
     return {"loss": loss, "dL/dGamma": wick.grad(loss, "Gamma")}
+
+
+#: per-coordinate noise level in the proportional regime (σ² = s·d when w ~ N(0, I_d))
+s_sym = sp.Symbol("s", positive=True)
+
+
+@lru_cache(maxsize=None)
+def proportional_gap() -> dict:
+    """The optimal one-layer LSA against the Bayes-optimal predictor as d, n → ∞ with n = αd.
+
+    Normalisation of :mod:`icl_proofs.moments.proportional`: w ~ N(0, I_d/d), noise variance s, which
+    is the paper's w ~ N(0, I_d) with σ² = s·d after dividing labels by √d (errors scale by 1/d).
+
+    * LSA: the derived finite minimum loss at σ² = s·d, divided by d, taken to the limit exactly
+      (:func:`~icl_proofs.moments.proportional.proportional_limit`);
+    * Bayes: the posterior mean is ridge at λ* = s/α, whose limit risk comes from the
+      Marchenko–Pastur resolvent (:func:`~icl_proofs.moments.proportional.bayes_risk_limit`).
+    """
+    from ...moments import proportional as P
+
+    loss = isotropic_step_optimum()["min loss"].subs(ig.sigma2_sym, s_sym * d_sym)
+    lim = P.proportional_limit(loss)
+    if lim.order != 1:                                    # pragma: no cover - a derivation bug
+        raise AssertionError(f"the LSA loss should grow like d, got order {lim.order}")
+    bayes = sp.simplify(P.bayes_risk_limit(gamma=1 / P.alpha_sym, sigma2=s_sym))
+    return {"LSA limit": sp.factor(lim.value), "Bayes limit": bayes}
