@@ -43,6 +43,20 @@ def test_symbolic_route_refutes_noise_blind_step():
     assert r.status is Status.REFUTED
 
 
+def test_full_lsa_route_refutes_noise_blind_step():
+    """The feature regression over every LSA parameter beats a wrong step on fresh prompts."""
+    ctx = CheckContext(quick=True, seed=1, claim_id="mhm23.isotropic-one-step-gd", check_name="full-lsa-monte-carlo")
+    r = get("mhm23.isotropic-one-step-gd")._full_lsa(ctx, N_sym / (N_sym + d_sym + 1))
+    assert r.status is Status.REFUTED and r.witness["improvement"] > 0
+
+
+def test_lsa_features_span_the_gd_step():
+    """The stated predictor ηx_qᵀh is in the span of the LSA features (so the relaxation contains it)."""
+    phi, _, h_xq = C._lsa_features(np.random.default_rng(0), 50, 2, 3, 1.0)
+    coef, *_ = np.linalg.lstsq(phi, h_xq, rcond=None)
+    assert np.allclose(phi @ coef, h_xq, atol=1e-9)
+
+
 def test_chi_square_route_refutes_off_by_one():
     """The d = 1 route alone (no Wick engine) sees n/(n + d + σ²) at d = 1."""
     wrong = N_sym / (N_sym + d_sym + ig.sigma2_sym)

@@ -56,6 +56,22 @@ def _prompt_statistics(rng, k, N, Sigma, Psi, sigma2, Gamma, directions):
     return np.stack([residual * np.einsum("ki,ij,kj->k", xq, Dm, h) for Dm in directions], axis=1)
 
 
+def _lsa_features(rng, k, d, N, sigma2):
+    """k prompts (x_i, x_q ~ N(0, I), w ~ N(0, I), noise σ²): every feature (EEᵀ/n)_{ab}(x_q)_c of a
+    one-layer LSA's prediction (E with the query column, label slot 0), the clean label wᵀx_q, and x_qᵀh."""
+    X = rng.standard_normal((k, N, d))
+    w = rng.standard_normal((k, d))
+    y = np.einsum("kni,ki->kn", X, w) + np.sqrt(sigma2) * rng.standard_normal((k, N))
+    xq = rng.standard_normal((k, d))
+    cols = np.concatenate([X, xq[:, None, :]], axis=1)                      # (k, N+1, d)
+    labels = np.concatenate([y, np.zeros((k, 1))], axis=1)[..., None]        # (k, N+1, 1)
+    E = np.concatenate([cols, labels], axis=2)                               # rows of Eᵀ
+    M = np.einsum("kna,knb->kab", E, E) / N
+    phi = np.einsum("kab,kc->kabc", M, xq).reshape(k, -1)
+    h = np.einsum("kni,kn->ki", X, y) / N
+    return phi, np.einsum("ki,ki->k", xq, w), np.einsum("ki,ki->k", xq, h)
+
+
 def _column(rng, k, column, **kw):
     return _prompt_statistics(rng, k, **kw)[:, column]
 
@@ -142,6 +158,8 @@ class IsotropicOneStep(Mhm23Claim):
                 Control.negative(wrong, lambda ctx: self._d1(ctx, _noise_blind_step())),)),
             Check("step-monte-carlo", "monte-carlo", self._mc, controls=(
                 Control.negative(wrong, lambda ctx: self._mc(ctx, _noise_blind_step())),)),
+            Check("full-lsa-monte-carlo", "monte-carlo", self._full_lsa, controls=(
+                Control.negative(wrong, lambda ctx: self._full_lsa(ctx, _noise_blind_step())),)),
         ]
 
     def _step_symbolic(self, ctx, claimed=None):
@@ -158,6 +176,45 @@ class IsotropicOneStep(Mhm23Claim):
         claimed = paper.isotropic_step() if claimed is None else claimed
         return symbolic_zero("d1-chi-square", D.d1_step_optimum() - claimed.subs(d_sym, 1),
                              "argmin at d = 1 from chi-square moments vs the stated η at d = 1, symbolic n, σ²")
+
+    def _full_lsa(self, ctx, claimed=None):
+        """The *global* minimiser over every LSA parameter, not only over the GD family.
+
+        ŷ = vᵀ(EEᵀ/n)K x_q (v = (w21, w22), K = [U11; u21ᵀ]) is a linear combination of the features
+        (EEᵀ/n)_{ab}(x_q)_c, so the best linear predictor on all (d+1)²d features is at least as good as
+        every LSA.  It is fitted by least squares on sampled prompts, then compared on fresh prompts with
+        the stated predictor ηx_qᵀh (paired).  If the stated predictor were not the LSA optimum, the
+        fitted one would beat it by the gap; the one-sided test refutes when it does significantly, and
+        the resolution (relative to the stated predictor's loss) says how small a gap it would have seen.
+        """
+        from scipy.stats import norm
+
+        dim, n_prompt, s2 = 2, 3, 2
+        claimed = paper.isotropic_step() if claimed is None else claimed
+        eta = float(claimed.subs({d_sym: dim, N_sym: n_prompt, sigma2_sym: s2}))
+        n_fit, n_eval = (50_000, 100_000) if ctx.quick else (1_000_000, 2_000_000)
+        phi, target, h_xq = _lsa_features(ctx.rng("fit"), n_fit, dim, n_prompt, s2)
+        coef, *_ = np.linalg.lstsq(phi, target, rcond=None)
+        phi, target, h_xq = _lsa_features(ctx.rng("evaluate"), n_eval, dim, n_prompt, s2)
+        stated_loss = (eta * h_xq - target) ** 2
+        diff = (phi @ coef - target) ** 2 - stated_loss
+        mean, se = float(diff.mean()), float(diff.std(ddof=1) / np.sqrt(n_eval))
+        z, thr = mean / se, float(norm.isf(ctx.alpha))
+        res = resolution(se, float(stated_loss.mean()), ctx.alpha, one_sided=True)
+        ev = (f"d = {dim}, n = {n_prompt}, σ² = {s2}: best predictor on all {phi.shape[1]} LSA features "
+              f"(fitted on {n_fit} prompts) minus the stated η = {eta:.6g} step, on {n_eval} fresh prompts: "
+              f"{mean:+.4g} ± {se:.2g} (z = {z:+.2f}; refuted if z < −{thr:.2f}); {resolution_text(res)}")
+        details = {"z": z, "threshold": thr, "alpha": ctx.alpha, "p_value": float(norm.cdf(z))}
+        if z < -thr:
+            out = refuted("full-lsa-monte-carlo", "monte-carlo", ev,
+                          {"params": {"d": dim, "N": n_prompt, "sigma2": s2, "eta": eta},
+                           "improvement": -mean, "se": se, "z": z}, **details)
+        elif res["relative"] > EFFECT:
+            out = too_coarse("full-lsa-monte-carlo", "monte-carlo", ev, res, EFFECT, **details)
+        else:
+            out = holds("full-lsa-monte-carlo", "monte-carlo", ev, **details)
+        out.resolution = res
+        return out
 
     def _mc(self, ctx, claimed=None):
         """E[(ηx_qᵀh − x_qᵀw)(x_qᵀh)] = 0 is the optimality condition of the quadratic loss in η; the
