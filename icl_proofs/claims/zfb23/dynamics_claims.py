@@ -12,7 +12,8 @@ from ...moments.traces import d as dsym
 from ...numeric import gradflow
 from ...numeric import montecarlo as mc
 from ..base import Check, Control, Param
-from ..checks import bonferroni_p, exact_equal, holds, hypothesis_sweep, inconclusive, refuted, symbolic_zero
+from ..checks import (exact_equal, holds, hypothesis_sweep, inconclusive, refuted, resolution,
+                      resolution_text, symbolic_zero, too_coarse, two_sided_p)
 from ..registry import register
 from . import derive as D
 from . import numeric as Z
@@ -519,17 +520,31 @@ class RandomCovariance(Zfb23Claim):
         v = self.v_star().subs({dsym: values["d"], D.N: values["N"]})
         return {"preconditioner_diag": [Z.mp_value(v, dps)] * int(values["d"])}
 
+    controls = {
+        "minimiser-vs-paper-symbolic": (Control.negative("L(V) with 1/(N+1) for 1/N",
+                                                         mutant="global_min['L(V)'] 1/N→1/(N+1)"),),
+        "estimating-equation-monte-carlo": (Control.negative("L(V) with 1/(N+1) for 1/N",
+                                                             mutant="global_min['L(V)'] 1/N→1/(N+1)"),),
+    }
+
     def checks(self):
+        # the closed form is N/(3N + d + 5); an off-by-one in its d-term is the slip to tell apart
+        off_by_one = (D.N / (3 * D.N + dsym + 4), "N/(3N + d + 4), an off-by-one in the closed form N/(3N + d + 5)")
+        fixed = (D.N / (D.N + 1 + dsym), "N/(N + d + 1), the minimiser for the fixed covariance Λ = I")
         return [
             Check("minimiser-vs-paper-symbolic", "symbolic", self._sym),
-            Check("limit-one-third", "symbolic", self._limit),
-            Check("exact-integration-d2", "exact-rational", self._integrate),
-            Check("estimating-equation-monte-carlo", "monte-carlo", self._mc),
-            Check("finite-d-hypothesis", "hypothesis", self._hypothesis),
+            Check("limit-one-third", "symbolic", self._limit, controls=(
+                Control.negative(fixed[1], lambda ctx: self._limit(ctx, v=fixed[0])),)),
+            Check("exact-integration-d2", "exact-rational", self._integrate, controls=(
+                Control.negative(off_by_one[1], lambda ctx: self._integrate(ctx, v=off_by_one[0])),)),
+            Check("estimating-equation-monte-carlo", "monte-carlo", self._mc, controls=(
+                Control.negative(off_by_one[1], lambda ctx: self._mc(ctx, v=off_by_one[0])),)),
+            Check("finite-d-hypothesis", "hypothesis", self._hypothesis, controls=(
+                Control.negative(off_by_one[1], lambda ctx: self._hypothesis(ctx, claimed=off_by_one[0])),)),
         ]
 
-    def _hypothesis(self, ctx):
-        """Hypothesis over d = 1..6 and N: the symbolic-d minimiser agrees with a direct exact
+    def _hypothesis(self, ctx, claimed=None):
+        """Hypothesis over d = 1..6 and N: the symbolic-d minimiser (``claimed``: another formula, a control) agrees with a direct exact
         expectation at that d (iid Exp(1) moments expanded by brute force over the multinomial
         terms of p_1^m, no Gamma-sum shortcut)."""
         from hypothesis import strategies as st
@@ -549,7 +564,7 @@ class RandomCovariance(Zfb23Claim):
             ell = sp.expand(ell.subs(D.N, n))
             return sp.solve(sp.diff(ell, v), v)[0]
 
-        vs = self.v_star()
+        vs = self.v_star() if claimed is None else claimed
 
         def pred(ex):
             dim, n = ex
@@ -563,16 +578,18 @@ class RandomCovariance(Zfb23Claim):
         return symbolic_zero("minimiser-vs-paper-symbolic", self.v_star() - self.v_paper(),
                              "E_τ-minimiser (Gamma-moment expectation, symbolic d, N) vs [EΓΛ²]⁻¹E[Λ²]")
 
-    def _limit(self, ctx):
-        lim = sp.limit(self.v_star(), D.N, sp.oo)
+    def _limit(self, ctx, v=None):
+        lim = sp.limit(self.v_star() if v is None else v, D.N, sp.oo)
         if lim == sp.Rational(1, 3):
             return holds("limit-one-third", "symbolic",
                          f"lim_(N→∞) V_ii* = {lim} for every d: with Σ̂ → I on an isotropic test prompt, "
                          "ŷ → ⅓⟨w, x_q⟩ (not covariate-robust)")
         return refuted("limit-one-third", "symbolic", f"limit is {lim}", {"limit": str(lim)})
 
-    def _integrate(self, ctx):
-        """Second route at d = 2: E over (λ_1, λ_2) by direct integration against e^{-λ1-λ2}."""
+    def _integrate(self, ctx, v=None):
+        """Second route at d = 2: E over (λ_1, λ_2) by direct integration against e^{-λ1-λ2}
+        (``v``: another symbolic-d formula to compare with, a control)."""
+        claimed = self.v_star() if v is None else v
         l1, l2 = sp.symbols("l1 l2", positive=True)
         cases = []
         for n in (1, 3, 10):
@@ -583,44 +600,62 @@ class RandomCovariance(Zfb23Claim):
             val = traces.evaluate_exact(LV, {"Lambda": Lam, "V": V}, {D.N: n})
             ev = sp.integrate(sp.integrate(sp.expand(val) * sp.exp(-l1 - l2), (l1, 0, sp.oo)), (l2, 0, sp.oo))
             vstar = sp.solve(sp.diff(ev, v), v)[0]
-            cases.append(({"d": 2, "N": n}, vstar, self.v_star().subs({dsym: 2, D.N: n})))
+            cases.append(({"d": 2, "N": n}, vstar, claimed.subs({dsym: 2, D.N: n})))
         return exact_equal("exact-integration-d2", cases, "∫ L(vI) e^{-λ1-λ2} dλ minimised vs symbolic-d V*")
 
-    def _mc(self, ctx):
-        """Stationarity of the population loss at the claimed V*: E[φ(φᵀv* − y_q)] = 0 with
-        φ_i = h_i x_{q,i}, over prompts with fresh Λ_τ; one z-test per coordinate (Bonferroni).
+    def _mc(self, ctx, v=None):
+        """Stationarity of the population loss at the claimed V* = v·I along V = vI:
+        E[Σ_i φ_i(φᵀv* − y_q)] = 0 with φ_i = h_i x_{q,i}, over prompts with fresh Λ_τ; one z-test.
 
         w and x_q are integrated out given the prompt (Rao-Blackwell): with S = XᵀX/N,
         E[φ_i(v Σ_j φ_j − y_q) | X, Λ] = λ_i (v (S²)_ii − S_ii), because E[h hᵀ | X] = S² and
         E[x_q x_qᵀ] = Λ.  Why: the raw products (λ³ times eight Gaussian factors) are so
         heavy-tailed that the z-test over-alarmed (32/200 seeds at α = 0.05 in the calibration run).
+        Control variates in λ (exact Exp(1) moments, mean 0) take out part of the rest of the
+        variance, and summing over the d coordinates (equal means by the symmetry of iid λ) the
+        rest: one coordinate at a time with Bonferroni resolved V* only to 5.5–7.3 % at 2×10⁵ samples,
+        coarser than the 4 % to resolve.  ``v``: another closed form to test (a control).
         """
         dim, n = 3, 5
-        v = float(self.v_star().subs({dsym: dim, D.N: n}))
+        v = float((self.v_star() if v is None else v).subs({dsym: dim, D.N: n}))
         total = _mc_n(ctx, 200_000, 2_000_000)
-        zs = []
-        for i in range(dim):
-            def sample(r, k, i=i):
-                lamb = r.exponential(size=(k, 1, dim))
-                X = r.standard_normal((k, n, dim)) * np.sqrt(lamb)
-                S = np.einsum("kni,knj->kij", X, X) / n
-                s2_ii = np.einsum("kj,kj->k", S[:, i, :], S[:, i, :])  # (S²)_ii, S symmetric
-                return lamb[:, 0, i] * (v * s2_ii - S[:, i, i])
 
-            est = mc.estimate(sample, total, ctx.seed_sequence("monte-carlo", "coordinate", i))
-            z, thr, ok = mc.z_check(est, 0.0, ctx.alpha / dim)
-            zs.append(z)
-            if not ok:
-                # check-level p-value over the dim tests (valid when returning at the first failure):
-                # refuted at α iff p_value ≤ α; alpha is the check's α, not the split α/dim
-                return refuted("estimating-equation-monte-carlo", "monte-carlo",
-                               f"coordinate {i}: E[φ_i(φᵀv* − y)] = {est.mean:.4g} ± {est.se:.2g}, z = {z:.2f}",
-                               {"d": dim, "N": n, "v_star": v, "z": z},
-                               p_value=bonferroni_p(zs, dim), alpha=ctx.alpha, z=z, zs=zs, bonferroni_m=dim)
-        return holds("estimating-equation-monte-carlo", "monte-carlo",
-                     f"E[φ(φᵀv* − y_q)] = 0 per coordinate, z = {', '.join(f'{z:+.2f}' for z in zs)} "
-                     f"(|z| ≤ {thr:.2f}, α = {ctx.alpha:g} Bonferroni over {dim}), d=3, N=5",
-                     p_value=bonferroni_p(zs, dim), alpha=ctx.alpha, z=max(zs, key=abs), zs=zs, bonferroni_m=dim)
+        def sample(r, k):
+            lamb = r.exponential(size=(k, 1, dim))
+            X = r.standard_normal((k, n, dim)) * np.sqrt(lamb)
+            S = np.einsum("kni,knj->kij", X, X) / n
+            s2_diag = np.einsum("kij,kij->ki", S, S)  # (S²)_ii, S symmetric
+            lam_ = lamb[:, 0, :]
+            rest = lam_.sum(axis=1, keepdims=True) - lam_
+            # control variates with mean exactly 0 by the Exp(1) moments alone (E λ² = 2, E λ³ = 6,
+            # independence); the weights only change the variance, never the mean
+            cv = (v * (1 + 2 / n) * (lam_ ** 3 - 6) + (v / n) * (lam_ ** 2 * rest - 2 * (dim - 1))
+                  - (lam_ ** 2 - 2))
+            return np.sum(lam_ * (v * s2_diag - np.diagonal(S, axis1=1, axis2=2)) - cv, axis=1)
+
+        est = mc.estimate(sample, total, ctx.seed_sequence("monte-carlo"))
+        z, thr, ok = mc.z_check(est, 0.0, ctx.alpha)
+        # resolution in V*: a relative error δ in v moves the mean by δ·v·d·κ, κ = E[λ_i (S²)_ii] =
+        # E[λ_i² γ(λ_i)] = (1 + 1/N)·E λ³ + E[λ_i² tr Λ]/N (iid Exp(1) moments)
+        kappa = float((1 + sp.Rational(1, n)) * _exp_moment(3) + _iid_expect_term(None, 2, 1).subs(dsym, dim) / n)
+        res = resolution(est.se, v * dim * kappa, ctx.alpha)
+        text = (f"E[Σ_i φ_i(φᵀv* − y_q)] = {est.mean:.4g} ± {est.se:.2g} (n={est.n}), z = {z:+.2f} "
+                f"(|z| ≤ {thr:.2f} at α = {ctx.alpha:g}), d={dim}, N={n}, v*={v:.6g}; {resolution_text(res)} in V*")
+        details = dict(p_value=two_sided_p(z), alpha=ctx.alpha, z=z, threshold=thr, estimate=est.to_json())
+        if not ok:
+            out = refuted("estimating-equation-monte-carlo", "monte-carlo", text,
+                          {"d": dim, "N": n, "v_star": v, "estimate": est.mean, "se": est.se, "z": z}, **details)
+        elif res["relative"] > _V_EFFECT:
+            out = too_coarse("estimating-equation-monte-carlo", "monte-carlo", text, res, _V_EFFECT, **details)
+        else:
+            out = holds("estimating-equation-monte-carlo", "monte-carlo", text, **details)
+        out.resolution = res
+        return out
+
+
+#: the relative error in V* the estimating equation must resolve: N/(3N + d + 4) for the true
+#: N/(3N + d + 5) (an off-by-one) is 4.5 % away at d = 3, N = 5
+_V_EFFECT = 0.04
 
 
 def _diag_term(term, v):

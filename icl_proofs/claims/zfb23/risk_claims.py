@@ -9,7 +9,7 @@ from ...moments.spectral import eval_at_matrix, lam, spectral_normal_form, to_sp
 from ...moments.wick import expect, gaussian, matrix, scalar, tr, vector
 from ...numeric import montecarlo as mc
 from ...numeric import samplers
-from ..base import Check, Param
+from ..base import Check, Control, Param
 from ..checks import exact_equal, holds, hypothesis_sweep, mc_check, refuted, symbolic_zero  # noqa: F401
 from ..registry import register
 from . import derive as D
@@ -32,6 +32,15 @@ def _thm42_spectral():
     bayes = to_spectral(r["thm42_bayes"], funcs)
     trSB = to_spectral(r["thm42_trSigmaB"], funcs)
     return direct, paper.thm42_rhs(bayes, trSB)
+
+
+def _other_spd(rng, d: int, condition: float, other: sp.Matrix) -> sp.Matrix:
+    """A random exact SPD matrix different from ``other`` (a shift of the covariance must shift it:
+    at d = 2 ``random_spd`` has only seven rotations, so equal draws are common)."""
+    while True:
+        M = Z.random_spd(rng, d, condition)
+        if M != other:
+            return M
 
 
 def _limit_at_matrices(expr_fn, Lam):
@@ -58,6 +67,23 @@ class Risk(Zfb23Claim):
 
     def quantities(self, values, dps=30):
         return {"prediction_error": Z.mp_value(Z.risk_error(values["Lambda"], values["N"], values["M"]), dps)}
+
+    controls = {
+        "theorem-4.2-symbolic": (Control.negative("derived Γ with 1/(N+1) for 1/N",
+                                                  mutant="gaussian_moments['gamma'] 1/N→1/(N+1)"),),
+        "theorem-4.2-exact": (Control.negative("derived Γ with 1/(N+1) for 1/N",
+                                               mutant="gaussian_moments['gamma'] 1/N→1/(N+1)"),),
+        "isotropic-tasks-symbolic": (Control.negative("derived error with 1/(N+1) for 1/N",
+                                                      mutant="risk['error_spectral'] 1/N→1/(N+1)"),),
+        "corollary-bound-hypothesis": (Control.negative("derived error with Λ² for Λ",
+                                                        mutant="risk['error_spectral'] Λ→Λ²"),),
+        "error-monte-carlo": (Control.negative("minimiser g*(λ) with its sign flipped",
+                                               mutant="global_min['g_star'] flip-sign"),),
+        "fixed-task-noise-monte-carlo": (Control.negative("derived Γ with 1/(N+1) for 1/N",
+                                                          mutant="gaussian_moments['gamma'] 1/N→1/(N+1)"),),
+        "nonlinear-task-monte-carlo": (Control.negative("derived Γ with 1/(N+1) for 1/N",
+                                                        mutant="gaussian_moments['gamma'] 1/N→1/(N+1)"),),
+    }
 
     def checks(self):
         return [
@@ -168,7 +194,7 @@ class Risk(Zfb23Claim):
         """Theorem 4.2 for a nonlinear task y = ⟨a,x⟩ + c(xᵀBx − tr BΛ): the theorem's ingredients
         (E[xy], Cov(xy), min_v) come from the Wick engine; the error from simulation."""
         rng = ctx.rng()
-        dim, n, m, cq = 2, 5, 7, sp.Rational(1, 2)
+        dim, n, m, cq = 2, 2, 7, sp.Rational(1, 2)
         Lam = Z.random_spd(rng, dim, 3)
         a = Z.random_rational_matrix(rng, dim, 1)
         Bq = Z.random_rational_matrix(rng, dim)
@@ -278,6 +304,17 @@ class TaskShift(_ShiftClaim):
                                 mu=sp.zeros(dim, 1), s2=values.get("s2", 0))
         return {"prediction_error": Z.mp_value(val, dps)}
 
+    controls = {
+        "theorem-4.2-averaged-exact": (Control.negative("minimiser g*(λ) with its sign flipped",
+                                                        mutant="global_min['g_star'] flip-sign"),),
+        "limit-bayes-error": (Control.negative("minimiser g*(λ) with its sign flipped",
+                                               mutant="global_min['g_star'] flip-sign"),),
+        "task-shift-monte-carlo": (Control.negative("task-shift risk with 1/(N+1) for 1/N",
+                                                    mutant="shifts['task'] 1/N→1/(N+1)"),),
+        "task-shift-hypothesis": (Control.negative("minimiser g*(λ) with its sign flipped",
+                                                   mutant="global_min['g_star'] flip-sign"),),
+    }
+
     def checks(self):
         return [Check("theorem-4.2-averaged-exact", "exact-rational", self._vs_thm),
                 Check("limit-bayes-error", "exact-rational", self._limit),
@@ -353,6 +390,14 @@ class QueryShift(_ShiftClaim):
         val = self._exact_error(values["Lambda"], values["N"], values["M"], Lambda_q=values["Lambda_query"])
         return {"prediction_error": Z.mp_value(val, dps)}
 
+    controls = {
+        "limit-zero": (Control.negative("minimiser g*(λ) with its sign flipped", mutant="global_min['g_star'] flip-sign"),),
+        "query-shift-monte-carlo": (Control.negative("query-shift risk with 1/(N+1) for 1/N",
+                                                     mutant="shifts['query'] 1/N→1/(N+1)"),),
+        "query-shift-hypothesis": (Control.negative("minimiser g*(λ) with its sign flipped",
+                                                    mutant="global_min['g_star'] flip-sign"),),
+    }
+
     def checks(self):
         return [Check("limit-zero", "exact-rational", self._limit),
                 Check("query-shift-monte-carlo", "monte-carlo", self._mc),
@@ -402,6 +447,17 @@ class CovariateShift(_ShiftClaim):
         val = self._exact_error(values["Lambda"], values["N"], values["M"], Lambda_t=values["Lambda_test"])
         return {"prediction_error": Z.mp_value(val, dps)}
 
+    controls = {
+        "limit-nonzero": (Control.negative("minimiser g*(λ) with its sign flipped",
+                                           mutant="global_min['g_star'] flip-sign"),),
+        "scaling-c-squared": (Control.negative("minimiser g*(λ) with its sign flipped",
+                                               mutant="global_min['g_star'] flip-sign"),),
+        "covariate-shift-monte-carlo": (Control.negative("covariate-shift risk with 1/(N+1) for 1/N",
+                                                         mutant="shifts['covariate'] 1/N→1/(N+1)"),),
+        "covariate-shift-hypothesis": (Control.negative("minimiser g*(λ) with its sign flipped",
+                                                        mutant="global_min['g_star'] flip-sign"),),
+    }
+
     def checks(self):
         return [Check("limit-nonzero", "exact-rational", self._limit),
                 Check("scaling-c-squared", "exact-rational", self._scaling),
@@ -410,7 +466,8 @@ class CovariateShift(_ShiftClaim):
 
     def _limit(self, ctx):
         rng = ctx.rng()
-        Lam, Lt = Z.random_spd(rng, 2, 5), Z.random_spd(rng, 2, 5)
+        Lam = Z.random_spd(rng, 2, 5)
+        Lt = _other_spd(rng, 2, 5, Lam)
         lim = _limit_at_matrices(lambda k: self._exact_error(Lam, k, k, Lambda_t=Lt), Lam)
         E = Lt * Lam.inv() - sp.eye(2)  # lim P·Σ̂' − I
         predicted = (E * Lt * E.T).trace()
@@ -438,7 +495,8 @@ class CovariateShift(_ShiftClaim):
 
     def _mc(self, ctx):
         rng = ctx.rng()
-        Lam, Lt = Z.random_spd(rng, 3, 5), Z.random_spd(rng, 3, 5)
+        Lam = Z.random_spd(rng, 3, 5)
+        Lt = _other_spd(rng, 3, 5, Lam)
         n, m = 6, 6
         P = Z.preconditioner(Lam, n)
         exact = float(self._exact_error(Lam, n, m, Lambda_t=Lt))
