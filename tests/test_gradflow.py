@@ -189,3 +189,24 @@ def test_fit_linear_rate():
     t = np.linspace(0, 10, 50)
     assert abs(fit_linear_rate(t, 3.0 * np.exp(-0.7 * t), floor=1e-12, tail_fraction=0.5) - 0.7) < 1e-10
     assert math.isnan(fit_linear_rate(t[:2], np.exp(-t[:2]), floor=0.0))
+
+
+def test_stop_event_ends_the_flow_and_says_so():
+    """``stop(x) < 0`` is a second terminal event (e.g. the distance to a known limit below a
+    tolerance); ``stopped_by`` tells it from the gradient event and from running out of time."""
+    Lam = np.diag([1.0, 2.0])
+    loss, grad = reduced_zfb23_grad(Lam, 5)
+    Ustar, ustar = zfb23_optimum(Lam, 5)
+    x0 = pack(*paper_init(2, 0.5 * sigma_bound(Lam, 5), rng=0))
+    xs = pack(Ustar, ustar)
+
+    def dist(x):
+        return float(np.linalg.norm(x - xs) / np.linalg.norm(xs))
+
+    by_stop = integrate_flow(grad, x0, 1e4, tol_grad=0.0, stop=lambda x: dist(x) - 1e-3)
+    assert by_stop.stopped_by == "stop" and abs(dist(by_stop.x_final) - 1e-3) < 1e-6
+    assert not by_stop.converged
+    by_grad = integrate_flow(grad, x0, 1e4, tol_grad=1e-8)
+    assert by_grad.stopped_by == "gradient" and by_grad.converged
+    short = integrate_flow(grad, x0, 1e-3, tol_grad=1e-8)
+    assert short.stopped_by == "t_max" and not short.converged

@@ -101,6 +101,9 @@ class FlowResult:
     message: str
     method: str
     route: str = ROUTE
+    #: which terminal event ended the integration: ``"gradient"`` (``||grad|| < tol_grad``),
+    #: ``"stop"`` (the caller's ``stop(x)`` fell below 0), or ``"t_max"``
+    stopped_by: str = "t_max"
 
     @property
     def rate(self) -> float:
@@ -119,6 +122,7 @@ class FlowResult:
             "rate_loss": None if self.rate_loss is None else float(self.rate_loss),
             "rate_grad": float(self.rate_grad),
             "nfev": int(self.nfev),
+            "stopped_by": self.stopped_by,
         }
 
 
@@ -157,12 +161,17 @@ def integrate_flow(
     n_eval: int = 200,
     loss: Callable[[Array], float] | None = None,
     max_step: float = np.inf,
+    stop: Callable[[Array], float] | None = None,
 ) -> FlowResult:
     """Integrate the gradient flow ``dx/dt = -grad(x)`` from ``x0`` on ``[0, t_max]``.
 
     Integration stops early (terminal event) when ``||grad(x)||_2`` falls below ``tol_grad``.
     The trajectory is recorded at ``n_eval`` equispaced times on ``[0, t_end]`` from the solver's
     dense output; invariants are checked there and at every internal step.
+
+    ``stop(x)``, if given, is a second terminal event: integration also ends when it falls below 0
+    (e.g. the distance to a known limit below a tolerance); :attr:`FlowResult.stopped_by` says which
+    event fired.
 
     ``method`` is any :func:`solve_ivp` method; ``"LSODA"`` (default, switches to BDF when stiff) or
     ``"Radau"`` (implicit, for stiff flows, e.g. large initialisations) are recommended.
@@ -183,16 +192,27 @@ def integrate_flow(
     small_grad.terminal = True  # type: ignore[attr-defined]
     small_grad.direction = -1  # type: ignore[attr-defined]
 
+    events = [small_grad]
+    if stop is not None:
+        def stop_event(_t: float, x: Array) -> float:
+            return float(stop(x))
+
+        stop_event.terminal = True  # type: ignore[attr-defined]
+        stop_event.direction = -1  # type: ignore[attr-defined]
+        events.append(stop_event)
+
     g0 = float(np.linalg.norm(grad(x0)))
-    if g0 < tol_grad:  # already stationary: nothing to integrate
+    stopped_by = "t_max"
+    if g0 < tol_grad or (stop is not None and stop(x0) < 0):  # nothing to integrate
         t_rec = np.linspace(0.0, 0.0, n_eval)
         x_rec = np.tile(x0, (n_eval, 1))
         steps_x = x0[None, :]
-        t_end, nfev, status, message = 0.0, 0, 1, "gradient already below tol_grad at x0"
+        stopped_by = "gradient" if g0 < tol_grad else "stop"
+        t_end, nfev, status, message = 0.0, 0, 1, f"{stopped_by} event already at x0"
     else:
         sol = solve_ivp(
             rhs, (0.0, float(t_max)), x0, method=method, rtol=rtol, atol=atol,
-            dense_output=True, events=small_grad, max_step=max_step,
+            dense_output=True, events=events, max_step=max_step,
         )
         if sol.status == -1:
             raise RuntimeError(f"gradient-flow integration failed: {sol.message}")
@@ -203,10 +223,12 @@ def integrate_flow(
         x_rec[-1] = sol.y[:, -1]
         steps_x = sol.y.T
         nfev, status, message = int(sol.nfev), int(sol.status), str(sol.message)
+        if status == 1:
+            stopped_by = "gradient" if len(sol.t_events[0]) else "stop"
 
     x_final = x_rec[-1].copy()
     grad_norm_final = float(np.linalg.norm(grad(x_final)))
-    converged = grad_norm_final < tol_grad or status == 1
+    converged = grad_norm_final < tol_grad or stopped_by == "gradient"
 
     drift: dict[str, float] = {}
     for name, inv in invariants.items():
@@ -241,7 +263,7 @@ def integrate_flow(
         t=t_rec, x=x_rec, loss=loss_rec, x_final=x_final, t_end=t_end,
         grad_norm_final=grad_norm_final, converged=bool(converged), invariant_drift=drift,
         rate_state=rate_state, rate_loss=rate_loss, rate_grad=rate_grad, nfev=nfev, status=status, message=message,
-        method=method,
+        method=method, stopped_by=stopped_by,
     )
 
 

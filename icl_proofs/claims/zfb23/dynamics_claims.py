@@ -2,6 +2,7 @@
 (Theorem 4.5)."""
 from __future__ import annotations
 
+import dataclasses
 
 import numpy as np
 import sympy as sp
@@ -10,41 +11,158 @@ from ...moments import traces
 from ...moments.traces import d as dsym
 from ...numeric import gradflow
 from ...numeric import montecarlo as mc
-from ..base import Check, Param
-from ..checks import bonferroni_p, exact_equal, holds, hypothesis_sweep, inconclusive, refuted, symbolic_zero
+from ..base import Check, Control, Param
+from ..checks import (exact_equal, holds, hypothesis_sweep, inconclusive, refuted, resolution,
+                      resolution_text, symbolic_zero, too_coarse, two_sided_p)
 from ..registry import register
 from . import derive as D
 from . import numeric as Z
 from . import paper
-from .claims import P_LAMBDA, P_N, Zfb23Claim, _cases_rng, _mc_n, _sizes
+from .claims import P_LAMBDA, P_N, Zfb23Claim, _mc_n, _sizes
+
+
+def _word_program(word, consts: dict) -> list:
+    """A word of letters as a product program: runs of constant letters folded into one matrix
+    (computed once), the variable letter U left as ``"U"`` / ``"U'"``."""
+    prog, run = [], None
+    for letter in word:
+        if letter.is_identity:
+            continue
+        if letter.name in consts:
+            m = consts[letter.name].T if letter.t else consts[letter.name]
+            run = m if run is None else run @ m
+            continue
+        if run is not None:
+            prog.append(run)
+            run = None
+        prog.append("U'" if letter.t else "U")
+    if run is not None:
+        prog.append(run)
+    return prog
+
+
+def _run_program(prog, U: np.ndarray, dim: int) -> np.ndarray:
+    m = None
+    for f in prog:
+        x = (U if f == "U" else U.T) if isinstance(f, str) else f
+        m = x if m is None else m @ x
+    return np.eye(dim) if m is None else m
+
+
+def _compiled_scalar(expr: sp.Expr, consts: dict, dim: int, n: int):
+    """A trace polynomial in Λ, U and u as a float function ``f(U, u)``: each trace atom becomes a
+    matrix product with the Λ-runs folded (evaluated in NumPy), the polynomial in the atoms is
+    compiled once.  (Why not substitute symbolic entries: at d = 6 the expanded polynomial in 37
+    variables costs ~4 ms a call, and an ODE needs 10⁴ calls.)"""
+    expr = sp.sympify(expr).xreplace({D.N: sp.Integer(n), dsym: sp.Integer(dim)})
+    atoms = sorted(traces.trace_atoms(expr), key=str)
+    for a in atoms:
+        if traces.info(a).kind != "trace":
+            raise ValueError(f"unexpected non-trace atom {a} in the reduced loss")
+    progs = [_word_program(traces.info(a).word, consts) for a in atoms]
+    f = sp.lambdify([D.u, *atoms], expr, "math")
+    return lambda U, u: float(f(u, *[float(np.trace(_run_program(p_, U, dim))) for p_ in progs]))
 
 
 def derived_flow(Lam: np.ndarray, n: int):
-    """(loss, grad) on packed x = (vec U, u) from the *derived* L(U, u) (not the paper's formula),
-    compiled once with SymPy's lambdify for this Λ and N."""
+    """(loss, grad) on packed x = (vec U, u) from the *derived* L(U, u) and its derived gradient
+    (the Wick engine's MatrixPoly ∇_U L and ∂L/∂u — not the paper's formula), for this Λ and N."""
     l = D.losses()
     dim = Lam.shape[0]
-    Us = sp.Matrix(dim, dim, lambda i, j: sp.Symbol(f"U_{i}_{j}"))
-    Lm = sp.Matrix(Lam.tolist())
-    env = {"Lambda": Lm, "U": Us}
-
-    def concrete(expr):
-        return sp.expand(traces.substitute(expr, env, {D.N: n}))
-
-    GU = l["dL/dU"].evaluate(env, coef=concrete)
-    args = [D.u] + list(Us)
-    f_loss = sp.lambdify(args, concrete(l["L_reduced"]), "numpy")
-    f_grad = sp.lambdify(args, list(GU.applyfunc(sp.expand)) + [concrete(l["dL/du"])], "numpy")
+    consts = {"Lambda": np.asarray(Lam, dtype=float)}
+    loss_f = _compiled_scalar(l["L_reduced"], consts, dim, n)
+    du_f = _compiled_scalar(l["dL/du"], consts, dim, n)
+    dU_terms = [(_word_program(word, consts), _compiled_scalar(c, consts, dim, n))
+                for word, c in l["dL/dU"].terms.items()]
 
     def loss(x):
         U, u = gradflow.unpack(x, dim)
-        return float(f_loss(u, *U.ravel()))
+        return loss_f(U, u)
 
     def grad(x):
         U, u = gradflow.unpack(x, dim)
-        return np.array(f_grad(u, *U.ravel()), dtype=float)
+        gU = np.zeros((dim, dim))
+        for prog, c in dU_terms:
+            gU += c(U, u) * _run_program(prog, U, dim)
+        return gradflow.pack(gU, du_f(U, u))
 
     return loss, grad
+
+
+#: a run has reached W_* when max(‖U − U_*‖/‖U_*‖, |u − u_*|/|u_*|) ≤ this.  Why 1e-6: the
+#: solver (rtol 1e-10) conserves balancedness, the only flat direction of L at W_*, to ~1e-10, so
+#: the true flow gets there; a wrong limit (a gradient with 1/(N+1) for 1/N moves uU by ≥ 1/N²
+#: relative, ≥ 1e-4 for N ≤ 100) never does.
+ENDPOINT_TOL = 1e-6
+#: the loss at the end point must equal the separately derived min L to this (relative to max(1, tr Λ))
+LOSS_TOL = 1e-9
+
+
+@dataclasses.dataclass
+class FlowRun:
+    """One integration of the derived flow from Assumption 3.3 towards a target (U_*, u_*)."""
+
+    result: gradflow.FlowResult
+    distance: float  # max(‖U − U_*‖/‖U_*‖, |u − u_*|/|u_*|) at the end point
+    loss_gap: float  # L(end point) − min L (min L from the separate pointwise minimisation)
+    trace: float  # tr Λ (the loss scale)
+
+    @property
+    def verdict(self) -> str:
+        """'holds': reached the target to ENDPOINT_TOL at the minimum value; 'refuted': stopped at a
+        stationary point away from the target (or at the target with a loss other than min L);
+        'inconclusive': neither within the horizon."""
+        at_min = abs(self.loss_gap) <= LOSS_TOL * max(1.0, self.trace)
+        if self.result.stopped_by == "stop" or self.distance <= ENDPOINT_TOL:
+            return "holds" if at_min else "refuted"
+        return "refuted" if self.result.converged else "inconclusive"
+
+    def row(self, **labels) -> dict:
+        return {**labels, "verdict": self.verdict, "distance": self.distance, "loss_gap": self.loss_gap,
+                "stopped_by": self.result.stopped_by, "t_end": self.result.t_end,
+                "balancedness_drift": self.result.invariant_drift["balancedness"],
+                "rate": self.result.rate_state}
+
+
+def flow_target(Lam: np.ndarray, n: int, flip: bool = False):
+    """The paper's limit (U_*, u_*) of Theorem 4.1; ``flip`` gives −W_* (the other balanced global
+    minimiser, a wrong limit from u(0) = σ > 0: the negative control of the flow checks)."""
+    Us, us = gradflow.zfb23_optimum(Lam, n)
+    return (-Us, -us) if flip else (Us, us)
+
+
+def min_loss_float(Lam: np.ndarray, n: int) -> float:
+    """min L from the derived pointwise minimisation (global_min), at Λ's eigenvalues (mpmath)."""
+    return float(Z.spectral_mp(D.global_min()["min_loss"], sp.Matrix(np.asarray(Lam).tolist()), 20, {D.N: n}))
+
+
+def run_flow(Lam: np.ndarray, n: int, sigma: float, rng: np.random.Generator, target=None) -> FlowRun:
+    """Integrate the derived flow from Assumption 3.3 (σ, Θ from ``rng``) until it reaches
+    ``target`` (default W_*), stops at a stationary point, or runs 100 time constants.
+
+    The slowest relaxation rate near W_* is r = u_*² · min_j γ(λ_j) λ_j² (small eigenvalues of Λ
+    relax on a time scale ~1/λ_min²); the stationarity event ‖∇L‖ < 0.1·ENDPOINT_TOL·r·‖W_*‖ fires
+    only within 0.1·ENDPOINT_TOL of a stationary point, and LSODA steps over 100/r cheaply."""
+    dim = Lam.shape[0]
+    loss, grad = derived_flow(Lam, n)
+    U0, u0 = gradflow.paper_init(dim, sigma, rng=rng)
+    Ustar, ustar = flow_target(Lam, n) if target is None else target
+    lam_ = np.linalg.eigvalsh(Lam)
+    gam_ = (1 + 1 / n) * lam_ + lam_.sum() / n
+    rate = float(ustar ** 2 * np.min(gam_ * lam_ ** 2))
+    size = float(np.sqrt(np.sum(Ustar ** 2) + ustar ** 2))
+    t_max = float(min(1e16, max(1e4, 100.0 / rate)))
+
+    def distance(x):
+        U, u = gradflow.unpack(x, dim)
+        return max(float(np.linalg.norm(U - Ustar) / np.linalg.norm(Ustar)), abs(u - ustar) / abs(ustar))
+
+    res = gradflow.integrate_flow(grad, gradflow.pack(U0, u0), t_max, loss=loss,
+                                  tol_grad=0.1 * ENDPOINT_TOL * rate * size,
+                                  stop=lambda x: distance(x) - ENDPOINT_TOL,
+                                  invariants={"balancedness": gradflow.balancedness(dim)})
+    gap = loss(res.x_final) - min_loss_float(Lam, n)
+    return FlowRun(res, distance(res.x_final), gap, float(np.trace(Lam)))
 
 
 @register
@@ -76,21 +194,41 @@ class GradientFlow(Zfb23Claim):
                     "sigma_bound": mpmath.sqrt(2 / (_op_norm_mp(Z.gamma_matrix(Lam, n), dps)
                                                     * mpmath.sqrt(Lam.shape[0])))}
 
+    controls = {
+        "derived-vs-printed-gradient": (Control.negative("derived ∇_U L with 1/(N+1) for 1/N",
+                                                         mutant="losses['dL/dU'] 1/N→1/(N+1)"),),
+        "derived-loss-and-gradient": (Control.negative("minimiser g*(λ) with its sign flipped",
+                                                       mutant="global_min['g_star'] flip-sign"),),
+        "flow-converges-below-bound": (Control.negative("derived reduced loss with Λ² for Λ",
+                                                        mutant="losses['L_reduced'] Λ→Λ²"),),
+        "flow-hypothesis": (Control.negative("derived ∇_U L with 1/(N+1) for 1/N",
+                                             mutant="losses['dL/dU'] 1/N→1/(N+1)"),),
+    }
+
     def checks(self):
+        flip = "the limit −W_* (the other balanced global minimiser) instead of W_*"
         return [
             Check("derived-vs-printed-gradient", "numeric", self._grad_agree),
             Check("derived-loss-and-gradient", "symbolic", self._grad_of_loss),
-            Check("flow-converges-below-bound", "ode", self._below),
-            Check("flow-above-bound", "ode", self._above),
-            Check("train-plain-lsa", "training", self._train),
-            Check("flow-hypothesis", "hypothesis", self._hypothesis),
+            Check("flow-converges-below-bound", "ode", self._below,
+                  controls=(Control.negative(flip, lambda ctx: self._below(ctx, flip=True)),)),
+            Check("flow-above-bound", "ode", self._above,
+                  controls=(Control.negative(flip, lambda ctx: self._above(ctx, flip=True)),)),
+            Check("train-plain-lsa", "training", self._train, controls=(
+                Control.negative("Λ⁻¹ (the N → ∞ preconditioner) as the trained limit",
+                                 lambda ctx: self._train(ctx, target=np.diag([1.0, 0.5]))),
+                Control.negative("Γ⁻¹ with 1/(N+1) for 1/N as the trained limit",
+                                 lambda ctx: self._train(ctx, target=np.linalg.inv(
+                                     gradflow.gamma_matrix(np.diag([1.0, 2.0]), 11)))))),
+            Check("flow-hypothesis", "hypothesis", self._hypothesis,
+                  controls=(Control.negative(flip, lambda ctx: _unshrunk(self._hypothesis, ctx, flip=True)),)),
         ]
 
-    def _hypothesis(self, ctx):
+    def _hypothesis(self, ctx, flip=False):
         """Hypothesis over d = 1..6, SPD Λ up to condition 10³ (λ_max in [0.1, 10]), N and Θ: the flow
-        of the derived gradient from the paper's initialisation (σ = bound/2) ends at the minimum
-        (a stationary point with loss gap ≤ 1e-9·trΛ); refuted only by a stationary end point above
-        the minimum."""
+        of the derived gradient from the paper's initialisation (σ = bound/2) reaches W_* (relative
+        distance ≤ ENDPOINT_TOL) at the minimum value; refuted by a run that stops at a stationary
+        point elsewhere.  ``flip``: the same logic against −W_* (negative control)."""
         from hypothesis import strategies as st
 
         from ...strategies import spd_matrices
@@ -103,32 +241,28 @@ class GradientFlow(Zfb23Claim):
         undecided = []
 
         def pred(ex):
-            Lam, top, n, seed = ex
+            Lam, top, n, theta_seed = ex
             Lam = Lam * (top / float(np.linalg.eigvalsh(Lam)[-1]))
             sigma = 0.5 * gradflow.sigma_bound(Lam, n)
-            res, err, gap = self._run(Lam, n, sigma, np.random.default_rng(seed))
-            drift = res.invariant_drift["balancedness"]
-            verdict = self._verdict(res, gap, Lam)
-            if verdict == "inconclusive":
-                undecided.append((len(Lam), n))
-            # the end point is what this sweep tests; balancedness is tested by
-            # flow-converges-below-bound on horizons where the solver's own drift is ~1e-10
-            ok = verdict != "refuted"
-            return ok, (f"d={len(Lam)}, N={n}, cond={np.linalg.cond(Lam):.3g}: stopped with loss gap {gap:.3g} "
-                        f"above min L (end error {err:.3g}), drift {drift:.2g}")
+            run = run_flow(Lam, n, sigma, np.random.default_rng(theta_seed), flow_target(Lam, n, flip))
+            label = f"d={len(Lam)}, N={n}, cond={np.linalg.cond(Lam):.3g}, Θ seed={theta_seed}"
+            if run.verdict == "inconclusive":
+                undecided.append(label)
+            # balancedness is tested by flow-converges-below-bound; the end point is what this tests
+            return run.verdict != "refuted", (f"{label}: {run.verdict}, stopped by {run.result.stopped_by} at "
+                                              f"relative distance {run.distance:.3g} from the target, loss gap "
+                                              f"{run.loss_gap:.3g}")
 
-        res = hypothesis_sweep("flow-hypothesis", strat, pred, 3, ctx.seed,  # ODEs at d ≤ 6 are slow
-                               "gradient flow from Assumption 3.3 reaches the minimum, d ≤ 6")
+        res = hypothesis_sweep("flow-hypothesis", strat, pred, 5 if ctx.quick else 30, ctx.stream_seed(),
+                               "gradient flow from Assumption 3.3 reaches W_* (distance ≤ 1e-6), d ≤ 6")
         if res.status.value == "holds" and undecided:
             return inconclusive("flow-hypothesis", "hypothesis",
-                                f"no counterexample, but {len(undecided)} runs had not reached a stationary point "
-                                f"within 100 time constants: {undecided}")
+                                f"no counterexample, but {len(undecided)} runs neither reached W_* nor stopped "
+                                f"within 100 time constants: {'; '.join(undecided)}", undecided=undecided)
         return res
 
-
-
     def _grad_agree(self, ctx):
-        rng = _cases_rng(ctx, 81)
+        rng = ctx.rng()
         worst = 0.0
         for dim in (1, 2, 3, 4):
             Lam = Z.to_np(Z.random_spd(rng, dim, 10))
@@ -149,7 +283,7 @@ class GradientFlow(Zfb23Claim):
         """The flow's field is the gradient of the loss its verdict is measured in: the engine's
         matrix gradient dL/dU and dL/du against SymPy's componentwise derivatives of the concrete
         derived L(U, u), exactly at random rational SPD Λ (a second route to the Wick gradient)."""
-        rng = _cases_rng(ctx, 84)
+        rng = ctx.rng()
         l = D.losses()
         for dim in (1, 2):
             Lam = Z.random_spd(rng, dim, 6)
@@ -185,103 +319,134 @@ class GradientFlow(Zfb23Claim):
                      "derived L(U, u), and L(U = V*, u = 1) equals the separately derived min L(V), exactly "
                      "(d = 1, 2, random rational SPD Λ)")
 
-    def _run(self, Lam, n, sigma, rng):
-        """Integrate the derived flow from the paper's initialisation.
-
-        Returns (result, relative error of (U, u) against (U_*, u_*), loss gap L_end − L_*).  The
-        horizon is 100 time constants of the slowest direction (small eigenvalues of Λ relax on a
-        time scale ~1/λ_min²); LSODA steps over it cheaply."""
-        loss, grad = derived_flow(Lam, n)
-        U0, u0 = gradflow.paper_init(Lam.shape[0], sigma, rng=rng)
-        Ustar, ustar = gradflow.zfb23_optimum(Lam, n)
-        # slowest relaxation rate near W_*: r = u_*² · min_j γ(λ_j) λ_j².  Stop when the Newton
-        # distance ‖∇L‖/r is below 1e-9·‖W_*‖, i.e. the end point is a stationary point to that
-        # accuracy even along the flattest direction; integrate up to 100 time constants.
-        lam_ = np.linalg.eigvalsh(Lam)
-        gam_ = (1 + 1 / n) * lam_ + lam_.sum() / n
-        rate = float(ustar ** 2 * np.min(gam_ * lam_ ** 2))
-        size = float(np.sqrt(np.sum(Ustar ** 2) + ustar ** 2))
-        t_max = float(min(1e16, max(1e4, 100.0 / rate)))
-        res = gradflow.integrate_flow(grad, gradflow.pack(U0, u0), t_max, loss=loss, tol_grad=1e-9 * rate * size,
-                                      invariants={"balancedness": gradflow.balancedness(Lam.shape[0])})
-        U, u = gradflow.unpack(res.x_final, Lam.shape[0])
-        err = max(float(np.linalg.norm(U - Ustar) / np.linalg.norm(Ustar)), abs(u - ustar) / abs(ustar))
-        gap = loss(res.x_final) - loss(gradflow.pack(Ustar, ustar))
-        return res, err, gap
-
-    @staticmethod
-    def _verdict(res, gap, Lam):
-        """'holds' if the flow reached a stationary point at the global minimum value, 'refuted' if
-        it stopped at a stationary point above it, 'inconclusive' if it did not stop in time."""
-        if not res.converged:
-            return "inconclusive"
-        return "refuted" if gap > 1e-9 * max(1.0, float(np.trace(Lam))) else "holds"
-
-    def _below(self, ctx):
-        rng = _cases_rng(ctx, 82)
+    def _below(self, ctx, flip=False):
+        """σ = bound/2 (inside Theorem 4.1): every run reaches W_* at the minimum value and keeps
+        u² = ‖U‖_F² (drift within the solver's accuracy).  ``flip``: against −W_* (negative control)."""
+        rng = ctx.rng()
         rows = []
         for dim in _sizes(ctx, (2, 3), (1, 2, 3, 5)):
             Lam = Z.to_np(Z.random_spd(rng, dim, 20))
             n = int(rng.integers(2, 30))
             sigma = 0.5 * gradflow.sigma_bound(Lam, n)
-            res, err, gap = self._run(Lam, n, sigma, rng)
-            drift = res.invariant_drift["balancedness"]
-            rows.append({"d": dim, "N": n, "sigma": sigma, "rel_err": err, "loss_gap": gap,
-                         "balancedness_drift": drift, "rate": res.rate_state})
-            verdict = self._verdict(res, gap, Lam)
-            if verdict != "holds" or drift > _DRIFT_TOL * _state_scale(Lam, n):
-                make = refuted if verdict == "refuted" or drift > _DRIFT_TOL * _state_scale(Lam, n) else inconclusive
-                args = ({"Lambda": Lam, "N": n, "sigma": sigma, "rel_err": err, "loss_gap": gap, "drift": drift},) \
-                    if make is refuted else ()
-                return make("flow-converges-below-bound", "ode",
-                            f"d={dim}, N={n}: verdict {verdict}, end point off by {err:.3g}, loss gap {gap:.3g}, "
-                            f"drift {drift:.2g}", *args)
+            run = run_flow(Lam, n, sigma, rng, flow_target(Lam, n, flip))
+            row = run.row(d=dim, N=n, sigma=sigma)
+            rows.append(row)
+            drift_bad = row["balancedness_drift"] > _DRIFT_TOL * _state_scale(Lam, n)
+            if run.verdict != "holds" or drift_bad:
+                what = (f"d={dim}, N={n}, σ={sigma:.3g}: {run.verdict}, stopped by {run.result.stopped_by} at "
+                        f"relative distance {run.distance:.3g} from W_*, loss gap {run.loss_gap:.3g}, "
+                        f"balancedness drift {row['balancedness_drift']:.2g}")
+                if run.verdict == "refuted" or drift_bad:
+                    return refuted("flow-converges-below-bound", "ode", what,
+                                   {"Lambda": Lam, "N": n, "sigma": sigma, **row}, runs=rows)
+                return inconclusive("flow-converges-below-bound", "ode", what, runs=rows)
         return holds("flow-converges-below-bound", "ode",
-                     "σ = bound/2: converged to (U_*, u_*) to ≤ %.1e, balancedness drift ≤ %.1e, linear rate %s"
-                     % (max(r["rel_err"] for r in rows), max(r["balancedness_drift"] for r in rows),
-                        ", ".join(f"{r['rate']:.3g}" for r in rows)), runs=rows)
+                     "σ = bound/2: reached W_* to ≤ %.0e (%s) at min L, balancedness drift ≤ %.1e, linear rate %s"
+                     % (ENDPOINT_TOL, ", ".join(f"d={r['d']}, N={r['N']}" for r in rows),
+                        max(r["balancedness_drift"] for r in rows), ", ".join(f"{r['rate']:.3g}" for r in rows)),
+                     runs=rows)
 
-    def _above(self, ctx):
-        """The condition is sufficient only: above it the theorem says nothing.  Report what happens."""
-        rng = _cases_rng(ctx, 83)
+    def _above(self, ctx, flip=False):
+        """An observation beyond the theorem (which is silent above the bound): from Assumption 3.3
+        with σ = k·bound (k = 5 quick; 2, 5, 20 full) the flow still reaches W_* at min L, i.e. the
+        condition σ²‖Γ‖√d < 2 is sufficient, not necessary.  Holds iff every run reaches W_*.  A run
+        that stops elsewhere, or is undecided, makes the check inconclusive, never refuted: it
+        would falsify this observation, not Theorem 4.1.  ``flip``: against −W_* (negative control)."""
+        rng = ctx.rng()
         rows = []
         for dim in (2, 3):
             Lam = Z.to_np(Z.random_spd(rng, dim, 20))
             n = 10
             for k in _sizes(ctx, (5.0,), (2.0, 5.0, 20.0)):
                 sigma = k * gradflow.sigma_bound(Lam, n)
-                res, err, gap = self._run(Lam, n, sigma, rng)
-                rows.append({"d": dim, "k": k, "rel_err": err, "loss_gap": gap,
-                             "converged": self._verdict(res, gap, Lam) == "holds"})
-        conv = sum(r["converged"] for r in rows)
+                rows.append(run_flow(Lam, n, sigma, rng, flow_target(Lam, n, flip)).row(d=dim, N=n, k=k))
+        failed = [r for r in rows if r["verdict"] != "holds"]
+        ks = sorted({r["k"] for r in rows})
+        if failed:
+            return inconclusive("flow-above-bound", "ode",
+                                "observation beyond Theorem 4.1 (not the theorem) fails: "
+                                + "; ".join(f"d={r['d']}, N={r['N']}, σ = {r['k']:g}·bound: {r['verdict']}, distance "
+                                            f"{r['distance']:.3g}" for r in failed)
+                                + f" ({len(failed)}/{len(rows)} runs did not reach W_*)", runs=rows)
         return holds("flow-above-bound", "ode",
-                     f"not covered by the theorem; observed: {conv}/{len(rows)} runs with σ = k·bound "
-                     f"(k ∈ {sorted({r['k'] for r in rows})}) still converge to W_* — the condition is "
-                     f"sufficient, not necessary", runs=rows)
+                     f"observation beyond the theorem: {len(rows)}/{len(rows)} runs with σ = k·bound "
+                     f"(k ∈ {ks}; " + ", ".join(f"d={r['d']}, N={r['N']}" for r in rows)
+                     + f") reach W_* to ≤ {ENDPOINT_TOL:.0e} at min L — the condition is sufficient, not necessary",
+                     runs=rows)
 
-    def _train(self, ctx):
+    def _train(self, ctx, target=None):
+        """Adam on fresh prompts, all blocks trained, from Assumption 3.3, in R independent replicas
+        (R = 4 × 1500 steps quick, 8 × 4000 full).  With P_r = w22·U11 of replica r, P̄ their mean and s² the replicas'
+        spread Σ‖P_r − P̄‖²/(R − 1) (the optimiser's measured noise), the distance of the trained
+        limit E P from Γ⁻¹ lies within δ̂ ± q·ŝ at confidence 1 − α, δ̂ = ‖P̄ − Γ⁻¹‖/‖Γ⁻¹‖,
+        ŝ = s/(√R‖Γ⁻¹‖), q² = the 1 − α quantile of F(p, p(R − 1)), p = d² entries (Gaussian,
+        isotropic noise).  Holds iff δ̂ + qŝ ≤ TRAIN_TOL (the limit is within TRAIN_TOL of Γ⁻¹);
+        refuted iff δ̂ − qŝ > TRAIN_TOL (it converges elsewhere); else inconclusive.  ``target``: a
+        wrong preconditioner to test against instead of Γ⁻¹ (negative control)."""
+        from scipy.stats import f as f_dist
+        from scipy.stats import norm
+
         from ...models import training
 
         Lam = np.diag([1.0, 2.0])
         n = 10
-        seeds = _sizes(ctx, (ctx.seed,), tuple(ctx.seed + i for i in range(5)))
-        errs = []
-        for s in seeds:
-            res = training.train_lsa(Lam, n, seed=s, init="paper")
-            errs.append(res.summary())
-        worst = max(e["rel_err_P"] for e in errs)
-        # tolerance: 30-seed mean 0.56 %, sd 0.15 % of this configuration (helper measurement);
-        # 3 % is > 15 sd away, a fixed margin for "lands on the closed form", not a statistical test
-        if worst < 0.03 and max(e["norm_w21"] for e in errs) < 0.03:
-            return holds("train-plain-lsa", "training",
-                         "Adam on fresh prompts, all blocks trained, paper init: ‖uU − Γ⁻¹‖/‖Γ⁻¹‖ = "
-                         + ", ".join(f"{e['rel_err_P']:.2%}" for e in errs) + " (< 3 %)", runs=errs)
-        return inconclusive("train-plain-lsa", "training", f"relative error {worst:.2%} ≥ 3 %", runs=errs)
+        Gi = np.linalg.inv(gradflow.gamma_matrix(Lam, n)) if target is None else np.asarray(target, float)
+        # quick: shorter runs with a faster-decaying rate and a longer averaging tail (measured:
+        # bias 0.19 %, replica noise 0.65 % in 1500 steps; 1000 steps leave a 0.5 % bias)
+        reps, schedule = _sizes(ctx, (4, dict(steps=1500, lr_decay=1e-3, average_tail=0.5)), (8, {}))
+        runs = [training.train_lsa(Lam, n, seed=ctx.stream_seed("replica", r), init="paper", **schedule)
+                for r in range(reps)]
+        Ps = np.array([r.preconditioner() for r in runs])
+        p = Ps[0].size
+        P_bar = Ps.mean(axis=0)
+        spread = float(np.sqrt(np.sum((Ps - P_bar) ** 2) / (reps - 1)))
+        scale = float(np.linalg.norm(Gi))
+        delta = float(np.linalg.norm(P_bar - Gi)) / scale
+        s_hat = spread / (np.sqrt(reps) * scale)
+        q = float(np.sqrt(f_dist.ppf(1 - ctx.alpha, p, p * (reps - 1))))
+        lo, hi = delta - q * s_hat, delta + q * s_hat
+        res = {"relative": (q + float(norm.ppf(0.9))) * s_hat, "absolute": (q + float(norm.ppf(0.9))) * s_hat * scale,
+               "power": 0.9, "alpha": ctx.alpha}
+        details = dict(runs=[r.summary() for r in runs], P_mean=P_bar, target=Gi, distance=delta, ci=[lo, hi],
+                       tolerance=TRAIN_TOL, replicas=reps, q=q)
+        text = (f"Adam, {reps} replicas from Assumption 3.3, Λ = diag(1, 2), N = 10: ‖P̄ − Γ⁻¹‖/‖Γ⁻¹‖ = {delta:.2%}, "
+                f"{1 - ctx.alpha:.3g} interval [{max(lo, 0):.2%}, {hi:.2%}] (replica noise {spread / scale:.2%}); "
+                f"tolerance {TRAIN_TOL:.0%}; ‖w21‖ ≤ {max(r.summary()['norm_w21'] for r in runs):.2g}")
+        if hi <= TRAIN_TOL:
+            out = holds("train-plain-lsa", "training", text + " — within tolerance", **details)
+        elif lo > TRAIN_TOL:
+            out = refuted("train-plain-lsa", "training", text + " — the trained limit is elsewhere",
+                          {"Lambda": Lam, "N": n, "P_mean": P_bar, "target": Gi, "distance": delta, "ci": [lo, hi]},
+                          **details)
+        else:
+            out = inconclusive("train-plain-lsa", "training", text + " — cannot tell", **details)
+        out.resolution = res
+        return out
 
 
 #: balancedness u² − ‖U‖_F² is conserved exactly by the flow; the solver (rtol 1e-10 over long
 #: horizons) conserves it to ~1e-8 relative.  A real violation is O(1) relative to ‖(U_*, u_*)‖².
 _DRIFT_TOL = 1e-6
+#: train-plain-lsa: how far the Adam-trained limit may sit from Γ⁻¹.  Why 3 %: the optimiser's own
+#: bias is ≤ 0.2 % (6 replicas of 4000 steps: mean distance 0.14 %, replica noise 0.25 %; 1500 quick
+#: steps: 0.19 %, 0.65 %), and the (1 − α) interval of 4 quick replicas reaches up to ±1.5 % (seeds
+#: 0–3), so a tighter tolerance would make "holds" depend on the seed.  Λ⁻¹ (the N → ∞
+#: preconditioner, 35 % away) is refuted; Γ⁻¹ with 1/(N+1) for 1/N (2.4 % away) is not resolved
+TRAIN_TOL = 0.03
+TRAIN_TOL = 0.03
+
+
+def _unshrunk(fn, ctx, **kw):
+    """Run a Hypothesis check without shrinking its counterexample (a control needs the verdict,
+    and shrinking re-runs ODEs)."""
+    from .. import checks as checks_mod
+
+    saved = checks_mod.SHRINK_WITNESSES[0]
+    checks_mod.SHRINK_WITNESSES[0] = False
+    try:
+        return fn(ctx, **kw)
+    finally:
+        checks_mod.SHRINK_WITNESSES[0] = saved
 
 
 def _state_scale(Lam, n) -> float:
@@ -355,17 +520,31 @@ class RandomCovariance(Zfb23Claim):
         v = self.v_star().subs({dsym: values["d"], D.N: values["N"]})
         return {"preconditioner_diag": [Z.mp_value(v, dps)] * int(values["d"])}
 
+    controls = {
+        "minimiser-vs-paper-symbolic": (Control.negative("L(V) with 1/(N+1) for 1/N",
+                                                         mutant="global_min['L(V)'] 1/N→1/(N+1)"),),
+        "estimating-equation-monte-carlo": (Control.negative("L(V) with 1/(N+1) for 1/N",
+                                                             mutant="global_min['L(V)'] 1/N→1/(N+1)"),),
+    }
+
     def checks(self):
+        # the closed form is N/(3N + d + 5); an off-by-one in its d-term is the slip to tell apart
+        off_by_one = (D.N / (3 * D.N + dsym + 4), "N/(3N + d + 4), an off-by-one in the closed form N/(3N + d + 5)")
+        fixed = (D.N / (D.N + 1 + dsym), "N/(N + d + 1), the minimiser for the fixed covariance Λ = I")
         return [
             Check("minimiser-vs-paper-symbolic", "symbolic", self._sym),
-            Check("limit-one-third", "symbolic", self._limit),
-            Check("exact-integration-d2", "exact-rational", self._integrate),
-            Check("estimating-equation-monte-carlo", "monte-carlo", self._mc),
-            Check("finite-d-hypothesis", "hypothesis", self._hypothesis),
+            Check("limit-one-third", "symbolic", self._limit, controls=(
+                Control.negative(fixed[1], lambda ctx: self._limit(ctx, v=fixed[0])),)),
+            Check("exact-integration-d2", "exact-rational", self._integrate, controls=(
+                Control.negative(off_by_one[1], lambda ctx: self._integrate(ctx, v=off_by_one[0])),)),
+            Check("estimating-equation-monte-carlo", "monte-carlo", self._mc, controls=(
+                Control.negative(off_by_one[1], lambda ctx: self._mc(ctx, v=off_by_one[0])),)),
+            Check("finite-d-hypothesis", "hypothesis", self._hypothesis, controls=(
+                Control.negative(off_by_one[1], lambda ctx: self._hypothesis(ctx, claimed=off_by_one[0])),)),
         ]
 
-    def _hypothesis(self, ctx):
-        """Hypothesis over d = 1..6 and N: the symbolic-d minimiser agrees with a direct exact
+    def _hypothesis(self, ctx, claimed=None):
+        """Hypothesis over d = 1..6 and N: the symbolic-d minimiser (``claimed``: another formula, a control) agrees with a direct exact
         expectation at that d (iid Exp(1) moments expanded by brute force over the multinomial
         terms of p_1^m, no Gamma-sum shortcut)."""
         from hypothesis import strategies as st
@@ -385,7 +564,7 @@ class RandomCovariance(Zfb23Claim):
             ell = sp.expand(ell.subs(D.N, n))
             return sp.solve(sp.diff(ell, v), v)[0]
 
-        vs = self.v_star()
+        vs = self.v_star() if claimed is None else claimed
 
         def pred(ex):
             dim, n = ex
@@ -393,22 +572,24 @@ class RandomCovariance(Zfb23Claim):
             return sp.simplify(a - b) == 0, f"d={dim}, N={n}: brute force {a} vs symbolic-d {b}"
 
         return hypothesis_sweep("finite-d-hypothesis", st.tuples(st.integers(1, 6), st.integers(1, 200)), pred,
-                                8 if ctx.quick else 30, ctx.seed, "symbolic-d V* vs brute-force Exp(1) moments")
+                                8 if ctx.quick else 30, ctx.stream_seed(), "symbolic-d V* vs brute-force Exp(1) moments")
 
     def _sym(self, ctx):
         return symbolic_zero("minimiser-vs-paper-symbolic", self.v_star() - self.v_paper(),
                              "E_τ-minimiser (Gamma-moment expectation, symbolic d, N) vs [EΓΛ²]⁻¹E[Λ²]")
 
-    def _limit(self, ctx):
-        lim = sp.limit(self.v_star(), D.N, sp.oo)
+    def _limit(self, ctx, v=None):
+        lim = sp.limit(self.v_star() if v is None else v, D.N, sp.oo)
         if lim == sp.Rational(1, 3):
             return holds("limit-one-third", "symbolic",
                          f"lim_(N→∞) V_ii* = {lim} for every d: with Σ̂ → I on an isotropic test prompt, "
                          "ŷ → ⅓⟨w, x_q⟩ (not covariate-robust)")
         return refuted("limit-one-third", "symbolic", f"limit is {lim}", {"limit": str(lim)})
 
-    def _integrate(self, ctx):
-        """Second route at d = 2: E over (λ_1, λ_2) by direct integration against e^{-λ1-λ2}."""
+    def _integrate(self, ctx, v=None):
+        """Second route at d = 2: E over (λ_1, λ_2) by direct integration against e^{-λ1-λ2}
+        (``v``: another symbolic-d formula to compare with, a control)."""
+        claimed = self.v_star() if v is None else v
         l1, l2 = sp.symbols("l1 l2", positive=True)
         cases = []
         for n in (1, 3, 10):
@@ -419,45 +600,62 @@ class RandomCovariance(Zfb23Claim):
             val = traces.evaluate_exact(LV, {"Lambda": Lam, "V": V}, {D.N: n})
             ev = sp.integrate(sp.integrate(sp.expand(val) * sp.exp(-l1 - l2), (l1, 0, sp.oo)), (l2, 0, sp.oo))
             vstar = sp.solve(sp.diff(ev, v), v)[0]
-            cases.append(({"d": 2, "N": n}, vstar, self.v_star().subs({dsym: 2, D.N: n})))
+            cases.append(({"d": 2, "N": n}, vstar, claimed.subs({dsym: 2, D.N: n})))
         return exact_equal("exact-integration-d2", cases, "∫ L(vI) e^{-λ1-λ2} dλ minimised vs symbolic-d V*")
 
-    def _mc(self, ctx):
-        """Stationarity of the population loss at the claimed V*: E[φ(φᵀv* − y_q)] = 0 with
-        φ_i = h_i x_{q,i}, over prompts with fresh Λ_τ; one z-test per coordinate (Bonferroni).
+    def _mc(self, ctx, v=None):
+        """Stationarity of the population loss at the claimed V* = v·I along V = vI:
+        E[Σ_i φ_i(φᵀv* − y_q)] = 0 with φ_i = h_i x_{q,i}, over prompts with fresh Λ_τ; one z-test.
 
         w and x_q are integrated out given the prompt (Rao-Blackwell): with S = XᵀX/N,
         E[φ_i(v Σ_j φ_j − y_q) | X, Λ] = λ_i (v (S²)_ii − S_ii), because E[h hᵀ | X] = S² and
         E[x_q x_qᵀ] = Λ.  Why: the raw products (λ³ times eight Gaussian factors) are so
         heavy-tailed that the z-test over-alarmed (32/200 seeds at α = 0.05 in the calibration run).
+        Control variates in λ (exact Exp(1) moments, mean 0) take out part of the rest of the
+        variance, and summing over the d coordinates (equal means by the symmetry of iid λ) the
+        rest: one coordinate at a time with Bonferroni resolved V* only to 5.5–7.3 % at 2×10⁵ samples,
+        coarser than the 4 % to resolve.  ``v``: another closed form to test (a control).
         """
         dim, n = 3, 5
-        v = float(self.v_star().subs({dsym: dim, D.N: n}))
-        rng_seed = [ctx.seed, 92]
+        v = float((self.v_star() if v is None else v).subs({dsym: dim, D.N: n}))
         total = _mc_n(ctx, 200_000, 2_000_000)
-        zs = []
-        for i in range(dim):
-            def sample(r, k, i=i):
-                lamb = r.exponential(size=(k, 1, dim))
-                X = r.standard_normal((k, n, dim)) * np.sqrt(lamb)
-                S = np.einsum("kni,knj->kij", X, X) / n
-                s2_ii = np.einsum("kj,kj->k", S[:, i, :], S[:, i, :])  # (S²)_ii, S symmetric
-                return lamb[:, 0, i] * (v * s2_ii - S[:, i, i])
 
-            est = mc.estimate(sample, total, rng_seed + [i])
-            z, thr, ok = mc.z_check(est, 0.0, ctx.alpha / dim)
-            zs.append(z)
-            if not ok:
-                # check-level p-value over the dim tests (valid when returning at the first failure):
-                # refuted at α iff p_value ≤ α; alpha is the check's α, not the split α/dim
-                return refuted("estimating-equation-monte-carlo", "monte-carlo",
-                               f"coordinate {i}: E[φ_i(φᵀv* − y)] = {est.mean:.4g} ± {est.se:.2g}, z = {z:.2f}",
-                               {"d": dim, "N": n, "v_star": v, "z": z},
-                               p_value=bonferroni_p(zs, dim), alpha=ctx.alpha, z=z, zs=zs, bonferroni_m=dim)
-        return holds("estimating-equation-monte-carlo", "monte-carlo",
-                     f"E[φ(φᵀv* − y_q)] = 0 per coordinate, z = {', '.join(f'{z:+.2f}' for z in zs)} "
-                     f"(|z| ≤ {thr:.2f}, α = {ctx.alpha:g} Bonferroni over {dim}), d=3, N=5",
-                     p_value=bonferroni_p(zs, dim), alpha=ctx.alpha, z=max(zs, key=abs), zs=zs, bonferroni_m=dim)
+        def sample(r, k):
+            lamb = r.exponential(size=(k, 1, dim))
+            X = r.standard_normal((k, n, dim)) * np.sqrt(lamb)
+            S = np.einsum("kni,knj->kij", X, X) / n
+            s2_diag = np.einsum("kij,kij->ki", S, S)  # (S²)_ii, S symmetric
+            lam_ = lamb[:, 0, :]
+            rest = lam_.sum(axis=1, keepdims=True) - lam_
+            # control variates with mean exactly 0 by the Exp(1) moments alone (E λ² = 2, E λ³ = 6,
+            # independence); the weights only change the variance, never the mean
+            cv = (v * (1 + 2 / n) * (lam_ ** 3 - 6) + (v / n) * (lam_ ** 2 * rest - 2 * (dim - 1))
+                  - (lam_ ** 2 - 2))
+            return np.sum(lam_ * (v * s2_diag - np.diagonal(S, axis1=1, axis2=2)) - cv, axis=1)
+
+        est = mc.estimate(sample, total, ctx.seed_sequence("monte-carlo"))
+        z, thr, ok = mc.z_check(est, 0.0, ctx.alpha)
+        # resolution in V*: a relative error δ in v moves the mean by δ·v·d·κ, κ = E[λ_i (S²)_ii] =
+        # E[λ_i² γ(λ_i)] = (1 + 1/N)·E λ³ + E[λ_i² tr Λ]/N (iid Exp(1) moments)
+        kappa = float((1 + sp.Rational(1, n)) * _exp_moment(3) + _iid_expect_term(None, 2, 1).subs(dsym, dim) / n)
+        res = resolution(est.se, v * dim * kappa, ctx.alpha)
+        text = (f"E[Σ_i φ_i(φᵀv* − y_q)] = {est.mean:.4g} ± {est.se:.2g} (n={est.n}), z = {z:+.2f} "
+                f"(|z| ≤ {thr:.2f} at α = {ctx.alpha:g}), d={dim}, N={n}, v*={v:.6g}; {resolution_text(res)} in V*")
+        details = dict(p_value=two_sided_p(z), alpha=ctx.alpha, z=z, threshold=thr, estimate=est.to_json())
+        if not ok:
+            out = refuted("estimating-equation-monte-carlo", "monte-carlo", text,
+                          {"d": dim, "N": n, "v_star": v, "estimate": est.mean, "se": est.se, "z": z}, **details)
+        elif res["relative"] > _V_EFFECT:
+            out = too_coarse("estimating-equation-monte-carlo", "monte-carlo", text, res, _V_EFFECT, **details)
+        else:
+            out = holds("estimating-equation-monte-carlo", "monte-carlo", text, **details)
+        out.resolution = res
+        return out
+
+
+#: the relative error in V* the estimating equation must resolve: N/(3N + d + 4) for the true
+#: N/(3N + d + 5) (an off-by-one) is 4.5 % away at d = 3, N = 5
+_V_EFFECT = 0.04
 
 
 def _diag_term(term, v):
