@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from fractions import Fraction
+import functools
 from functools import lru_cache
 
 import numpy as np
@@ -20,7 +21,7 @@ from ...moments import hermite as H
 from ...moments.elementwise import GaussianVector
 from ...numeric import montecarlo as mc
 from ...numeric.precision import digits_agreed, to_mpf
-from ..base import Check, Claim, Param, Status
+from ..base import Check, Claim, Control, Param, Status
 from ..checks import bonferroni_p, exact_equal, holds, hypothesis_sweep, refuted, symbolic_zero
 from ..registry import register
 
@@ -96,6 +97,15 @@ def _predicted_zeros(even: sp.Expr, odd: sp.Expr, p: int) -> list[int]:
 @register
 class Hermite(Claim):
     id = "dd25.hermite"
+    #: mutants of the derivations each check must not accept (verified by tests/test_controls.py)
+    controls = {
+        "closed-form-vs-quadrature": (Control.negative("E[gelu(g) g^m] negated", mutant="gelu_moment flip-sign"),),
+        "second-moment-monte-carlo": (Control.negative("c_i negated", mutant="hermite_coefficients flip-sign"),),
+        "parseval-convergence": (Control.negative("E[σ²] negated", mutant="second_moment flip-sign"),),
+        "stein-alpha-mpmath": (Control.negative("α = E[σ'] negated", mutant="derivative_mean flip-sign"),),
+        "projection-mpmath": (Control.negative("c_i negated", mutant="hermite_coefficients flip-sign"),),
+        "projection-monte-carlo": (Control.negative("E[σ²] negated", mutant="second_moment flip-sign"),),
+    }
     paper = PAPER
     source = "Theorem 4.12 / Eq. of σ̂_p; Lemma D.1"
     title = "Hermite equivalent of an activation: σ̂_p = Σ_{i≤p} c_i He_i + c*_p z"
@@ -135,23 +145,31 @@ class Hermite(Claim):
 
     def checks(self):
         return [
-            Check("orthogonality-symbolic", "symbolic", self._orth_symbolic),
-            Check("orthogonality-exact-rational", "exact-rational", self._orth_exact),
+            Check("orthogonality-symbolic", "symbolic", self._orth_symbolic, controls=(
+                Control.negative("the physicists' Hermite polynomials H_i in place of He_i",
+                                 functools.partial(self._orth_symbolic, physicists=True)),)),
+            Check("orthogonality-exact-rational", "exact-rational", self._orth_exact, controls=(
+                Control.negative("moments of N(0, 2) in place of N(0, 1)", functools.partial(self._orth_exact, variance=2)),)),
             Check("closed-form-vs-quadrature", "mpmath", self._closed_form),
             Check("second-moment-monte-carlo", "monte-carlo", self._second_moment_mc),
             Check("parseval-convergence", "mpmath", self._parseval),
-            Check("stein-alpha-symbolic", "symbolic", self._stein_symbolic),
+            Check("stein-alpha-symbolic", "symbolic", self._stein_symbolic, controls=(
+                Control.negative("α compared with c_2 in place of c_1", functools.partial(self._stein_symbolic, index=2)),)),
             Check("stein-alpha-mpmath", "mpmath", self._stein_mpmath),
             Check("projection-mpmath", "mpmath", self._projection_mpmath),
             Check("projection-monte-carlo", "monte-carlo", self._projection_mc),
-            Check("parity-hypothesis", "hypothesis", self._parity),
+            Check("parity-hypothesis", "hypothesis", self._parity, controls=(
+                Control.negative("zeros predicted from the wrong parity (odd part for even i, even for odd)",
+                                 functools.partial(self._parity, swap=True)),)),
         ]
 
     # ------------------------------------------------------------------ orthogonality
-    def _orth_symbolic(self, ctx):
+    def _orth_symbolic(self, ctx, physicists: bool = False):
+        """``physicists``: the physicists' H_i in place of He_i (a negative control: E[H_i H_j] ≠ i! δ_ij)."""
         name = "orthogonality-symbolic"
         n = ORTH_DEGREE
-        bad = [i for i in range(n + 1) if H.hermite_poly(i).as_expr() != sp.expand(sp.hermite_prob(i, H.X))]
+        poly = (lambda i: sp.expand(sp.hermite(i, H.X))) if physicists else (lambda i: H.hermite_poly(i).as_expr())
+        bad = [i for i in range(n + 1) if poly(i) != sp.expand(sp.hermite_prob(i, H.X))]
         if bad:
             return refuted(name, "symbolic", f"recurrence He_{bad[0]} differs from SymPy's hermite_prob",
                            {"degree": bad[0], "recurrence": str(H.hermite_poly(bad[0]).as_expr())})
@@ -166,8 +184,9 @@ class Hermite(Claim):
                            f"integrated moments E[g^2m] equal (2m−1)!!")
         return r
 
-    def _orth_exact(self, ctx):
-        g = GaussianVector("g", [[1]])
+    def _orth_exact(self, ctx, variance: int = 1):
+        """``variance``: moments of N(0, variance) (a negative control for variance ≠ 1)."""
+        g = GaussianVector("g", [[variance]])
         return exact_equal("orthogonality-exact-rational",
                            [({"degrees": f"0..{ORTH_DEGREE}"}, _gram(lambda m: g.moment((m,))), _target_gram())],
                            "Gram matrix E[He_i He_j] = diag(i!) with moments by MGF coefficient extraction "
@@ -210,7 +229,7 @@ class Hermite(Claim):
             targets = {"E[sigma_hat^2]": m2, "E[sigma*sigma_hat]": m2 - float(cstar) ** 2}
             for j, (what, exact) in enumerate(targets.items()):
                 est = mc.estimate(_sigma_hat_sampler(act, c, cstar, j), n,
-                                  np.random.SeedSequence([ctx.seed, 2510, k, j]), batch=2**16)
+                                  ctx.seed_sequence("moment", act, p, what), batch=2**16)
                 z, thr, ok = mc.z_check(est, exact, alpha_each)
                 z_all.append(z)
                 if not ok:
@@ -261,12 +280,13 @@ class Hermite(Claim):
                      f"relative residual (c*_{P})²/E[σ²]: " + "; ".join(report), P=P)
 
     # ------------------------------------------------------------------ Stein
-    def _stein_symbolic(self, ctx):
+    def _stein_symbolic(self, ctx, index: int = 1):
+        """``index``: compare α with c_index (a negative control for index ≠ 1)."""
         diffs = []
         for act in ("relu", "gelu"):
             e = H.get_activation(act).sym
             alpha = sp.integrate(sp.diff(e, H.X) * H._PHI, (H.X, -sp.oo, sp.oo), conds="none")
-            diffs.append(alpha - H.hermite_coefficients_symbolic(act, 1)[1])
+            diffs.append(alpha - H.hermite_coefficients_symbolic(act, max(index, 1))[index])
         return symbolic_zero("stein-alpha-symbolic", sp.Matrix(diffs),
                              "E[σ'(g)] (SymPy integral of the derivative) − closed-form c_1, for ReLU and GELU")
 
@@ -292,7 +312,7 @@ class Hermite(Claim):
         Σ i!(c_i − q_i)² (Pythagoras), all by Gauss–Legendre quadrature."""
         name = "projection-mpmath"
         cases = [("relu", 4), ("tanh", 5)] if ctx.quick else [(a, p) for a in H.ACTIVATIONS for p in (2, 4, 5)]
-        rng = np.random.default_rng([ctx.seed, 2510, 1])
+        rng = ctx.rng("random polynomial q")
         worst = ctx.dps
         for act_name, p in cases:
             act = H.get_activation(act_name)
@@ -338,7 +358,7 @@ class Hermite(Claim):
         zs = []
         z_all = []  # check-level p-value bonferroni_p(z_all, len(cases)): refuted at α iff p_value ≤ α
         for k, (act, p) in enumerate(cases):
-            rng = np.random.default_rng([ctx.seed, 2510, 2, k])
+            rng = ctx.rng("least squares", act, p)
             est = _least_squares_residual(act, p, n, rng)
             exact = float(H.residual_sq(act, p, ctx.dps))
             z, thr, ok = mc.z_check(est, exact, alpha_each)
@@ -360,7 +380,8 @@ class Hermite(Claim):
                      z=max(z_all, key=abs), bonferroni_m=len(cases))
 
     # ------------------------------------------------------------------ parity
-    def _parity(self, ctx):
+    def _parity(self, ctx, swap: bool = False):
+        """``swap``: predict the zeros from the wrong parity (a negative control)."""
         from hypothesis import strategies as st
 
         strategy = st.tuples(
@@ -369,7 +390,8 @@ class Hermite(Claim):
             st.lists(st.integers(-2, 2), min_size=4, max_size=4),
             st.integers(0, 10),
         )
-        return hypothesis_sweep("parity-hypothesis", strategy, _parity_holds, 6 if ctx.quick else 40, ctx.seed,
+        return hypothesis_sweep("parity-hypothesis", strategy, functools.partial(_parity_holds, swap=swap),
+                                6 if ctx.quick else 40, ctx.stream_seed(),
                                 "σ = w·base + q (q a cubic): if σ's even (odd) part is a polynomial of degree d "
                                 "(derived by SymPy), c_i = 0 for every even (odd) i > d")
 
@@ -453,14 +475,14 @@ def _least_squares_residual(act: str, p: int, n: int, rng) -> mc.Estimate:
     return mc.Estimate(mean=float(e2.sum() / (n - p - 1)), se=sd / math.sqrt(n), n=n, sd=sd)
 
 
-def _parity_holds(example) -> tuple[bool, str]:
+def _parity_holds(example, swap: bool = False) -> tuple[bool, str]:
     base, w, q, p = example
     w_s = sp.Rational(w.numerator, w.denominator)
     q_expr = sum(k * H.X**j for j, k in enumerate(q))
     even_b, odd_b = _parity_parts(base)
     even = sp.expand(w_s * even_b + (q_expr + q_expr.subs(H.X, -H.X)) / 2)
     odd = sp.expand(w_s * odd_b + (q_expr - q_expr.subs(H.X, -H.X)) / 2)
-    zeros = _predicted_zeros(even, odd, p)
+    zeros = _predicted_zeros(odd, even, p) if swap else _predicted_zeros(even, odd, p)
     base_mp = H.get_activation(base).mp
     q_rev = list(reversed(q))
     act = H.Activation(f"{w}*{base}+q", lambda x: w_s.p * base_mp(x) / w_s.q + mp.polyval(q_rev, x))
