@@ -287,3 +287,35 @@ def test_eval_bad_input_is_one_line_error(arg, msg):
     r = CliRunner().invoke(cli, ["eval", "dd25.thm-4.12", "-p", arg, "-p", "runs=2"])
     assert r.exit_code == 2 and "error" in r.output and msg in r.output
     assert "Traceback" not in r.output
+
+
+class _FakeResult:
+    def __init__(self, per_run_mlp):
+        self.per_run = {"mlp": per_run_mlp}
+
+    def summary(self, model, normalised=False):
+        return sim.Summary.of(self.per_run[model].mean(axis=1))
+
+
+@pytest.mark.parametrize("gain_sd,gain_mean,status", [
+    (0.2, 0.0, Status.INCONCLUSIVE),   # no significant gain, but a 20 % gain would go unseen: not "holds"
+    (0.002, 0.0, Status.HOLDS),        # every gain shown within the 2 % margin
+    (0.002, 0.1, Status.REFUTED),      # a 10 % gain, significantly above the margin
+])
+def test_eta_idle_is_an_equivalence_test(monkeypatch, gain_sd, gain_mean, status):
+    """The old rule turned "no significant gain" into holds whatever the interval's width; now the
+    gain's upper bound must lie below the margin (equivalence test), else inconclusive."""
+    from icl_proofs.claims.dd25 import simulation as S
+
+    rng = np.random.default_rng(0)
+    base = 1.0 + 0.1 * rng.standard_normal((30, 2))
+
+    def fake(cfg, runs, seed):
+        if cfg.eta_scale == 0:
+            return _FakeResult(base)
+        return _FakeResult(base * (1 - gain_mean - gain_sd * rng.standard_normal((runs, 1))))
+
+    monkeypatch.setattr(S, "simulate", fake)
+    r = S.FeatureLearning()._eta("input", CheckContext(quick=True, seed=0))
+    assert r.status is status, r.evidence
+    assert r.resolution["relative"] > 0 and "resolution" in r.evidence
