@@ -221,7 +221,7 @@ class Hermite(Claim):
         m_tests = 2 * len(cases)
         alpha_each = ctx.alpha / m_tests  # Bonferroni: the family's false-alarm rate is ctx.alpha
         worst = (0.0, None)
-        z_all = []  # every z so far: the check-level p-value is bonferroni_p(z_all, m_tests), valid
+        z_all, ses = [], []  # ses: (SE, exact) of every test, for the resolution  # every z so far: the check-level p-value is bonferroni_p(z_all, m_tests), valid
         # also when the check returns at the first failure (refuted at α iff p_value ≤ α)
         for k, (act, p) in enumerate(cases):
             c, cstar = H.equivalent(act, p, ctx.dps)
@@ -231,6 +231,7 @@ class Hermite(Claim):
                 est = mc.estimate(_sigma_hat_sampler(act, c, cstar, j), n,
                                   ctx.seed_sequence("moment", act, p, what), batch=2**16)
                 z, thr, ok = mc.z_check(est, exact, alpha_each)
+                ses.append((est.se, exact))
                 z_all.append(z)
                 if not ok:
                     return refuted(name, "monte-carlo",
@@ -242,15 +243,16 @@ class Hermite(Claim):
                                    bonferroni_m=m_tests)
                 if abs(z) >= abs(worst[0]):
                     worst = (z, (act, p, what))
-        return holds(name, "monte-carlo",
+        return _with_resolution(name, ses, alpha_each, holds(name, "monte-carlo",
                      f"E[σ̂_p(g)²] = E[σ(g)²] and E[σ(g)σ̂_p(g)] = E[σ²] − (c*_p)² (fresh z per sample) for "
                      f"{len(cases)} (activation, p) with p in {ps}, n = {n} each: max |z| = {abs(worst[0]):.2f} "
                      f"({worst[1][0]}, p = {worst[1][1]}, {worst[1][2]}) ≤ {mc.threshold(alpha_each):.2f} "
                      f"(α = {ctx.alpha:g} Bonferroni-split over {2 * len(cases)} tests)",
                      max_abs_z=abs(worst[0]), n=n, p_value=bonferroni_p(z_all, m_tests), alpha=ctx.alpha,
-                     z=worst[0], bonferroni_m=m_tests)
+                     z=worst[0], bonferroni_m=m_tests))
 
     # ------------------------------------------------------------------ Parseval
+
     def _parseval(self, ctx):
         """Bessel: (c*_P)² ≥ 0.  Convergence: σ' has Hermite coefficients (i+1)c_{i+1}, so Parseval
         for σ' bounds the tail, Σ_{i>P} i! c_i² ≤ (E[σ'²] − Σ_{1≤i≤P} i·i! c_i²)/(P+1) → 0."""
@@ -356,12 +358,13 @@ class Hermite(Claim):
         n = 100_000 if ctx.quick else 1_000_000
         alpha_each = ctx.alpha / len(cases)
         zs = []
-        z_all = []  # check-level p-value bonferroni_p(z_all, len(cases)): refuted at α iff p_value ≤ α
+        z_all, ses = [], []  # check-level p-value bonferroni_p(z_all, len(cases)): refuted at α iff p_value ≤ α
         for k, (act, p) in enumerate(cases):
             rng = ctx.rng("least squares", act, p)
             est = _least_squares_residual(act, p, n, rng)
             exact = float(H.residual_sq(act, p, ctx.dps))
             z, thr, ok = mc.z_check(est, exact, alpha_each)
+            ses.append((est.se, exact))
             zs.append(f"{act} p={p}: {est.mean:.5g} ± {est.se:.1g} vs {exact:.5g} (z = {z:+.2f})")
             z_all.append(z)
             if not ok:
@@ -372,12 +375,12 @@ class Hermite(Claim):
                                 "z": z},
                                p_value=bonferroni_p(z_all, len(cases)), alpha=ctx.alpha, z=z,
                                bonferroni_m=len(cases))
-        return holds(name, "monte-carlo",
+        return _with_resolution(name, ses, alpha_each, holds(name, "monte-carlo",
                      f"weighted least squares on monomials up to g^p over n = {n} draws from "
                      f"N(0, {IS_VARIANCE:g}) (weights φ/φ_s) reproduces (c*_p)²: "
                      + "; ".join(zs) + f"; |z| ≤ {mc.threshold(alpha_each):.2f} (α = {ctx.alpha:g} split "
                      f"over {len(cases)} cases)", n=n, p_value=bonferroni_p(z_all, len(cases)), alpha=ctx.alpha,
-                     z=max(z_all, key=abs), bonferroni_m=len(cases))
+                     z=max(z_all, key=abs), bonferroni_m=len(cases)))
 
     # ------------------------------------------------------------------ parity
     def _parity(self, ctx, swap: bool = False):
@@ -397,6 +400,22 @@ class Hermite(Claim):
 
 
 # ---------------------------------------------------------------------------- helpers of the checks
+
+
+def _with_resolution(name, ses, alpha_each, result):
+    """State the family's resolution (its coarsest test) on a passing Monte-Carlo result; too coarse
+    for a closed form (> 5 %) makes it inconclusive."""
+    from ..checks import DEFAULT_EFFECT, resolution_text, too_coarse
+    from .attention import family_resolution
+
+    res = family_resolution(ses, alpha_each)
+    ev = result.evidence + "; " + resolution_text(res) + " (the coarsest test)"
+    if res["relative"] is None or res["relative"] > DEFAULT_EFFECT:
+        result = too_coarse(name, result.route, ev, res, DEFAULT_EFFECT, **result.details)
+    else:
+        result.evidence = ev
+    result.resolution = res
+    return result
 
 
 def _agreement(sym: sp.Expr, num, i: int, dps: int) -> int:
