@@ -28,6 +28,37 @@ from . import montecarlo as mc
 
 MODELS = ("linear", "mlp", "equivalent")
 
+#: deliberately wrong equivalent models (negative controls of the Theorem 4.12-type checks), each a
+#: transformation of the degree-p coefficients (c_0..c_p, c*_p) derived for the activation.  They are
+#: fitted on the same F̂ and the same stage-2 data as the true equivalent model, so a gap between two
+#: models is a paired (common-random-numbers) difference.
+EQ_CONTROLS = {
+    "c1-halved": "c_1 halved (the Stein/linear coefficient off by a factor 2)",
+    "c2-doubled-no-cstar": "c_2 doubled and c*_p = 0 (wrong quadratic term, no Gaussian noise term)",
+    "linearised": "c_i = 0 for i >= 2 and c*_p = 0 (the linearised model c_0 + c_1 x)",
+}
+
+
+def control_coefficients(name: str, coeffs, cstar: float):
+    """(coefficients, c*) of the wrong equivalent model ``name`` (see :data:`EQ_CONTROLS`).
+
+    >>> control_coefficients("linearised", [0.4, 0.5, 0.2, 0.0], 0.1)
+    ([0.4, 0.5, 0.0, 0.0], 0.0)
+    >>> control_coefficients("c1-halved", [0.4, 0.5, 0.2], 0.1)
+    ([0.4, 0.25, 0.2], 0.1)
+    """
+    c = [float(x) for x in coeffs]
+    if name == "c1-halved":
+        c[1] = c[1] / 2
+        return c, float(cstar)
+    if name == "c2-doubled-no-cstar":
+        if len(c) > 2:
+            c[2] = 2 * c[2]
+        return c, 0.0
+    if name == "linearised":
+        return [x if i < 2 else 0.0 for i, x in enumerate(c)], 0.0
+    raise UserInputError(f"unknown equivalent-model control {name!r}; known: {', '.join(EQ_CONTROLS)}")
+
 
 @dataclasses.dataclass(frozen=True)
 class Config:
@@ -58,6 +89,9 @@ class Config:
     models: tuple[str, ...] = MODELS
     #: further Hermite degrees for the equivalent model, fitted on the same F̂ (keys "equivalent@p=Q")
     extra_p: tuple[int, ...] = ()
+    #: wrong equivalent models at degree p (names from :data:`EQ_CONTROLS`), fitted on the same F̂ and
+    #: data (keys "equivalent~NAME", paired gaps "mlp-equivalent~NAME")
+    eq_controls: tuple[str, ...] = ()
     diagnostics: bool = False
 
     def __post_init__(self):
@@ -82,6 +116,11 @@ class Config:
         unknown = set(self.models) - set(MODELS)
         if unknown or not self.models:
             raise UserInputError(f"models must be a non-empty subset of {MODELS}, got {self.models}")
+        bad = set(self.eq_controls) - set(EQ_CONTROLS)
+        if bad:
+            raise UserInputError(f"unknown equivalent-model controls {sorted(bad)}; known: {', '.join(EQ_CONTROLS)}")
+        if self.eq_controls and "mlp" not in self.models:
+            raise UserInputError("equivalent-model controls need the mlp model (their gaps are to it)")
 
     @property
     def D(self) -> int:
@@ -128,8 +167,8 @@ def check_memory(cfg: Config) -> int:
 class _Act:
     sigma: Callable
     dsigma: Callable
-    coeffs: dict  # p -> c_0..c_p
-    cstar: dict  # p -> c*_p
+    coeffs: dict  # p or control key -> c_0..c_p
+    cstar: dict  # p or control key -> c*_p
     alpha: float  # E[σ'(g)] (= c_1 by Stein's lemma)
 
 
@@ -139,9 +178,12 @@ def _activation(cfg: Config, diagnostics: bool = False) -> _Act:
     sigma, dsigma = hermite.activation_numpy(cfg.activation)
     # only what the configured models use (so a derivation's value is read only where it matters,
     # which is what mutation testing needs to know)
-    ps = sorted(set(_eq_keys(cfg).values()))
+    ps = sorted({q for q in _eq_keys(cfg).values() if isinstance(q, int)} | ({cfg.p} if cfg.eq_controls else set()))
     coeffs = {q: np.array([float(c) for c in hermite.hermite_coefficients(cfg.activation, q)]) for q in ps}
     cstar = {q: math.sqrt(max(float(hermite.residual_sq(cfg.activation, q)), 0.0)) for q in ps}
+    for name in cfg.eq_controls:  # wrong models: transformations of the derived degree-p coefficients
+        c, cs = control_coefficients(name, coeffs[cfg.p], cstar[cfg.p])
+        coeffs[_control_key(name)], cstar[_control_key(name)] = np.array(c), cs
     alpha = float(hermite.derivative_mean(cfg.activation)) if diagnostics or cfg.diagnostics else math.nan
     return _Act(sigma, dsigma, coeffs, cstar, alpha)
 
@@ -153,9 +195,15 @@ def _sigma_hat(act: _Act, p: int, Z: np.ndarray, rng: np.random.Generator) -> np
     return sigma_hat(act.coeffs[p], act.cstar[p], Z, rng)
 
 
-def _eq_keys(cfg: Config) -> dict[str, int]:
+def _control_key(name: str) -> str:
+    return f"equivalent~{name}"
+
+
+def _eq_keys(cfg: Config) -> dict:
+    """Model key -> key of its coefficients in :class:`_Act` (a degree, or the control's key)."""
     keys = {"equivalent": cfg.p} if "equivalent" in cfg.models else {}
     keys.update({f"equivalent@p={q}": q for q in cfg.extra_p})
+    keys.update({_control_key(name): _control_key(name) for name in cfg.eq_controls})
     return keys
 
 
@@ -168,6 +216,10 @@ def run_once(cfg: Config, seed: np.random.SeedSequence, act: _Act | None = None,
     dt = np.dtype(cfg.dtype).type
     s_init, s_train1, s_train2, s_test, s_noise = seed.spawn(5)
     rng_init, rng_noise = np.random.default_rng(s_init), np.random.default_rng(s_noise)
+    # the control models draw their z from a stream of their own, so adding them leaves the numbers
+    # of the other models unchanged (s_noise is fresh here, so its first spawn is reproducible)
+    rng_controls = np.random.default_rng(s_noise.spawn(1)[0])
+    noise_for = lambda key: rng_controls if key.startswith("equivalent~") else rng_noise  # noqa: E731
     k, n = cfg.k, cfg.n
     src, rho = cfg.sources, np.array(cfg.rho)
     lam_total = cfg.lam * (n if cfg.lam_scaling == "n" else 1)
@@ -201,7 +253,7 @@ def run_once(cfg: Config, seed: np.random.SeedSequence, act: _Act | None = None,
         if "mlp" in cfg.models:
             readout["mlp"] = mlp.ridge(act.sigma(Z) * dt(1 / math.sqrt(k)), batch.y, lam_total)
         for key, q in _eq_keys(cfg).items():
-            readout[key] = mlp.ridge(_sigma_hat(act, q, Z, rng_noise) * dt(1 / math.sqrt(k)), batch.y, lam_total)
+            readout[key] = mlp.ridge(_sigma_hat(act, q, Z, noise_for(key)) * dt(1 / math.sqrt(k)), batch.y, lam_total)
         del Z
     if "linear" in cfg.models:
         readout["linear"] = mlp.ridge(H, batch.y, lam_lin)
@@ -222,7 +274,7 @@ def run_once(cfg: Config, seed: np.random.SeedSequence, act: _Act | None = None,
                 if "mlp" in readout:
                     preds["mlp"] = act.sigma(Zt) @ readout["mlp"] / math.sqrt(k)
                 for key, q in eq_keys.items():
-                    preds[key] = _sigma_hat(act, q, Zt, rng_noise) @ readout[key] / math.sqrt(k)
+                    preds[key] = _sigma_hat(act, q, Zt, noise_for(key)) @ readout[key] / math.sqrt(k)
             if "linear" in readout:
                 preds["linear"] = tb.h @ readout["linear"]
             errs = {m: (target - preds[m]) ** 2 for m in preds}
@@ -252,7 +304,12 @@ def _diagnostics(cfg, act, F, w, H, y, Z, G, sq, t) -> dict:
     u, v, rest = mlp.spike_and_rest(G.astype(np.float64), F, w.astype(np.float64), H.astype(np.float64),
                                     y.astype(np.float64), alpha)
     spike = float(np.linalg.norm(u) * np.linalg.norm(v))
+    # the negative control of Lemma 4.11: the same split with α halved (u = (α/2) w)
+    u_h, v_h, rest_h = mlp.spike_and_rest(G.astype(np.float64), F, w.astype(np.float64), H.astype(np.float64),
+                                          y.astype(np.float64), alpha / 2)
     return {
+        "spike_opnorm_alpha_halved": float(np.linalg.norm(u_h) * np.linalg.norm(v_h)),
+        "rest_opnorm_alpha_halved": mlp.opnorm(rest_h),
         "norm_ratio_mean": float(np.mean(sq / t)),
         "norm_ratio_sd": float(np.std(sq / t, ddof=1)),
         "preact_mean": float(z.mean()),

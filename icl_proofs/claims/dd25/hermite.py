@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from fractions import Fraction
+import functools
 from functools import lru_cache
 
 import numpy as np
@@ -20,7 +21,7 @@ from ...moments import hermite as H
 from ...moments.elementwise import GaussianVector
 from ...numeric import montecarlo as mc
 from ...numeric.precision import digits_agreed, to_mpf
-from ..base import Check, Claim, Param, Status
+from ..base import Check, Claim, Control, Param, Status
 from ..checks import bonferroni_p, exact_equal, holds, hypothesis_sweep, refuted, symbolic_zero
 from ..registry import register
 
@@ -96,6 +97,15 @@ def _predicted_zeros(even: sp.Expr, odd: sp.Expr, p: int) -> list[int]:
 @register
 class Hermite(Claim):
     id = "dd25.hermite"
+    #: mutants of the derivations each check must not accept (verified by tests/test_controls.py)
+    controls = {
+        "closed-form-vs-quadrature": (Control.negative("E[gelu(g) g^m] negated", mutant="gelu_moment flip-sign"),),
+        "second-moment-monte-carlo": (Control.negative("c_i negated", mutant="hermite_coefficients flip-sign"),),
+        "parseval-convergence": (Control.negative("E[σ²] negated", mutant="second_moment flip-sign"),),
+        "stein-alpha-mpmath": (Control.negative("α = E[σ'] negated", mutant="derivative_mean flip-sign"),),
+        "projection-mpmath": (Control.negative("c_i negated", mutant="hermite_coefficients flip-sign"),),
+        "projection-monte-carlo": (Control.negative("E[σ²] negated", mutant="second_moment flip-sign"),),
+    }
     paper = PAPER
     source = "Theorem 4.12 / Eq. of σ̂_p; Lemma D.1"
     title = "Hermite equivalent of an activation: σ̂_p = Σ_{i≤p} c_i He_i + c*_p z"
@@ -135,23 +145,31 @@ class Hermite(Claim):
 
     def checks(self):
         return [
-            Check("orthogonality-symbolic", "symbolic", self._orth_symbolic),
-            Check("orthogonality-exact-rational", "exact-rational", self._orth_exact),
+            Check("orthogonality-symbolic", "symbolic", self._orth_symbolic, controls=(
+                Control.negative("the physicists' Hermite polynomials H_i in place of He_i",
+                                 functools.partial(self._orth_symbolic, physicists=True)),)),
+            Check("orthogonality-exact-rational", "exact-rational", self._orth_exact, controls=(
+                Control.negative("moments of N(0, 2) in place of N(0, 1)", functools.partial(self._orth_exact, variance=2)),)),
             Check("closed-form-vs-quadrature", "mpmath", self._closed_form),
             Check("second-moment-monte-carlo", "monte-carlo", self._second_moment_mc),
             Check("parseval-convergence", "mpmath", self._parseval),
-            Check("stein-alpha-symbolic", "symbolic", self._stein_symbolic),
+            Check("stein-alpha-symbolic", "symbolic", self._stein_symbolic, controls=(
+                Control.negative("α compared with c_2 in place of c_1", functools.partial(self._stein_symbolic, index=2)),)),
             Check("stein-alpha-mpmath", "mpmath", self._stein_mpmath),
             Check("projection-mpmath", "mpmath", self._projection_mpmath),
             Check("projection-monte-carlo", "monte-carlo", self._projection_mc),
-            Check("parity-hypothesis", "hypothesis", self._parity),
+            Check("parity-hypothesis", "hypothesis", self._parity, controls=(
+                Control.negative("zeros predicted from the wrong parity (odd part for even i, even for odd)",
+                                 functools.partial(self._parity, swap=True)),)),
         ]
 
     # ------------------------------------------------------------------ orthogonality
-    def _orth_symbolic(self, ctx):
+    def _orth_symbolic(self, ctx, physicists: bool = False):
+        """``physicists``: the physicists' H_i in place of He_i (a negative control: E[H_i H_j] ≠ i! δ_ij)."""
         name = "orthogonality-symbolic"
         n = ORTH_DEGREE
-        bad = [i for i in range(n + 1) if H.hermite_poly(i).as_expr() != sp.expand(sp.hermite_prob(i, H.X))]
+        poly = (lambda i: sp.expand(sp.hermite(i, H.X))) if physicists else (lambda i: H.hermite_poly(i).as_expr())
+        bad = [i for i in range(n + 1) if poly(i) != sp.expand(sp.hermite_prob(i, H.X))]
         if bad:
             return refuted(name, "symbolic", f"recurrence He_{bad[0]} differs from SymPy's hermite_prob",
                            {"degree": bad[0], "recurrence": str(H.hermite_poly(bad[0]).as_expr())})
@@ -166,8 +184,9 @@ class Hermite(Claim):
                            f"integrated moments E[g^2m] equal (2m−1)!!")
         return r
 
-    def _orth_exact(self, ctx):
-        g = GaussianVector("g", [[1]])
+    def _orth_exact(self, ctx, variance: int = 1):
+        """``variance``: moments of N(0, variance) (a negative control for variance ≠ 1)."""
+        g = GaussianVector("g", [[variance]])
         return exact_equal("orthogonality-exact-rational",
                            [({"degrees": f"0..{ORTH_DEGREE}"}, _gram(lambda m: g.moment((m,))), _target_gram())],
                            "Gram matrix E[He_i He_j] = diag(i!) with moments by MGF coefficient extraction "
@@ -202,7 +221,7 @@ class Hermite(Claim):
         m_tests = 2 * len(cases)
         alpha_each = ctx.alpha / m_tests  # Bonferroni: the family's false-alarm rate is ctx.alpha
         worst = (0.0, None)
-        z_all = []  # every z so far: the check-level p-value is bonferroni_p(z_all, m_tests), valid
+        z_all, ses = [], []  # ses: (SE, exact) of every test, for the resolution  # every z so far: the check-level p-value is bonferroni_p(z_all, m_tests), valid
         # also when the check returns at the first failure (refuted at α iff p_value ≤ α)
         for k, (act, p) in enumerate(cases):
             c, cstar = H.equivalent(act, p, ctx.dps)
@@ -210,8 +229,9 @@ class Hermite(Claim):
             targets = {"E[sigma_hat^2]": m2, "E[sigma*sigma_hat]": m2 - float(cstar) ** 2}
             for j, (what, exact) in enumerate(targets.items()):
                 est = mc.estimate(_sigma_hat_sampler(act, c, cstar, j), n,
-                                  np.random.SeedSequence([ctx.seed, 2510, k, j]), batch=2**16)
+                                  ctx.seed_sequence("moment", act, p, what), batch=2**16)
                 z, thr, ok = mc.z_check(est, exact, alpha_each)
+                ses.append((est.se, exact))
                 z_all.append(z)
                 if not ok:
                     return refuted(name, "monte-carlo",
@@ -223,15 +243,16 @@ class Hermite(Claim):
                                    bonferroni_m=m_tests)
                 if abs(z) >= abs(worst[0]):
                     worst = (z, (act, p, what))
-        return holds(name, "monte-carlo",
+        return _with_resolution(name, ses, alpha_each, holds(name, "monte-carlo",
                      f"E[σ̂_p(g)²] = E[σ(g)²] and E[σ(g)σ̂_p(g)] = E[σ²] − (c*_p)² (fresh z per sample) for "
                      f"{len(cases)} (activation, p) with p in {ps}, n = {n} each: max |z| = {abs(worst[0]):.2f} "
                      f"({worst[1][0]}, p = {worst[1][1]}, {worst[1][2]}) ≤ {mc.threshold(alpha_each):.2f} "
                      f"(α = {ctx.alpha:g} Bonferroni-split over {2 * len(cases)} tests)",
                      max_abs_z=abs(worst[0]), n=n, p_value=bonferroni_p(z_all, m_tests), alpha=ctx.alpha,
-                     z=worst[0], bonferroni_m=m_tests)
+                     z=worst[0], bonferroni_m=m_tests))
 
     # ------------------------------------------------------------------ Parseval
+
     def _parseval(self, ctx):
         """Bessel: (c*_P)² ≥ 0.  Convergence: σ' has Hermite coefficients (i+1)c_{i+1}, so Parseval
         for σ' bounds the tail, Σ_{i>P} i! c_i² ≤ (E[σ'²] − Σ_{1≤i≤P} i·i! c_i²)/(P+1) → 0."""
@@ -261,12 +282,13 @@ class Hermite(Claim):
                      f"relative residual (c*_{P})²/E[σ²]: " + "; ".join(report), P=P)
 
     # ------------------------------------------------------------------ Stein
-    def _stein_symbolic(self, ctx):
+    def _stein_symbolic(self, ctx, index: int = 1):
+        """``index``: compare α with c_index (a negative control for index ≠ 1)."""
         diffs = []
         for act in ("relu", "gelu"):
             e = H.get_activation(act).sym
             alpha = sp.integrate(sp.diff(e, H.X) * H._PHI, (H.X, -sp.oo, sp.oo), conds="none")
-            diffs.append(alpha - H.hermite_coefficients_symbolic(act, 1)[1])
+            diffs.append(alpha - H.hermite_coefficients_symbolic(act, max(index, 1))[index])
         return symbolic_zero("stein-alpha-symbolic", sp.Matrix(diffs),
                              "E[σ'(g)] (SymPy integral of the derivative) − closed-form c_1, for ReLU and GELU")
 
@@ -292,7 +314,7 @@ class Hermite(Claim):
         Σ i!(c_i − q_i)² (Pythagoras), all by Gauss–Legendre quadrature."""
         name = "projection-mpmath"
         cases = [("relu", 4), ("tanh", 5)] if ctx.quick else [(a, p) for a in H.ACTIVATIONS for p in (2, 4, 5)]
-        rng = np.random.default_rng([ctx.seed, 2510, 1])
+        rng = ctx.rng("random polynomial q")
         worst = ctx.dps
         for act_name, p in cases:
             act = H.get_activation(act_name)
@@ -336,12 +358,13 @@ class Hermite(Claim):
         n = 100_000 if ctx.quick else 1_000_000
         alpha_each = ctx.alpha / len(cases)
         zs = []
-        z_all = []  # check-level p-value bonferroni_p(z_all, len(cases)): refuted at α iff p_value ≤ α
+        z_all, ses = [], []  # check-level p-value bonferroni_p(z_all, len(cases)): refuted at α iff p_value ≤ α
         for k, (act, p) in enumerate(cases):
-            rng = np.random.default_rng([ctx.seed, 2510, 2, k])
+            rng = ctx.rng("least squares", act, p)
             est = _least_squares_residual(act, p, n, rng)
             exact = float(H.residual_sq(act, p, ctx.dps))
             z, thr, ok = mc.z_check(est, exact, alpha_each)
+            ses.append((est.se, exact))
             zs.append(f"{act} p={p}: {est.mean:.5g} ± {est.se:.1g} vs {exact:.5g} (z = {z:+.2f})")
             z_all.append(z)
             if not ok:
@@ -352,15 +375,16 @@ class Hermite(Claim):
                                 "z": z},
                                p_value=bonferroni_p(z_all, len(cases)), alpha=ctx.alpha, z=z,
                                bonferroni_m=len(cases))
-        return holds(name, "monte-carlo",
+        return _with_resolution(name, ses, alpha_each, holds(name, "monte-carlo",
                      f"weighted least squares on monomials up to g^p over n = {n} draws from "
                      f"N(0, {IS_VARIANCE:g}) (weights φ/φ_s) reproduces (c*_p)²: "
                      + "; ".join(zs) + f"; |z| ≤ {mc.threshold(alpha_each):.2f} (α = {ctx.alpha:g} split "
                      f"over {len(cases)} cases)", n=n, p_value=bonferroni_p(z_all, len(cases)), alpha=ctx.alpha,
-                     z=max(z_all, key=abs), bonferroni_m=len(cases))
+                     z=max(z_all, key=abs), bonferroni_m=len(cases)))
 
     # ------------------------------------------------------------------ parity
-    def _parity(self, ctx):
+    def _parity(self, ctx, swap: bool = False):
+        """``swap``: predict the zeros from the wrong parity (a negative control)."""
         from hypothesis import strategies as st
 
         strategy = st.tuples(
@@ -369,12 +393,29 @@ class Hermite(Claim):
             st.lists(st.integers(-2, 2), min_size=4, max_size=4),
             st.integers(0, 10),
         )
-        return hypothesis_sweep("parity-hypothesis", strategy, _parity_holds, 6 if ctx.quick else 40, ctx.seed,
+        return hypothesis_sweep("parity-hypothesis", strategy, functools.partial(_parity_holds, swap=swap),
+                                6 if ctx.quick else 40, ctx.stream_seed(),
                                 "σ = w·base + q (q a cubic): if σ's even (odd) part is a polynomial of degree d "
                                 "(derived by SymPy), c_i = 0 for every even (odd) i > d")
 
 
 # ---------------------------------------------------------------------------- helpers of the checks
+
+
+def _with_resolution(name, ses, alpha_each, result):
+    """State the family's resolution (its coarsest test) on a passing Monte-Carlo result; too coarse
+    for a closed form (> 5 %) makes it inconclusive."""
+    from ..checks import DEFAULT_EFFECT, resolution_text, too_coarse
+    from .attention import family_resolution
+
+    res = family_resolution(ses, alpha_each)
+    ev = result.evidence + "; " + resolution_text(res) + " (the coarsest test)"
+    if res["relative"] is None or res["relative"] > DEFAULT_EFFECT:
+        result = too_coarse(name, result.route, ev, res, DEFAULT_EFFECT, **result.details)
+    else:
+        result.evidence = ev
+    result.resolution = res
+    return result
 
 
 def _agreement(sym: sp.Expr, num, i: int, dps: int) -> int:
@@ -453,14 +494,14 @@ def _least_squares_residual(act: str, p: int, n: int, rng) -> mc.Estimate:
     return mc.Estimate(mean=float(e2.sum() / (n - p - 1)), se=sd / math.sqrt(n), n=n, sd=sd)
 
 
-def _parity_holds(example) -> tuple[bool, str]:
+def _parity_holds(example, swap: bool = False) -> tuple[bool, str]:
     base, w, q, p = example
     w_s = sp.Rational(w.numerator, w.denominator)
     q_expr = sum(k * H.X**j for j, k in enumerate(q))
     even_b, odd_b = _parity_parts(base)
     even = sp.expand(w_s * even_b + (q_expr + q_expr.subs(H.X, -H.X)) / 2)
     odd = sp.expand(w_s * odd_b + (q_expr - q_expr.subs(H.X, -H.X)) / 2)
-    zeros = _predicted_zeros(even, odd, p)
+    zeros = _predicted_zeros(odd, even, p) if swap else _predicted_zeros(even, odd, p)
     base_mp = H.get_activation(base).mp
     q_rev = list(reversed(q))
     act = H.Activation(f"{w}*{base}+q", lambda x: w_s.p * base_mp(x) / w_s.q + mp.polyval(q_rev, x))
