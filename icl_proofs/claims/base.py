@@ -176,12 +176,22 @@ def register_route(name: str, statistical: bool = False, doc: str = "") -> Route
 
 
 def route(name: str) -> Route:
-    """The registered :class:`Route` called ``name`` (``ValueError`` naming the known ones if none)."""
-    try:
+    """The registered :class:`Route` called ``name`` (``ValueError`` naming the known ones if none).
+
+    A check that combines routes names them joined by ``+`` (``"exact-rational+enumeration"``):
+    each part must be registered, and the combination is statistical if any part is.
+
+    >>> route("exact-moments+quadrature+monte-carlo").statistical
+    True
+    """
+    if name in _ROUTES:
         return _ROUTES[name]
-    except KeyError:
-        raise ValueError(f"unknown route {name!r}; known routes: {', '.join(sorted(_ROUTES))} "
-                         "(icl_proofs.claims.base.register_route adds one)") from None
+    parts = name.split("+") if isinstance(name, str) else [name]
+    unknown = [p for p in parts if p not in _ROUTES]
+    if unknown or len(parts) < 2:
+        raise ValueError(f"unknown route {(unknown or [name])[0]!r}; known routes: {', '.join(sorted(_ROUTES))} "
+                         "(join several with '+'; icl_proofs.claims.base.register_route adds one)")
+    return Route(name, any(_ROUTES[p].statistical for p in parts), " + ".join(_ROUTES[p].doc for p in parts))
 
 
 for _name, _statistical, _doc in (
@@ -200,6 +210,11 @@ for _name, _statistical, _doc in (
     ("ode", False, "numerical integration of the gradient flow"),
     ("training", False, "stochastic training of the model"),
     ("structural", False, "a structural property of a construction"),
+    ("printed-structure", False, "a structural property of the construction as the paper prints it"),
+    ("groebner", False, "a Gröbner basis (exact infeasibility over the complex numbers)"),
+    ("exact-moments", False, "exact moments of the data model"),
+    ("quadrature", False, "numerical quadrature"),
+    ("lp-branching", False, "linear programs over the branches of a complementarity condition"),
     ("setup", False, "building the checks (a crash there)"),
 ):
     register_route(_name, _statistical, _doc)
