@@ -72,12 +72,12 @@ def imap_ordered(
                     it = itertools.chain([t], it)
                     break
                 router.starting()
-                t0 = time.perf_counter()
+                t0, c0 = time.perf_counter(), time.process_time()
                 result = _run_here(fn, shared, t)
-                seconds = time.perf_counter() - t0
+                seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
                 first += 1
                 yield result
-                router.ran(t, seconds)  # after the consumer took the result: its forecast counts it
+                router.ran(t, seconds, cpu)  # after the consumer took the result: its forecast counts it
             else:
                 return
         finally:
