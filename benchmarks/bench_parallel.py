@@ -125,18 +125,41 @@ def point_main(kind: str, workers: int | None) -> dict:
     return out
 
 
+def _small_here(workers: int | None) -> float:
+    f = _SMALL_SAMPLER
+    with using(**({} if workers is None else {"workers": workers})):
+        t0 = time.perf_counter()
+        mc.estimate(f, 10**9, seed=2025, se_target=0.01)
+        return time.perf_counter() - t0
+
+
+_SMALL_SAMPLER = None
+
+
 def bench_small(args) -> dict:
-    a, b = paired(lambda: _point("small", None), lambda: _point("small", 1), args.repeat)
+    global _SMALL_SAMPLER
+    reps = max(9, args.repeat)  # 0.15 s runs: cheap, and noisy under load, so more of them
+    a, b = paired(lambda: _point("small", None), lambda: _point("small", 1), reps)
     ta, tb = [r["seconds"] for r in a], [r["seconds"] for r in b]
     ratio = statistics.median(ta) / statistics.median(tb)
     same = all((r["mean"], r["se"], r["n"]) == (a[0]["mean"], a[0]["se"], a[0]["n"]) for r in a + b)
-    print(f"\n(a) small estimate: d=20, N=M=40 to se 0.01, fresh interpreter each, {args.repeat} paired runs")
+    print(f"\n(a) small estimate: d=20, N=M=40 to se 0.01, fresh interpreter each, {reps} paired runs")
     print(f"  default      {_mm(ta)}   n = {a[0]['n']:,} (before: 65,536 at least)")
     print(f"  --workers 1  {_mm(tb)}")
     print(f"  default / workers 1 (medians) = {ratio:.3f}   goal <= {GOAL_SLOWER:.2f}: "
           f"{'met' if ratio <= GOAL_SLOWER else 'NOT met'};  same estimate: {'yes' if same else 'NO'}")
     print(f"  ({_pairs(ta, tb)})")
-    return {"default_s": ta, "workers1_s": tb, "ratio": ratio, "n": a[0]["n"], "identical": same}
+    # the routing's own cost, without the sampler's or the interpreter's noise: a 4-shard estimate
+    # of a trivial sampler, 300 alternating pairs in this process; the difference of the minima
+    _SMALL_SAMPLER = lambda rng, k: rng.standard_normal(k)  # noqa: E731
+    _small_here(None), _small_here(1)  # warm caches
+    ha, hb = paired(lambda: _small_here(None), lambda: _small_here(1), 300)
+    here = statistics.median(ha) / statistics.median(hb)
+    print(f"  routing's own cost: N(0,1) to se 0.01 (4 shards, 3,840 samples), 300 alternating pairs in this "
+          f"process: min {min(ha) * 1e3:.2f} ms default vs {min(hb) * 1e3:.2f} ms --workers 1, "
+          f"{(min(ha) - min(hb)) * 1e3:+.2f} ms per estimate")
+    return {"default_s": ta, "workers1_s": tb, "ratio": ratio, "n": a[0]["n"], "identical": same,
+            "in_process_default_s": ha, "in_process_workers1_s": hb, "in_process_ratio": here}
 
 
 def bench_large(args) -> dict:
@@ -215,18 +238,40 @@ TUNED_MALLOC = {"MALLOC_TRIM_THRESHOLD_": 2**27, "MALLOC_MMAP_THRESHOLD_": 2**25
 
 
 def _cluster(environ: dict | None):
+    """A LocalCluster whose workers start with ``environ`` (None: Dask's defaults).
+
+    Why the environment dance: the nannies of a LocalCluster run in this process and copy their
+    pre-spawn environment into *this process's* ``os.environ``, and a variable present there
+    overrides the Dask configuration for every later cluster.  The earlier version of this script
+    set the configuration only, so its "tuned" cluster got Dask's 65536 like the default one.
+    """
     import dask
     from distributed import LocalCluster
 
+    saved = dict(os.environ)
+    for k in TUNED_MALLOC:
+        os.environ.pop(k, None)
+    os.environ.update({k: str(v) for k, v in (environ or {}).items()})
     cfg = {f"distributed.nanny.pre-spawn-environ.{k}": v for k, v in (environ or {}).items()}
-    with dask.config.set(cfg):
-        return LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
+    try:
+        with dask.config.set(cfg):
+            return LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0")
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def _initial_malloc_env() -> str:
+    """The MALLOC_* variables a worker process started with (what glibc read), from /proc."""
+    with open(f"/proc/{os.getpid()}/environ", "rb") as fh:
+        env = [x.decode() for x in fh.read().split(b"\0") if x.startswith(b"MALLOC_")]
+    return " ".join(sorted(env)) or "(none)"
 
 
 def _worker_env(address: str) -> set:
-    """MALLOC_TRIM_THRESHOLD_ as the cluster's workers see it (checks the setting took effect)."""
+    """MALLOC_* as the cluster's workers started with (checks the setting took effect)."""
     client = executors.dask_cluster(address).client
-    return set(client.run(lambda: os.environ.get("MALLOC_TRIM_THRESHOLD_")).values())
+    return set(client.run(_initial_malloc_env).values())
 
 
 def bench_dask(args) -> dict:
@@ -263,7 +308,7 @@ def bench_dask(args) -> dict:
     for k, r in rows.items():
         med = statistics.median(r["big"])
         over = "" if k == "process pool" else f"  {100 * (med / pool_med - 1):+5.0f} % vs pool"
-        env = f"   workers' MALLOC_TRIM_THRESHOLD_ = {', '.join(map(str, envs[k]))}" if k in envs else ""
+        env = f"   workers started with {'; '.join(map(str, envs[k]))}" if k in envs else ""
         print(f"  {k:<34}{_mm(r['big'])}{over}   tiny: {statistics.median(r['tiny']) * 1e3 / shards:.1f} "
               f"ms/shard{env}")
     d, t = (statistics.median(rows[k]["big"]) for k in list(rows)[1:])

@@ -180,3 +180,21 @@ def test_cli_sigterm_exits_130_with_one_line(tmp_path):
     lines = _lines(err)
     assert p.returncode == 130
     assert len(lines) == 1 and lines[0].startswith("icl-proofs: interrupted"), lines
+
+
+def test_handle_sigterm_raises_a_keyboard_interrupt_and_respects_other_handlers():
+    from icl_proofs.parallel import lifecycle
+
+    old = signal.getsignal(signal.SIGTERM)
+    try:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        assert lifecycle.handle_sigterm() and lifecycle.handle_sigterm()  # idempotent
+        with pytest.raises(KeyboardInterrupt) as e:
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(5)  # the handler runs at the next bytecode
+        assert isinstance(e.value, lifecycle.Terminated)
+        mine = lambda signum, frame: None  # noqa: E731
+        signal.signal(signal.SIGTERM, mine)
+        assert not lifecycle.handle_sigterm() and signal.getsignal(signal.SIGTERM) is mine
+    finally:
+        signal.signal(signal.SIGTERM, old)
