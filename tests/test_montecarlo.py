@@ -8,6 +8,7 @@ from icl_proofs.numeric.montecarlo import (
     Estimate,
     RunningMoments,
     estimate,
+    shard_sizes,
     threshold,
     tolerance,
     z_check,
@@ -160,3 +161,57 @@ def test_z_check_false_alarm_rate_calibrated():
     fails = sum(not z_check(Estimate(mi, si / math.sqrt(n), n, si), 1.0, alpha)[2] for mi, si in zip(m, sd))
     sigma = math.sqrt(reps * alpha * (1 - alpha))
     assert abs(fails - reps * alpha) < 5 * sigma
+
+
+# ------------------------------------------------------------- shards sized by the SE target
+def test_loose_se_target_costs_little():
+    """Issue 17: the estimator drew at least 4 x 16,384 samples whatever se was asked.  Now shards
+    grow from 256: a target met at once stops after the minimum 4 shards, 3,840 samples."""
+    e = estimate(_normal, 10**9, seed=1, se_target=0.05)  # sd 1: ~400 samples would do
+    assert e.n == 256 + 512 + 1024 + 2048 and e.se <= 0.05
+    e = estimate(_normal, 10**9, seed=1, se_target=0.005)  # ~40,000 samples needed
+    assert e.se <= 0.005 and e.n < 2 * (1 / 0.005) ** 2
+
+
+def test_growing_shards_layout_and_streams():
+    """Shard j has the j-th size of shard_sizes and draws from child j of the seed; the layout
+    depends on the arguments only (no timing, no worker count)."""
+    sizes, batches = [], []
+
+    def f(rng, k):
+        sizes.append(k)
+        x = rng.random(k)
+        batches.append(x)
+        return x
+
+    with using(workers=1):
+        estimate(f, 40_000, seed=0, se_target=1e-9)  # unreachable: the whole budget
+    assert sizes == list(shard_sizes(40_000, 2**14, growing=True))
+    assert sizes[:7] == [256, 512, 1024, 2048, 4096, 8192, 16384] and sum(sizes) == 40_000
+    for child, x in zip(np.random.SeedSequence(0).spawn(len(sizes)), batches):
+        np.testing.assert_array_equal(x, np.random.default_rng(child).random(x.size))
+
+
+@pytest.mark.parametrize("workers, placement", [(2, "auto"), (2, "pool"), (3, "pool")])
+def test_growing_shards_give_the_same_numbers_anywhere(workers, placement):
+    with using(workers=1):
+        ref = estimate(_normal, 10**7, seed=3, se_target=0.002)
+    with using(workers=workers, placement=placement):
+        assert estimate(_normal, 10**7, seed=3, se_target=0.002) == ref
+
+
+def test_growing_shards_stopping_rule_coverage():
+    """The stopping rule with growing shards keeps the 95 % interval's coverage: 300 replicates of
+    Exp(1)^2 (mean 2, sd sqrt(20)) to se 0.03 (stops among shards of 4,096 to 16,384).  Misses are
+    Binomial(300, 0.05) under nominal coverage; the check fails with probability < 1e-3."""
+    from scipy import stats
+
+    f = lambda rng, k: rng.exponential(size=k) ** 2  # noqa: E731
+    z = stats.norm.isf(0.025)
+    misses = 0
+    with using(workers=1):
+        for r in range(300):
+            e = estimate(f, 10**7, seed=20_000 + r, se_target=0.03)
+            misses += abs(e.mean - 2.0) > z * e.se
+    lo, hi = stats.binom.ppf(5e-4, 300, 0.05), stats.binom.isf(5e-4, 300, 0.05)
+    assert lo <= misses <= hi, misses

@@ -47,13 +47,14 @@ _SCALE = 3.0
 _skewed = lambda rng, k: _SCALE * rng.exponential(size=k) ** 2  # noqa: E731
 
 
-@pytest.mark.parametrize("workers", [1, 2, 3])
+@pytest.mark.parametrize("workers, placement", [(1, "auto"), (2, "auto"), (2, "pool"), (3, "pool")])
 @pytest.mark.parametrize("make", [_lsa_sampler, lambda: _skewed], ids=["zfb23-conditional", "closure"])
-def test_estimate_is_identical_for_any_number_of_workers(workers, make):
-    """Route: hand-written sequential reference vs the engine with 1, 2, 3 workers (bitwise)."""
+def test_estimate_is_identical_for_any_number_of_workers(workers, placement, make):
+    """Route: hand-written sequential reference vs the engine with 1, 2, 3 workers, routed or all on
+    the pool (bitwise)."""
     f = make()
     ref = _sequential_reference(f, 50_000, seed=11, batch=4096)
-    with using(workers=workers):
+    with using(workers=workers, placement=placement):
         est = mc.estimate(f, 50_000, seed=11, batch=4096)
     assert (est.mean, est.se, est.n) == (ref.mean, ref.se, ref.n)
 
@@ -62,7 +63,7 @@ def test_stopping_at_target_se_is_identical_for_any_number_of_workers():
     """Speculative shards past the stopping point are discarded: the prefix decides."""
     out = []
     for w in (1, 2, 3):
-        with using(workers=w):
+        with using(workers=w, placement="pool"):
             out.append(mc.estimate(_skewed, 10, seed=5, batch=500, se_target=0.2, max_n=10**6))
     assert out[0] == out[1] == out[2]
     assert out[0].se <= 0.2 and out[0].n % 500 == 0
@@ -74,7 +75,7 @@ def test_seedsequence_argument_advances_like_spawn():
     counters = []
     for w in (1, 2):
         ss = np.random.SeedSequence(99)
-        with using(workers=w):
+        with using(workers=w, placement="pool"):
             a = mc.estimate(_skewed, 1000, seed=ss, batch=100)
             b = mc.estimate(_skewed, 1000, seed=ss, batch=100)
         counters.append((ss.n_children_spawned, a, b))
@@ -110,7 +111,7 @@ def test_window_bounds_tasks_in_flight():
             yield i
 
     ahead = 0
-    with using(workers=2):
+    with using(workers=2, placement="pool"):
         for i, r in enumerate(imap_ordered(_square, None, tasks(), window=4)):
             assert r == i * i
             ahead = max(ahead, len(pulled) - i)
@@ -144,17 +145,17 @@ def test_dead_worker_shard_is_rerun_with_the_same_numbers(tmp_path):
     """Fault route: a worker exits during a shard; the lost shards run again, same seeds."""
     f = _die_once(str(tmp_path / "died"))
     ref = _sequential_reference(_normal, 20_000, seed=3, batch=1000)  # what f draws once alive
-    with using(workers=2):
+    with using(workers=2, placement="pool"):
         est = mc.estimate(f, 20_000, seed=3, batch=1000)
     assert (tmp_path / "died").exists()
     assert (est.mean, est.se, est.n) == (ref.mean, ref.se, ref.n)
 
 
 def test_worker_dying_every_time_is_a_clear_error():
-    with using(workers=2, retries=1):
+    with using(workers=2, retries=1, placement="pool"):
         with pytest.raises(ShardLostError, match="lost with its worker 2 times"):
             mc.estimate(_die_always, 4000, seed=0, batch=1000)
-    with using(workers=2):  # the pool recovers for later runs
+    with using(workers=2, placement="pool"):  # the pool recovers for later runs
         assert mc.estimate(_skewed, 4000, seed=0, batch=1000).n == 4000
 
 
@@ -162,7 +163,7 @@ def test_task_exceptions_are_not_retried_and_keep_their_type():
     def bad(rng, k):
         return np.full(k, np.nan)
 
-    with using(workers=2), pytest.raises(ValueError, match="non-finite"):
+    with using(workers=2, placement="pool"), pytest.raises(ValueError, match="non-finite"):
         mc.estimate(bad, 4000, seed=0, batch=1000)
 
 
@@ -172,6 +173,7 @@ def test_task_exceptions_are_not_retried_and_keep_their_type():
     ({"scheduler": "not an address"}, "malformed scheduler address"),
     ({"scheduler": ""}, "non-empty"),
     ({"timeout": -1}, "timeout must be a positive"),
+    ({"placement": "gpu"}, "placement must be one of auto, pool"),
 ])
 def test_bad_execution_settings(kwargs, message):
     with pytest.raises(UserInputError, match=message):

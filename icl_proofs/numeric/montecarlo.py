@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import itertools
 import math
 import time
 from typing import Callable
@@ -34,6 +35,7 @@ __all__ = [
     "estimate",
     "Shard",
     "shard_moments",
+    "shard_sizes",
     "z_check",
     "z_check_diff",
     "tolerance",
@@ -164,6 +166,58 @@ def _children(ss: np.random.SeedSequence):
         j += 1
 
 
+#: samples per shard by default, and the size growing shards stop doubling at
+BATCH = 2**14
+#: size of the first shard of a run to a target standard error when no ``batch`` is given
+FIRST_SHARD = 2**8
+
+
+def shard_sizes(n_cap: int, batch: int, growing: bool = False):
+    """Sizes of the shards of a run of at most ``n_cap`` samples, in order.
+
+    ``growing``: ``FIRST_SHARD, 2 FIRST_SHARD, 4 FIRST_SHARD, ...`` up to ``batch`` (the stopping
+    rule is checked after each shard, so a run to a loose target stops early, and the overshoot is
+    at most the last shard); otherwise ``batch`` each.  The last shard is shortened to ``n_cap``.
+
+    >>> list(shard_sizes(5000, 1024, growing=True))
+    [256, 512, 1024, 1024, 1024, 1024, 136]
+    """
+    drawn, size = 0, min(FIRST_SHARD, batch) if growing else batch
+    while drawn < n_cap:
+        k = min(size, n_cap - drawn)
+        yield k
+        drawn += k
+        size = min(2 * size, batch)
+
+
+def _shard_count(n_cap: int, batch: int, growing: bool) -> int:
+    """``len(list(shard_sizes(n_cap, batch, growing)))`` without listing them."""
+    count = drawn = 0
+    size = min(FIRST_SHARD, batch) if growing else batch
+    while size < batch and drawn < n_cap:  # the doubling prefix: a few dozen steps at most
+        drawn += size
+        count += 1
+        size *= 2
+    return count + max(0, -(-(n_cap - drawn) // batch))
+
+
+def _expected_total(acc: RunningMoments, n_min: int, n_cap: int, se_target: float | None, batch: int,
+                    min_batches: int, growing: bool) -> Callable[[], float]:
+    """Forecast of the samples a run will draw, from what it has seen so far (for the router only:
+    where shards run, never how many)."""
+    if se_target is None:
+        return lambda: n_cap
+    floor = sum(itertools.islice(shard_sizes(n_cap, batch, growing), min_batches))
+
+    def total() -> float:
+        if acc.n < 2:
+            return n_cap
+        need = acc.var / se_target**2  # se = sd / sqrt(n)
+        return min(n_cap, max(n_min, floor, need))
+
+    return total
+
+
 def _backend_for(sample_batch) -> tuple[str, bool]:
     """Resolved backend name for this sampler, and whether it must run in this process (GPU)."""
     if not hasattr(sample_batch, "sample_on"):
@@ -178,7 +232,7 @@ def estimate(
     sample_batch: Callable[[np.random.Generator, int], np.ndarray],
     n: int,
     seed: int | np.random.SeedSequence,
-    batch: int = 2**14,
+    batch: int | None = None,
     se_target: float | None = None,
     max_n: int | None = None,
     progress: Callable[[str], None] | None = None,
@@ -187,8 +241,12 @@ def estimate(
     """Monte-Carlo estimate of ``E[X]`` from iid samples produced shard by shard.
 
     ``sample_batch(rng, k)`` must return ``k`` samples as an array of shape ``(k,)``.  Shard ``j``
-    (0-based, ``batch`` samples) uses a fresh ``numpy.random.default_rng`` seeded with the ``j``-th
-    child of ``SeedSequence(seed)`` (``spawn``), so the result is a deterministic function of
+    (0-based) uses a fresh ``numpy.random.default_rng`` seeded with the ``j``-th child of
+    ``SeedSequence(seed)`` (``spawn``).  Shard sizes (:func:`shard_sizes`): ``batch`` samples each
+    when ``batch`` is given or no ``se_target`` is (default :data:`BATCH`); with ``se_target`` and
+    no ``batch`` they grow from :data:`FIRST_SHARD` by doubling up to :data:`BATCH`, so that a loose
+    target stops after a few thousand samples while a tight one runs in full-size shards.  The
+    layout is a function of the arguments only, so the result is a deterministic function of
     ``seed``, ``batch``, ``n``, ``se_target`` and ``max_n``: the shards run on the current
     :mod:`icl_proofs.parallel` executor (every core by default, or a Dask cluster) and are merged
     in shard order, so the number of workers never changes a digit.  An ``int`` seed builds a fresh
@@ -213,7 +271,8 @@ def estimate(
     (10000, True)
     """
     n = _pos_int("n", n)
-    batch = _pos_int("batch", batch)
+    growing = batch is None and se_target is not None
+    batch = BATCH if batch is None else _pos_int("batch", batch)
     min_batches = _pos_int("min_batches", min_batches)
     if se_target is not None:
         se_target = float(se_target)
@@ -239,20 +298,24 @@ def estimate(
     from ..parallel import imap_ordered, settings
 
     backend, gpu_local = _backend_for(sample_batch)
-    n_shards = -(-n_cap // batch)
+    n_shards = _shard_count(n_cap, batch, growing)
     execution = settings.current()
     if gpu_local:  # one device: its shards run in this process, one after the other
         execution = dataclasses.replace(execution, workers=1)
     seeds = _children(ss)
-    shards = (Shard(j, next(seeds), min(batch, n_cap - j * batch), backend) for j in range(n_shards))
+    shards = (Shard(j, next(seeds), k, backend) for j, k in enumerate(shard_sizes(n_cap, batch, growing)))
 
+    from ..parallel import Workload
     from ..parallel import progress as progress_
 
     report = progress_.sink(progress)
     acc = RunningMoments()
     used = 0
     t0 = last = time.perf_counter()
-    results = imap_ordered(shard_moments, sample_batch, shards, execution=execution, n_tasks=n_shards)
+    expected = _expected_total(acc, n_min, n_cap, se_target, batch, min_batches, growing)
+    workload = Workload(units=lambda shard: shard.size, remaining=lambda: expected() - acc.n)
+    results = imap_ordered(shard_moments, sample_batch, shards, execution=execution, n_tasks=n_shards,
+                           workload=workload)
     with contextlib.closing(results):
         for nb_, mb, m2b in results:
             acc._merge(nb_, mb, m2b)

@@ -11,14 +11,15 @@ import contextlib
 import multiprocessing
 import multiprocessing.spawn as mp_spawn
 import os
+import signal
 import threading
 from typing import Any, Iterable
 
 from ..claims.base import UserInputError
 from . import worker
 
-__all__ = ["SchedulerError", "ShardLostError", "LocalPool", "DaskCluster", "local_pool", "dask_cluster",
-           "shutdown_all"]
+__all__ = ["SchedulerError", "ShardLostError", "LocalPool", "DaskCluster", "local_pool", "warm_pool",
+           "ready_pool", "dask_cluster", "shutdown_all"]
 
 
 class SchedulerError(UserInputError):
@@ -42,6 +43,67 @@ def _mp_context():
 
 
 @contextlib.contextmanager
+def _sigint_blocked():
+    """Block SIGINT in this thread for the block (a Ctrl-C meanwhile is delivered afterwards).
+
+    Why: a process inherits the signal mask of the thread that forks it.  A forkserver started
+    under this block, and every worker it forks, never sees the terminal's Ctrl-C (which goes to the
+    whole process group); only this process handles it, and stops the workers itself.  Before, a
+    Ctrl-C while the forkserver was still importing NumPy printed its 30-40-line traceback.
+    """
+    if not hasattr(signal, "pthread_sigmask"):  # pragma: no cover - Windows
+        yield
+        return
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+def _start_forkserver(ctx) -> None:
+    """Start the forkserver now, with SIGINT blocked (see :func:`_sigint_blocked`); a no-op when it
+    runs already or the start method is not forkserver.  Cheap: it forks and returns, and the
+    server imports its preload modules on its own."""
+    if ctx.get_start_method() != "forkserver":  # pragma: no cover - Windows
+        return
+    from multiprocessing import forkserver, resource_tracker
+
+    # first: starting the resource tracker *unblocks* SIGINT in this thread when it is done
+    resource_tracker.ensure_running()
+    with _sigint_blocked():
+        forkserver.ensure_running()
+
+
+@contextlib.contextmanager
+def _interrupts_deferred():
+    """In the main thread: a Ctrl-C (or SIGTERM) during the block takes effect when it ends.
+
+    Why: a signal mask cannot do this for the main thread, since Python runs handlers there
+    whichever thread the kernel delivered the signal to; so the Python handlers are swapped.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    old = {}
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        handler = signal.getsignal(sig)
+        if callable(handler):  # only handlers that raise; SIG_DFL/SIG_IGN stay as they are
+            old[sig] = signal.signal(sig, lambda signum, frame: caught.append(signum))
+    try:
+        yield
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+        for sig in caught[:1]:
+            old[sig](sig, None)
+
+
+_PREPARATION_LOCK = threading.Lock()  # the patch below is process-wide: one thread at a time
+
+
+@contextlib.contextmanager
 def _main_not_imported():
     """Start worker processes without re-running the user's ``__main__`` in them.
 
@@ -57,15 +119,20 @@ def _main_not_imported():
         data.pop("init_main_from_name", None)
         return data
 
-    mp_spawn.get_preparation_data = preparation_data
-    try:
-        yield
-    finally:
-        mp_spawn.get_preparation_data = orig
+    with _PREPARATION_LOCK:
+        mp_spawn.get_preparation_data = preparation_data
+        try:
+            yield
+        finally:
+            mp_spawn.get_preparation_data = orig
 
 
 class LocalPool:
-    """``workers`` processes on this machine (one BLAS thread each), kept for the whole session."""
+    """``workers`` processes on this machine (one BLAS thread each), kept for the whole session.
+
+    Creating one starts no worker: they start on the first task, or in the background with
+    :meth:`warm` (then :attr:`is_ready` tells when every worker is up).
+    """
 
     kind = "pool"
 
@@ -73,7 +140,47 @@ class LocalPool:
         self.workers = workers
         self.slots = workers
         self._pid = os.getpid()
+        self._ready = threading.Event()
+        self._warming: threading.Thread | None = None
+        self.startup_s: float | None = None  # how long warming took (benchmarks report it)
         self._pool = self._new()
+
+    @property
+    def is_ready(self) -> bool:
+        """Every worker has started and run its initialiser (after :meth:`warm`)."""
+        return self._ready.is_set()
+
+    def warm(self) -> None:
+        """Start the workers in a background thread and return at once.
+
+        Why a thread: starting workers (the forkserver imports NumPy and SciPy first) takes about
+        a second, which the caller spends computing in process instead of waiting.
+        """
+        with _LOCK:
+            if self._warming is not None or self._ready.is_set():
+                return
+            self._warming = threading.Thread(target=self._warm_up, name="icl-proofs-pool-warm-up",
+                                             daemon=True)
+        self._warming.start()
+
+    def _warm_up(self) -> None:
+        import time
+
+        t0 = time.perf_counter()
+        try:
+            with _main_not_imported():
+                # one no-op per worker: each submit finding no idle worker starts a process
+                futures = [self._pool.submit(worker.ready) for _ in range(self.workers)]
+            cf.wait(futures)
+            if all(f.exception() is None for f in futures if not f.cancelled()):
+                self.startup_s = time.perf_counter() - t0
+                self._ready.set()
+        except Exception:  # noqa: BLE001 - a pool shut down meanwhile: stay not ready, run in process
+            pass
+
+    def wait_ready(self, timeout: float | None = None) -> bool:
+        """Wait for :meth:`warm` to finish (benchmarks and tests); whether the pool is ready."""
+        return self._ready.wait(timeout)
 
     @property
     def window(self) -> int:
@@ -81,11 +188,15 @@ class LocalPool:
         return 2 * self.slots
 
     def _new(self) -> cf.ProcessPoolExecutor:
-        return cf.ProcessPoolExecutor(max_workers=self.workers, mp_context=_mp_context(),
+        ctx = _mp_context()
+        _start_forkserver(ctx)
+        return cf.ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx,
                                       initializer=worker.init_worker)
 
     def submit(self, fn, key: str, blob: bytes, task: Any) -> cf.Future:
-        with _main_not_imported():  # the pool starts its processes inside submit
+        # the pool starts its processes inside submit; a Ctrl-C there would leave a started worker
+        # unknown to the pool (it then outlives the shutdown and prints a traceback): deferred
+        with _interrupts_deferred(), _main_not_imported():
             return self._pool.submit(worker.run_task, fn, key, blob, task)
 
     @staticmethod
@@ -107,6 +218,11 @@ class LocalPool:
         pool = self._pool
         if pool is None:
             return
+        warming = self._warming
+        if warming is not None and warming is not threading.current_thread():
+            # a worker being started is not yet in the pool's list: wait until it is, so that it is
+            # stopped with the rest rather than left starting against a pool that is gone
+            warming.join(timeout=30)
         procs = list((getattr(pool, "_processes", None) or {}).values())
         pool.shutdown(wait=not kill, cancel_futures=True)
         if kill:  # workers ignore SIGINT; stop them so an interrupted run ends at once
@@ -220,6 +336,20 @@ def local_pool(workers: int) -> LocalPool:
         if pool is None or not pool.usable:
             pool = _POOLS[workers] = LocalPool(workers)
         return pool
+
+
+def warm_pool(workers: int) -> LocalPool:
+    """The session's pool with ``workers`` processes, its workers starting in the background."""
+    pool = local_pool(workers)
+    pool.warm()
+    return pool
+
+
+def ready_pool(workers: int) -> LocalPool | None:
+    """The session's pool with ``workers`` processes if every worker is up, else ``None``."""
+    with _LOCK:
+        pool = _POOLS.get(workers)
+    return pool if pool is not None and pool.usable and pool.is_ready else None
 
 
 def dask_cluster(address: str, timeout: float = 10.0) -> DaskCluster:

@@ -1,5 +1,9 @@
 """Run tasks on the current executor and hand back their results in task order.
 
+Locally (``placement="auto"``, the default) a job starts in this process and moves to the pool
+only once the pool pays for itself (:mod:`icl_proofs.parallel.routing`); on a Dask cluster, or with
+``placement="pool"``, every task goes to the executor.
+
 Results arrive in any order and are released in task order, so a consumer that merges them (or
 stops early, e.g. at a target standard error) sees the same sequence whatever the number of
 workers.  At most ``window`` tasks are in flight or waiting to be released: memory stays bounded
@@ -12,14 +16,17 @@ the task itself is re-raised here unchanged: it would recur on every retry.
 from __future__ import annotations
 
 import hashlib
+import itertools
+import time
 from typing import Any, Callable, Iterable, Iterator
 
 import cloudpickle
 
-from . import settings, worker
+from . import executors, settings, worker
 from .executors import ShardLostError, dask_cluster, local_pool
+from .routing import Router, Workload
 
-__all__ = ["imap_ordered", "runs_in_process"]
+__all__ = ["imap_ordered", "runs_in_process", "Workload"]
 
 
 def runs_in_process(execution: settings.Execution | None = None, n_tasks: int | None = None) -> bool:
@@ -38,28 +45,63 @@ def imap_ordered(
     execution: settings.Execution | None = None,
     n_tasks: int | None = None,
     window: int | None = None,
+    workload: Workload | None = None,
 ) -> Iterator:
     """Yield ``fn(shared, task)`` for each task, in order.
 
     ``fn`` must be a module-level function; ``shared`` is sent once per worker (cloudpickle, so
-    closures work).  ``n_tasks`` (if known) lets a single task run in process.  Close the generator
-    (or leave the ``for`` loop) to stop: tasks not yet released are cancelled.
+    closures work).  ``n_tasks`` (if known) lets a single task run in process.  ``workload`` tells
+    the router how much work the tasks are (default: each task one unit, ``n_tasks`` of them).
+    Close the generator (or leave the ``for`` loop) to stop: tasks not yet released are cancelled.
     """
     ex = execution or settings.current()
     if runs_in_process(ex, n_tasks):
-        with worker.blas_single_thread():
-            for t in tasks:
-                yield fn(shared, t)
+        for t in tasks:
+            yield _run_here(fn, shared, t)
         return
+    it = iter(tasks)
+    first = 0
+    if ex.scheduler is None and ex.placement == "auto":
+        workers = ex.local_workers
+        router = Router(workers, workload, n_tasks,
+                        pool_ready=lambda: executors.ready_pool(workers) is not None,
+                        warm=lambda: executors.warm_pool(workers))
+        try:
+            for t in it:
+                if router.hand_over():
+                    it = itertools.chain([t], it)
+                    break
+                router.starting()
+                t0, c0 = time.perf_counter(), time.process_time()
+                result = _run_here(fn, shared, t)
+                seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
+                first += 1
+                yield result
+                router.ran(t, seconds, cpu)  # after the consumer took the result: its forecast counts it
+            else:
+                return
+        finally:
+            router.close()
+    yield from _on_executor(fn, shared, it, ex, window, first)
+
+
+def _run_here(fn, shared, task):
+    """One task in this process, under the workers' BLAS setting (one thread), so that its numbers
+    are those a worker would compute."""
+    with worker.blas_single_thread():
+        return fn(shared, task)
+
+
+def _on_executor(fn, shared, it: Iterator, ex: settings.Execution, window: int | None, first: int):
+    """Tasks ``first, first + 1, ...`` (the rest of ``it``) on the pool or the cluster, in order."""
     executor = dask_cluster(ex.scheduler, ex.timeout) if ex.scheduler else local_pool(ex.local_workers)
     blob = cloudpickle.dumps(shared)
     key = hashlib.sha1(blob).hexdigest()
     window = max(1, window or executor.window)
 
-    it = iter(tasks)
     pending: dict[int, list] = {}  # index -> [task, future, attempts]
     ready: dict[int, Any] = {}
-    next_in = next_out = 0
+    next_in = next_out = first
     exhausted = False
     try:
         while True:

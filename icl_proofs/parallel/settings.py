@@ -22,6 +22,9 @@ from ..claims.base import UserInputError
 __all__ = ["Execution", "current", "using", "cpu_count", "check_scheduler_address"]
 
 #: ``tcp://host:port``, ``tls://host:port``, ``inproc://...``, ``host:port``, ``ucx://...``
+#: where a local job's tasks run: measured routing, or always the pool
+PLACEMENTS = ("auto", "pool")
+
 _ADDRESS = re.compile(r"^(?:(tcp|tls|inproc|ucx|ws|wss)://)?[A-Za-z0-9._\-\[\]:/]+$")
 
 
@@ -54,6 +57,10 @@ class Execution:
     :mod:`icl_proofs.parallel.backends`); only samplers that implement ``sample_on`` use it.
     ``retries``: how often a shard lost with its worker is re-run before the run fails.
     ``timeout``: seconds to wait for the scheduler (and for its first worker) before failing.
+    ``placement``: ``"auto"`` (default) runs a job's first tasks in this process, measures them, and
+    moves the rest to the local pool only when the pool pays for itself (see
+    :mod:`icl_proofs.parallel.routing`); ``"pool"`` sends every task to the pool (the behaviour
+    before routing; benchmarks and fault-injection tests use it).  Either gives the same numbers.
     """
 
     workers: int | None = None
@@ -61,6 +68,7 @@ class Execution:
     backend: str = "auto"
     retries: int = 2
     timeout: float = 10.0
+    placement: str = "auto"
 
     def __post_init__(self) -> None:
         if self.workers is not None:
@@ -72,6 +80,8 @@ class Execution:
             raise UserInputError(f"backend must be a name, got {self.backend!r}")
         if not (isinstance(self.timeout, (int, float)) and self.timeout > 0):
             raise UserInputError(f"timeout must be a positive number of seconds, got {self.timeout!r}")
+        if self.placement not in PLACEMENTS:
+            raise UserInputError(f"placement must be one of {', '.join(PLACEMENTS)}, got {self.placement!r}")
         if not isinstance(self.retries, int) or self.retries < 0:
             raise UserInputError(f"retries must be an integer >= 0, got {self.retries!r}")
 

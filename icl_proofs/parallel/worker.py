@@ -7,12 +7,16 @@ closure) and cached in the worker under a digest of those bytes, ``task`` small 
 from __future__ import annotations
 
 import collections
+import multiprocessing
+import multiprocessing.connection
+import os
 import signal
+import threading
 from typing import Any, Callable
 
 import cloudpickle
 
-__all__ = ["init_worker", "run_task", "blas_single_thread", "versions"]
+__all__ = ["init_worker", "run_task", "blas_single_thread", "versions", "ready", "watch_parent"]
 
 _CACHE: "collections.OrderedDict[str, Any]" = collections.OrderedDict()
 _CACHE_SIZE = 8
@@ -31,13 +35,43 @@ def blas_single_thread():
 
 
 def init_worker() -> None:
-    """Pool initialiser: one BLAS thread; Ctrl-C is the parent's business (it stops the workers)."""
+    """Pool initialiser: one BLAS thread; Ctrl-C is the parent's business (it stops the workers);
+    the worker exits when the process that started the pool dies."""
     global _LIMITS
-    _LIMITS = blas_single_thread()
     try:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
     except ValueError:  # pragma: no cover - not the main thread
         pass
+    watch_parent()
+    _LIMITS = blas_single_thread()
+
+
+def watch_parent() -> bool:
+    """Exit this process as soon as its multiprocessing parent is gone (``kill -9`` included).
+
+    Why: a pool worker holds the write end of the pool's task queue and the pipe that keeps the
+    forkserver alive, so after the parent's death nothing would ever end it: the worker, and with
+    it the forkserver, would outlive the run holding the terminal's stdout/stderr (a pipe reader
+    never saw EOF).  The parent's sentinel is a pipe that only the parent writes; it reads EOF once
+    the parent is gone, whatever killed it.  Returns whether a watch was started.
+    """
+    parent = multiprocessing.parent_process()
+    sentinel = getattr(parent, "sentinel", None) if parent is not None else None
+    if sentinel is None:  # a Dask worker, or this process is not a multiprocessing child
+        return False
+    threading.Thread(target=_exit_when_ready, args=(sentinel,), name="icl-proofs-parent-watch",
+                     daemon=True).start()
+    return True
+
+
+def _exit_when_ready(sentinel) -> None:
+    multiprocessing.connection.wait([sentinel])
+    os._exit(0)  # no clean-up to do: the parent's results are gone with it
+
+
+def ready() -> int:
+    """A no-op task: once it returns, a worker process is up and initialised (pool warm-up)."""
+    return os.getpid()
 
 
 def _shared(key: str, blob: bytes) -> Any:
