@@ -281,3 +281,18 @@ def test_readme_example_runs_and_is_the_one_in_the_readme(capsys):
     assert body in (ROOT / "README.md").read_text()
     runpy.run_path(str(path), run_name="__main__")
     assert "monte-carlo" in capsys.readouterr().out
+
+
+def test_layering_the_model_layer_does_not_import_claims():
+    """The shared model layer sits below icl_proofs.claims: deriving and sampling load no claim code."""
+    import subprocess
+    import sys
+
+    code = ("import sys, numpy as np, sympy as sp\n"
+            "from icl_proofs.models.prompt_model import PromptModel\n"
+            "m = PromptModel(Lambda=sp.eye(2), M=3, sigma2=1)\n"
+            "m.exact_error(sp.eye(2)); m.sampler(np.eye(2))(np.random.default_rng(0), 4)\n"
+            "bad = [k for k in sys.modules if k.startswith('icl_proofs.claims')]\n"
+            "assert not bad, bad\n")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert res.returncode == 0, res.stderr[-2000:]
