@@ -10,13 +10,15 @@ import sympy as sp
 
 from ...cache import disk_cached
 from ...models import lsa_symbolic as lsa
+from ...models import prompt_model as _pm
+from ...models.prompt_model import PromptModel
 from ...moments.spectral import TrF, lam, pointwise_minimise, to_spectral
 from ...moments.wick import expect, expect_matrix, gaussian, grad, matrix, sample_cov, scalar, vector
 
 N, M = lsa.N, lsa.M
 u, w22 = lsa.u, lsa.w22
 g = sp.Symbol("g", real=True)  # g(λ): the eigenvalue of a matrix function of Λ
-s2 = sp.Symbol("s2", nonnegative=True)  # label-noise variance
+s2 = _pm.s2  # label-noise variance (the same symbol as the data model's)
 c = sp.Symbol("c", positive=True)  # covariate scale
 
 
@@ -106,32 +108,16 @@ def _letter_count(term: sp.Expr, name: str) -> int:
     return total
 
 
-def prediction_error_expr(rho=M, cov="Lambda", query_cov=None, w_mean=False, w_cov=None,
-                          noise=False, task_vector=None) -> sp.Expr:
-    """E[(ŷ − y_q)²] for ŷ = hᵀ P x_q on a test prompt of length ρ, h = (1/ρ) Σ y_i x_i.
-
-    P is a symmetric letter (the trained preconditioner).  Test tasks: w = μ + w0 with
-    w0 ~ N(0, Ψ) (defaults μ = 0, Ψ = I), or a fixed vector ``task_vector``; labels
-    y_i = ⟨w, x_i⟩ + ε_i and y_q = ⟨w, x_q⟩ + ε_q with ε ~ N(0, s²) when ``noise``.
-    The noise enters ŷ through ξ = (1/ρ) Σ ε_i x_i.  In the squared error ξ appears only as
-    ξᵀ A ξ with no other x_i-dependent factor (cross terms are odd in ε), and E[ξ ξᵀ] = s² Λ/ρ, so
-    ξ is modelled as an independent N(0, s²Λ/ρ) vector.
-    """
-    xq = gaussian("x_q", cov=query_cov or cov)
-    if task_vector is not None:
-        w = vector(task_vector)
-    else:
-        w = gaussian("w0", cov=w_cov)
-        if w_mean:
-            w = w + vector("mu")
-    S = sample_cov("Sigma_hat", cov, rho)
-    P = matrix("P", sym=True)
-    err = (S @ w).T @ P @ xq - w.T @ xq
-    total = expect(err ** 2)
-    if noise:
-        xi = gaussian("xi", cov=cov)
-        total += (s2 / rho) * expect((xi.T @ P @ xq) ** 2) + s2
-    return sp.expand(total)
+# The data models of the risk and shift claims, each stated once: the derivations below and the
+# claims' Monte-Carlo samplers (``dataclasses.replace(model, Lambda=..., M=...).sampler(P)``) both
+# read these.  ŷ = x_qᵀ P (1/M) Σ y_i x_i with P the trained preconditioner (a symmetric letter).
+RISK_MODEL = PromptModel(N=N, M=M)                                      # w ~ N(0, I), noiseless
+FIXED_TASK_MODEL = PromptModel(task_vector="a", sigma2=s2, N=N, M=M)   # Theorem 4.2: y = ⟨a,x⟩ + ε
+SHIFT_MODELS = {
+    "task": PromptModel(task_mean="mu", task_cov="Psi", sigma2=s2, N=N, M=M),
+    "query": PromptModel(Lambda_query="Lambda_q", N=N, M=M),
+    "covariate": PromptModel(Lambda_test="Lambda_t", N=N, M=M),
+}
 
 
 @disk_cached("zfb23-risk")
@@ -139,9 +125,9 @@ def risk() -> dict:
     """Claims 5-7: finite-(N, M) prediction errors of the limiting predictor P = Γ⁻¹, and the
     ingredients of Theorem 4.2 for a fixed linear task y = ⟨a, x⟩ + ε."""
     ginv = 1 / gamma_fn(N)
-    err = prediction_error_expr(rho=M)
+    err = RISK_MODEL.error("P")
     # Theorem 4.2, fixed task a with noise: direct route ...
-    direct = prediction_error_expr(rho=M, task_vector="a", noise=True)
+    direct = FIXED_TASK_MODEL.error("P")
     # ... and the theorem's right-hand side from its ingredients, each derived by the engine
     x = gaussian("x", cov="Lambda")
     a = vector("a")
@@ -166,9 +152,7 @@ def risk() -> dict:
 def shifts() -> dict:
     """Claim 7: exact finite-(N, M) risks under task, query and covariate shift."""
     return {
-        "task": prediction_error_expr(rho=M, w_mean=True, w_cov="Psi", noise=True),
-        "query": prediction_error_expr(rho=M, query_cov="Lambda_q"),
-        "covariate": prediction_error_expr(rho=M, cov="Lambda_t"),
+        kind: model.error("P") for kind, model in SHIFT_MODELS.items()
     }
 
 

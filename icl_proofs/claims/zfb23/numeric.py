@@ -2,6 +2,8 @@
 plus random exact test configurations for the checks."""
 from __future__ import annotations
 
+import dataclasses
+
 import mpmath
 import numpy as np
 import sympy as sp
@@ -36,13 +38,25 @@ def trace_poly_exact(expr: sp.Expr, env: dict, extra: dict | None = None) -> sp.
     return traces.evaluate_exact(expr, {k: sp.Matrix(v) for k, v in env.items()}, extra)
 
 
+#: the shift claims' keyword names for the fields of their :class:`PromptModel`
+_SHIFT_FIELDS = {"Psi": "task_cov", "mu": "task_mean", "s2": "sigma2", "Lambda_q": "Lambda_query",
+                 "Lambda_t": "Lambda_test"}
+
+
+def shift_model(kind: str, Lambda, N, M, **mats):
+    """The shift claim's data model (:data:`derive.SHIFT_MODELS`) at concrete Λ, N, M and shift
+    values (keywords Psi, mu, s2, Lambda_q, Lambda_t)."""
+    fields = {_SHIFT_FIELDS[k]: v for k, v in mats.items()}
+    if D.SHIFT_MODELS[kind].sigma2 != 0:
+        fields.setdefault("sigma2", 0)   # a noisy model's noise defaults to 0 when not given
+    return dataclasses.replace(D.SHIFT_MODELS[kind], Lambda=sp.Matrix(Lambda), N=N, M=M, **fields)
+
+
 def shift_error(kind: str, Lambda, N, M, **mats) -> sp.Rational:
-    """Exact finite-(N, M) risk under a shift, for the trained P = Γ⁻¹(Λ, N)."""
-    expr = D.shifts()[kind].subs({D.N: N, D.M: M})
-    env = {"P": preconditioner(Lambda, N), "Lambda": sp.Matrix(Lambda)}
-    env.update({k: sp.Matrix(v) for k, v in mats.items() if k != "s2"})
-    extra = {D.s2: mats.get("s2", 0)}
-    return trace_poly_exact(expr, env, extra)
+    """Exact finite-(N, M) risk under a shift, for the trained P = Γ⁻¹(Λ, N): the derived
+    expression of the claim's model, evaluated at its concrete values."""
+    model = shift_model(kind, Lambda, N, M, **mats)
+    return model.exact_error(preconditioner(Lambda, N), expr=D.shifts()[kind])
 
 
 def mp_value(x, dps: int):

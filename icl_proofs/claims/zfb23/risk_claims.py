@@ -1,6 +1,8 @@
 """zfb23 claims about the prediction error: Theorem 4.2 and the distribution shifts of Sec. 4.2."""
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import sympy as sp
 
@@ -8,7 +10,6 @@ from ...moments import traces
 from ...moments.spectral import eval_at_matrix, lam, spectral_normal_form, to_spectral
 from ...moments.wick import expect, gaussian, matrix, scalar, tr, vector
 from ...numeric import montecarlo as mc
-from ...numeric import samplers
 from ..base import Check, Control, Param
 from ..checks import exact_equal, holds, hypothesis_sweep, mc_check, refuted, symbolic_zero  # noqa: F401
 from ..registry import register
@@ -162,29 +163,21 @@ class Risk(Zfb23Claim):
         rng = ctx.rng()
         Lam = Z.random_spd(rng, 3, 8)
         n, m = 5, 9
-        P = Z.to_np(Z.preconditioner(Lam, n))
-        est = mc.estimate(samplers.conditional_sampler(P, Z.to_np(Lam), m), _mc_n(ctx, 100_000, 1_000_000),
+        model = dataclasses.replace(D.RISK_MODEL, Lambda=Lam, N=n, M=m)
+        est = mc.estimate(model.sampler(Z.preconditioner(Lam, n)), _mc_n(ctx, 100_000, 1_000_000),
                           ctx.seed_sequence("monte-carlo"))
         return mc_check("error-monte-carlo", est, float(Z.risk_error(Lam, n, m)), ctx.alpha,
                         {"Lambda": Lam, "N": n, "M": m}, "E(ŷ−y)², N=5, M=9, d=3 (Wishart-conditioned)", effect=MC_EFFECT)
 
     def _mc_fixed(self, ctx):
-        from ...models import lsa
-
         direct, _ = _thm42_spectral()
         rng = ctx.rng()
         Lam = Z.random_spd(rng, 2, 4)
         a = Z.random_rational_matrix(rng, 2, 1)
         n, m, s2 = 4, 6, sp.Rational(1, 4)
-        P = Z.to_np(Z.preconditioner(Lam, n))
         exact = float(eval_at_matrix(direct.subs({D.N: n, D.M: m, D.s2: s2}), Lam, {"a": a}))
-        params = lsa.LSAParams.reduced(P)
-
-        def sample(r, k):
-            return samplers.naive_prediction_error_samples(
-                r, params, Z.to_np(Lam), m, k, w_mean=Z.to_np(a).ravel(), w_cov=np.zeros((2, 2)),
-                noise_sd=float(sp.sqrt(s2)), query_noise_sd=float(sp.sqrt(s2)))
-
+        model = dataclasses.replace(D.FIXED_TASK_MODEL, Lambda=Lam, task_vector=a, sigma2=s2, N=n, M=m)
+        sample = model.sampler(Z.preconditioner(Lam, n), method="naive")  # the literal LSA forward pass
         est = mc.estimate(sample, _mc_n(ctx, 200_000, 2_000_000), ctx.seed_sequence("monte-carlo"))
         return mc_check("fixed-task-noise-monte-carlo", est, exact, ctx.alpha,
                         {"Lambda": Lam, "a": a, "N": n, "M": m, "s2": s2},
@@ -365,9 +358,7 @@ class TaskShift(_ShiftClaim):
         n, m, s2 = 6, 4, sp.Rational(1, 2)
         P = Z.preconditioner(Lam, n)
         exact = float(self._exact_error(Lam, n, m, Psi=Psi, mu=mu, s2=s2))
-        sampler = samplers.conditional_sampler(Z.to_np(P), Z.to_np(Lam), m, w_mean=Z.to_np(mu).ravel(),
-                                               w_cov=Z.to_np(Psi), noise_sd=float(sp.sqrt(s2)),
-                                               query_noise_sd=float(sp.sqrt(s2)))
+        sampler = Z.shift_model(self.kind, Lam, n, m, Psi=Psi, mu=mu, s2=s2).sampler(P)
         est = mc.estimate(sampler, _mc_n(ctx, 100_000, 1_000_000), ctx.seed_sequence("monte-carlo"))
         return mc_check("task-shift-monte-carlo", est, exact, ctx.alpha,
                         {"Lambda": Lam, "Psi": Psi, "mu": mu, "N": n, "M": m, "s2": s2},
@@ -423,7 +414,7 @@ class QueryShift(_ShiftClaim):
         n, m = 5, 8
         P = Z.preconditioner(Lam, n)
         exact = float(self._exact_error(Lam, n, m, Lambda_q=Lq))
-        sampler = samplers.conditional_sampler(Z.to_np(P), Z.to_np(Lam), m, Lambda_query=Z.to_np(Lq))
+        sampler = Z.shift_model(self.kind, Lam, n, m, Lambda_q=Lq).sampler(P)
         est = mc.estimate(sampler, _mc_n(ctx, 100_000, 1_000_000), ctx.seed_sequence("monte-carlo"))
         return mc_check("query-shift-monte-carlo", est, exact, ctx.alpha,
                         {"Lambda": Lam, "Lambda_query": Lq, "N": n, "M": m}, "query shift, d=3", effect=MC_EFFECT)
@@ -502,7 +493,7 @@ class CovariateShift(_ShiftClaim):
         n, m = 6, 6
         P = Z.preconditioner(Lam, n)
         exact = float(self._exact_error(Lam, n, m, Lambda_t=Lt))
-        sampler = samplers.conditional_sampler(Z.to_np(P), Z.to_np(Lt), m)
+        sampler = Z.shift_model(self.kind, Lam, n, m, Lambda_t=Lt).sampler(P)
         est = mc.estimate(sampler, _mc_n(ctx, 100_000, 1_000_000), ctx.seed_sequence("monte-carlo"))
         return mc_check("covariate-shift-monte-carlo", est, exact, ctx.alpha,
                         {"Lambda": Lam, "Lambda_test": Lt, "N": n, "M": m}, "covariate shift, d=3", effect=MC_EFFECT)
