@@ -1,7 +1,7 @@
 """The ``icl-proofs`` command.
 
 Exit status: 0 success (``verify``: every selected claim holds), 1 some claim refuted,
-3 nothing refuted but something inconclusive, 2 usage or input error, 130 interrupted.  User errors are reported as
+3 nothing refuted but something inconclusive, 2 usage or input error, 130 interrupted (Ctrl-C or SIGTERM).  User errors are reported as
 one line ``icl-proofs: error: ...`` on stderr, never as a traceback (set ``ICL_PROOFS_DEBUG=1`` to
 get the traceback).
 """
@@ -75,6 +75,9 @@ def cli() -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Console entry point (``icl-proofs``)."""
+    from .parallel import lifecycle
+
+    lifecycle.handle_sigterm()  # SIGTERM ends a run like Ctrl-C: results kept, workers stopped, exit 130
     try:
         cli.main(args=argv, prog_name="icl-proofs")
     except _USER_ERRORS as e:  # raised outside a subcommand
@@ -108,7 +111,8 @@ def _execution_options(f):
                      help="Run shards on the Dask cluster whose scheduler is at ADDRESS "
                           "(e.g. tcp://10.0.0.5:8786).")(f)
     f = click.option("--workers", default=None, type=click.IntRange(min=1), metavar="N",
-                     help="Local worker processes (default: every core; 1: in this process).")(f)
+                     help="Local worker processes (default: every core, used when a job's measured work pays "
+                          "for them; 1: in this process).")(f)
     return f
 
 
@@ -509,7 +513,7 @@ def verify_cmd(ctx, patterns, quick, seed, alpha, dps, json_file, resume, overwr
     and any other existing file is left alone unless --overwrite.
 
     Exit status 0 if every selected claim holds, 1 if some claim is refuted, 3 if none is refuted
-    but some is inconclusive, 2 on a usage error, 130 if interrupted."""
+    but some is inconclusive, 2 on a usage error, 130 if interrupted (Ctrl-C or SIGTERM)."""
     if not 0 < alpha < 1:
         raise click.BadParameter("must be between 0 and 1 (exclusive)", param_hint="'--alpha'")
     to_file = json_file is not None and json_file != "-"
