@@ -16,6 +16,12 @@ tensor-product cubature that is exact for that degree: rational nodes and weight
 Gauss-Legendre nodes (floating point / mpmath).  Dependence on ``n`` is affine in ``1/n``, so ``n``
 stays symbolic: ``H(n) = H_diff + (H_same - H_diff)/n``.
 
+Exact arithmetic at d up to 8 (issue 17): for rational initial laws the cubature runs on integers (every
+chain probability scaled by Q D^d, D = 6d), the sums are python-flint ``fmpz_mat`` products, one Fraction
+is made per distinct moment and shared by all the H entries equal to it, and H X = h is solved by
+``fmpq_mat.solve`` (Dixon p-adic lifting).  The generic builder (any ring) and the Bareiss solver stay as
+the reference routes.
+
 Single-chain probabilities P(s_t = 1 for t in S | K) come from a forward recursion on the state
 distribution — *not* from the paper's product formula ``mu(t_1) prod kappa(t_{l+1} - t_l)``, which
 :mod:`icl_proofs.claims.ding25.paper` states and the checks compare against.
