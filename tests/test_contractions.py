@@ -106,3 +106,34 @@ def test_degree_sixteen_is_fast():
     # is E[(zᵀz)^8] at d = 1, i.e. E[g^16] = 15!! for a standard normal g
     at_one = r.xreplace({s: 1 for s in r.free_symbols})
     assert at_one == 2027025
+
+
+def _random_expression(rng):
+    """A product of 2-5 random scalar factors over x, z (Gaussian), u, w (fixed), A, B, Aᵀ, P, Σ̂,
+    redrawn until every Gaussian occurs an even number of times (else the moment is trivially 0)."""
+    mats = [A, B, A.T, Asym, S, A @ S, S @ B]
+    vecs = [("x", x), ("x", x), ("x", x), ("z", z), ("u", u), ("w", w)]
+    while True:
+        e, count = None, {"x": 0, "z": 0, "u": 0, "w": 0}
+        for _ in range(int(rng.integers(2, 6))):
+            M = mats[int(rng.integers(len(mats)))]
+            if rng.integers(3) == 2:  # a trace through a Gaussian outer product
+                n1, v1 = vecs[int(rng.integers(4))]
+                f, used = tr(M @ v1 @ v1.T), (n1, n1)
+            else:
+                (n1, v1), (n2, v2) = vecs[int(rng.integers(len(vecs)))], vecs[int(rng.integers(len(vecs)))]
+                f, used = v1.T @ M @ v2, (n1, n2)
+            for n in used:
+                count[n] += 1
+            e = f if e is None else e * f
+        if count["x"] % 2 == 0 and count["z"] % 2 == 0 and count["x"] + count["z"] > 0:
+            return e
+
+
+@pytest.mark.parametrize("seed", range(25))
+def test_random_products_equal_enumeration(seed):
+    """Route 1 on random words: repeated and distinct factors, paths, traces, Σ̂, two Gaussians."""
+    e = _random_expression(np.random.default_rng(seed))
+    got = expect(e)
+    assert got != 0
+    assert sp.expand(got - expect(e, method="enumerate")) == 0

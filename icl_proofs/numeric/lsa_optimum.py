@@ -96,11 +96,14 @@ class QuadraticProfile:
         b = np.asarray(b, dtype=float)
         nb = np.linalg.norm(b)
         u = b / nb
-        Gu = np.einsum("l,klpq->kpq", u, self.G)  # sum_l u_l G_kl
-        Hb = np.einsum("k,kpq->pq", u, Gu)
+        Gu = np.tensordot(self.G, u, axes=([1], [0]))  # sum_l u_l G_kl, shape (k, p, q)
+        Hb = np.tensordot(u, Gu, axes=1)
         hb = u @ self.g
-        a = np.linalg.lstsq(Hb, hb, rcond=None)[0]
-        grad = -2 * self.g @ a + 2 * np.einsum("p,kpq,q->k", a, Gu, a)
+        try:  # H_b is positive definite for b != 0 (J_b injective, H > 0): LU is enough
+            a = np.linalg.solve(Hb, hb)
+        except np.linalg.LinAlgError:
+            a = np.linalg.lstsq(Hb, hb, rcond=None)[0]
+        grad = -2 * self.g @ a + 2 * (Gu @ a) @ a
         return float(self.Ey - hb @ a), grad / nb, a
 
 
@@ -118,7 +121,8 @@ def one_layer_min_multistart(H, h, Ey, starts: int = 20, seed: int = 0) -> dict:
         b0 = rng.standard_normal(d + 1)
         res = minimize(lambda b: F.value_grad(b)[:2], b0, jac=True, method="BFGS",
                        options={"gtol": 1e-10, "maxiter": 2000})
-        val, A = profile(H, h, Ey, _unit(res.x))
+        val, _, a = F.value_grad(res.x)
+        A = a.reshape(d, d + 1).T
         if best is None or val < best["min_loss"]:
             best = {"min_loss": val, "b": _unit(res.x), "A": A}
     return best
