@@ -101,3 +101,19 @@ def test_profile_gradient_equals_finite_differences(d):
            - L.profile(H, h, 1.3, (b - eps * e) / np.linalg.norm(b - eps * e))[0]) / (2 * eps)
           for e in np.eye(d + 1)]
     assert np.allclose(grad, fd, rtol=1e-5, atol=1e-7)
+
+
+def test_eval_enlarged_min_accepts_d7():
+    """eval was capped at d ≤ 6 (the exact solve took 91 s at d = 7); now d ≤ 8 is allowed.  The answer
+    is checked for shape and for min f~ ≤ min over one-layer LSA (Lemma 3.2's inequality)."""
+    import json
+
+    from click.testing import CliRunner
+
+    from icl_proofs.cli import cli
+
+    r = CliRunner().invoke(cli, ["eval", "ding25.enlarged-min", "--param", "d=7", "--json"])
+    assert r.exit_code == 0, r.output
+    q = json.loads(r.output)["quantities"]
+    assert len(q["X_star"]) == 7 * 36
+    assert float(q["min_loss_lsa"]) >= float(q["min_loss_enlarged"]) - 1e-12
