@@ -18,7 +18,9 @@ from icl_proofs.moments.markov_bruteforce import enumerate_system
 from icl_proofs.numeric import lsa_optimum as L
 
 INITS = {"iid 1/3": M.iid_init(F(1, 3)), "iid 3/4": M.iid_init(F(3, 4)),
-         "conditional": M.conditional_init(F(1, 3), F(1, 4), F(2, 5))}
+         "conditional": M.conditional_init(F(1, 3), F(1, 4), F(2, 5)),
+         # Q D^d >= 2^62: the Python-integer (not int64) branch of the scaled recursion
+         "iid, huge denominator": M.iid_init(F(7, 10**18 + 9))}
 
 
 @pytest.mark.parametrize("d", [1, 2, 3, 4])
