@@ -21,6 +21,7 @@ import statistics
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 CHILD = r"""
 import sys, time, json
@@ -41,8 +42,9 @@ print(json.dumps({"s": el, "digits": max(len(str(x.denominator)) for x in X)}))
 
 def run_child(d: int, route: str, timeout: float):
     try:
+        root = str(Path(__file__).resolve().parents[1])
         res = subprocess.run([sys.executable, "-c", CHILD, str(d), route], capture_output=True, text=True,
-                             timeout=timeout, check=True)
+                             timeout=timeout, check=True, cwd=root, env=dict(os.environ, PYTHONPATH=root))
     except subprocess.TimeoutExpired:
         return None
     return json.loads(res.stdout)
@@ -51,12 +53,14 @@ def run_child(d: int, route: str, timeout: float):
 def run_eval(d: int, tree: str | None = None, timeout: float = 600):
     """Seconds for the CLI eval at d (``tree``: run that checkout's code instead of this one)."""
     env = dict(os.environ)
-    if tree:
-        env["PYTHONPATH"] = tree
+    # ``python -m`` puts the working directory first on sys.path: run in the tree whose code is meant
+    tree = tree or str(Path(__file__).resolve().parents[1])
+    env["PYTHONPATH"] = tree
     t = time.perf_counter()
     try:
         subprocess.run([sys.executable, "-m", "icl_proofs.cli", "eval", "ding25.enlarged-min", "--param",
-                        f"d={d}", "--json"], capture_output=True, text=True, check=True, timeout=timeout, env=env)
+                        f"d={d}", "--json"], capture_output=True, text=True, check=True, timeout=timeout, env=env,
+                       cwd=tree)
     except subprocess.TimeoutExpired:
         return None
     return time.perf_counter() - t

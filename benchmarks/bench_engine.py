@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
+from pathlib import Path
 
 CHILD = r"""
 import sys, time, json
@@ -44,8 +46,9 @@ GOALS = {"xAx^8": "goal < 2 s", "deg12-two-Shat": "goal: seconds", "deg12-Shat-f
 
 def run_child(case: str, method: str, timeout: float):
     try:
+        root = str(Path(__file__).resolve().parents[1])  # this tree's code, whatever the caller's cwd
         res = subprocess.run([sys.executable, "-c", CHILD, case, method], capture_output=True, text=True,
-                             timeout=timeout, check=True)
+                             timeout=timeout, check=True, cwd=root, env=dict(os.environ, PYTHONPATH=root))
     except subprocess.TimeoutExpired:
         return None
     return json.loads(res.stdout)
