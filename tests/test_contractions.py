@@ -137,3 +137,8 @@ def test_random_products_equal_enumeration(seed):
     got = expect(e)
     assert got != 0
     assert sp.expand(got - expect(e, method="enumerate")) == 0
+
+
+def test_unknown_method_is_one_clear_error():
+    with pytest.raises(ValueError, match="unknown contraction method 'pairs'"):
+        expect((x.T @ A @ x) ** 2, method="pairs")

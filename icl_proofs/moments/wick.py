@@ -477,6 +477,8 @@ def expect(e: MExpr, method: str = "orbits") -> sp.Expr:
     """
     if e.kind != "scalar":
         raise TypeError("expect() needs a scalar; use expect_matrix for matrices")
+    if method not in METHODS:
+        raise ValueError(f"unknown contraction method {method!r}: use one of {sorted(METHODS)}")
     contract = METHODS[method]
     table = AtomTable()
     acc: dict = defaultdict(lambda: defaultdict(int))
