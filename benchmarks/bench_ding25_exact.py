@@ -80,7 +80,7 @@ def main() -> None:
     args = ap.parse_args()
     print(f"{'d':>2}  {'old X* min / med s':>20}  {'new X* min / med s':>20}  {'old eval min / med s':>22}"
           f"  {'new eval min / med s':>22}  {'X* digits':>9}")
-    rows, old_alive, old_eval_alive, new_d1 = [], True, bool(args.old_tree), None
+    rows, old_alive, old_eval_alive, new_d1, new_x1 = [], True, bool(args.old_tree), None, None
     for d in range(1, args.max_d + 1):
         old, new, ev, old_ev, digits = [], [], [], [], None
         for _ in range(args.repeat):
@@ -104,11 +104,19 @@ def main() -> None:
         if d == 1:
             new_d1 = ev
         goal = ""
+        if d == 1:
+            new_x1 = new
         if d == 6:
-            goal = f"eval d=6 / d=1 = {statistics.median(ev) / statistics.median(new_d1):.2f} (goal ≤ 3)"
+            goal = (f"eval d=6 / d=1 = {statistics.median(ev) / statistics.median(new_d1):.2f} (goal ≤ 3); "
+                    f"X* alone: {statistics.median(new) / statistics.median(new_x1):.1f}")
         if d == 8:
             goal = f"goal: eval < 60 s ({'met' if max(ev) < 60 else 'NOT met'})"
-        old_ev_txt = fmt(old_ev) if old_ev else ("not allowed" if d > 6 and args.old_tree else "—")
+        if old_ev:
+            old_ev_txt = fmt(old_ev)
+        elif not args.old_tree:
+            old_ev_txt = "—"
+        else:
+            old_ev_txt = "not allowed" if d > 6 else f"> {args.old_limit:g} (not run)"
         print(f"{d:>2}  {old_txt:>20}  {fmt(new):>20}  {old_ev_txt:>22}  {fmt(ev):>22}  {digits:>9}  {goal}",
               flush=True)
         rows.append({"d": d, "old_s": old, "new_s": new, "old_eval_s": old_ev, "eval_s": ev, "digits": digits})
