@@ -16,6 +16,12 @@ tensor-product cubature that is exact for that degree: rational nodes and weight
 Gauss-Legendre nodes (floating point / mpmath).  Dependence on ``n`` is affine in ``1/n``, so ``n``
 stays symbolic: ``H(n) = H_diff + (H_same - H_diff)/n``.
 
+Exact arithmetic at d up to 8 (issue 17): for rational initial laws the cubature runs on integers (every
+chain probability scaled by Q D^d, D = 6d), the sums are python-flint ``fmpz_mat`` products, one Fraction
+is made per distinct moment and shared by all the H entries equal to it, and H X = h is solved by
+``fmpq_mat.solve`` (Dixon p-adic lifting).  The generic builder (any ring) and the Bareiss solver stay as
+the reference routes.
+
 Single-chain probabilities P(s_t = 1 for t in S | K) come from a forward recursion on the state
 distribution — *not* from the paper's product formula ``mu(t_1) prod kappa(t_{l+1} - t_l)``, which
 :mod:`icl_proofs.claims.ding25.paper` states and the checks compare against.
@@ -134,8 +140,23 @@ class EnlargedSystem:
     Ey: Any
 
     def H(self, n):
-        """H at prompt length n (an int, Fraction, SymPy symbol, ...)."""
-        return [[hd + (hs - hd) / n for hs, hd in zip(rs, rd)] for rs, rd in zip(self.H_same, self.H_diff)]
+        """H at prompt length n (an int, Fraction, SymPy symbol, ...).
+
+        The exact builder shares one object per distinct moment, so each distinct (same, diff) pair
+        is combined once (about 1/4 of the (d m)^2 entries at d = 8): the memo is keyed on identity.
+        """
+        memo: dict = {}
+        out = []
+        for rs, rd in zip(self.H_same, self.H_diff):
+            row = []
+            for hs, hd in zip(rs, rd):
+                key = (id(hs), id(hd))
+                v = memo.get(key)
+                if v is None:
+                    v = memo[key] = hd + (hs - hd) / n
+                row.append(v)
+            out.append(row)
+        return out
 
 
 def _union(*ss):
@@ -157,6 +178,14 @@ def enlarged_system(d: int, p=None, *, kernel=None, init=None, rule=None) -> Enl
         raise ValueError("d must be >= 1")
     if init is None:
         init = iid_init(p)
+    if kernel is None and rule is None and all(_is_rational(x) for comp in init for x in comp):
+        return _enlarged_system_integer(d, init)
+    return _enlarged_system_generic(d, init, kernel, rule)
+
+
+def _enlarged_system_generic(d: int, init, kernel, rule) -> EnlargedSystem:
+    """Any ring (Fraction, float, mpmath, SymPy): chain probabilities one point and one set at a time.
+    The reference for :func:`_enlarged_system_integer` (tests compare them exactly)."""
     if kernel is not None:
         points = [((kernel[0], kernel[1]), 1)]
     else:
@@ -204,6 +233,127 @@ def enlarged_system(d: int, p=None, *, kernel=None, init=None, rule=None) -> Enl
     return EnlargedSystem(d, H_same, H_diff, h, Ey)
 
 
+def _is_rational(x) -> bool:
+    return isinstance(x, (Fraction, int)) and not isinstance(x, bool)
+
+
+def _scaled_chain_probs(sets, A, C, D: int, p: Fraction, d: int) -> list:
+    """Q D^d · P(s_t = 1 for t in S | a = A/D, c = C/D, P(s_1 = 1) = p = P/Q), for every set S, as
+    integer arrays over the cubature points (A, C integer arrays).
+
+    The same forward recursion as :func:`chain_prob`, scaled so that it runs on integers: each step
+    multiplies the state by D, and a chain of length T is padded by D^(d+1-T) to the common scale.
+    int64 when the scale Q D^d fits (d <= 8 with a small Q), Python integers otherwise.
+    """
+    p = Fraction(p)
+    P, Q = p.numerator, p.denominator
+    big = Q * D ** d >= 2**62
+    A = A.astype(object) if big else A
+    C = C.astype(object) if big else C
+    one = np.ones(len(A), dtype=object if big else np.int64)
+    out = []
+    for S in sets:
+        T = max(S)
+        v0, v1 = one * (Q - P), one * P
+        if 1 in S:
+            v0 = v0 * 0
+        for t in range(2, T + 1):
+            v0, v1 = v0 * (D - A) + v1 * C, v0 * A + v1 * (D - C)
+            if t in S:
+                v0 = v0 * 0
+        out.append((v0 + v1) * D ** (d + 1 - T))
+    return out
+
+
+def _fmpz_mat(columns: list):
+    """fmpz_mat whose columns are the given integer arrays (rows = cubature points)."""
+    import flint
+
+    cols = [np.asarray(c, dtype=object) for c in columns]
+    rows = len(cols[0])
+    flat = np.stack(cols, axis=1).ravel().tolist() if cols else []
+    return flint.fmpz_mat(rows, len(cols), [int(x) for x in flat])
+
+
+def _enlarged_system_integer(d: int, init) -> EnlargedSystem:
+    """The U(0,1)-prior system with rational initial laws, on integers (python-flint products).
+
+    Same cubature (:func:`rational_rule` at 3d points per axis) and the same forward recursion as the
+    generic builder, but every chain probability is an integer at the common scale Q D^d (D = 6d, the
+    nodes are (2i+1)/D), all cubature sums are fmpz matrix products, and one Fraction is made per
+    *distinct* moment, shared by every H entry equal to it.  The generic builder is the reference.
+    """
+    npts = 3 * d
+    nodes, weights = rational_rule(npts)
+    D = 2 * npts
+    wden = math.lcm(*(w.denominator for w in weights))
+    wnum = [int(w * wden) for w in weights]
+    grid = [(i, k) for i in range(npts) for k in range(npts)]
+    A = np.array([2 * i + 1 for i, _ in grid], dtype=np.int64)
+    C = np.array([2 * k + 1 for _, k in grid], dtype=np.int64)
+    wgrid = [wnum[i] * wnum[k] for i, k in grid]  # weights times wden^2
+
+    prs = pairs(d)
+    qpairs = [(i, j) for i in range(d) for j in range(i, d)]
+    ctx_sets = [frozenset({a + 1, c + 1}) for a, c in prs]
+    union_sets = sorted({_union(s, t) for s in ctx_sets for t in ctx_sets}, key=sorted)
+    uidx = {s: k for k, s in enumerate(union_sets)}
+    m = len(prs)
+    prod_pairs = [(al, be) for al in range(m) for be in range(al, m)]
+    ctx_cols = [uidx[s] for s in ctx_sets]
+
+    Hs = Hd = hh = None
+    Ey = Fraction(0)
+    for wmix, pq, pc in init:
+        wmix, pq, pc = Fraction(wmix), Fraction(pq), Fraction(pc)
+        if wmix == 0:
+            continue
+        qsets = [frozenset({i + 1, j + 1}) for i, j in qpairs] + [frozenset({j + 1, d + 1}) for j in range(d)]
+        qsets.append(frozenset({d + 1}))
+        qv = _scaled_chain_probs(qsets, A, C, D, pq, d)
+        wq = np.array(wgrid, dtype=object)
+        Wq = [wq * v.astype(object) for v in qv]  # weighted query moments, one column per set
+        U = [v.astype(object) for v in _scaled_chain_probs(union_sets, A, C, D, pc, d)]
+        M2 = [U[k] for k in ctx_cols]
+        V = [M2[al] * M2[be] for al, be in prod_pairs]
+        Wq_mat = _fmpz_mat(Wq[: len(qpairs)]).transpose()
+        Wr_mat = _fmpz_mat(Wq[len(qpairs): len(qpairs) + d]).transpose()
+        sq = wmix / (wden**2 * pq.denominator * D**d)  # scale of the weighted query columns
+        su = Fraction(1, pc.denominator * D**d)  # scale of one context probability
+        comp = (_fractions(Wq_mat * _fmpz_mat(U), sq * su), _fractions(Wq_mat * _fmpz_mat(V), sq * su * su),
+                _fractions(Wr_mat * _fmpz_mat(M2), sq * su))
+        Ey += sq * int(sum(Wq[-1]))
+        if Hs is None:
+            Hs, Hd, hh = comp
+        else:
+            Hs, Hd, hh = ([[x + y for x, y in zip(r1, r2)] for r1, r2 in zip(P1, P2)]
+                          for P1, P2 in zip((Hs, Hd, hh), comp))
+    qi = {qp: k for k, qp in enumerate(qpairs)}
+    pidx = {pp: k for k, pp in enumerate(prod_pairs)}
+    union_of = [[uidx[_union(ctx_sets[al], ctx_sets[be])] for be in range(m)] for al in range(m)]
+    pair_of = [[pidx[(min(al, be), max(al, be))] for be in range(m)] for al in range(m)]
+    dm = d * m
+    H_same: list = [None] * dm
+    H_diff: list = [None] * dm
+    for i in range(d):
+        for al in range(m):
+            rs, rd = [], []
+            for j in range(d):
+                kq = qi[(min(i, j), max(i, j))]
+                hs_row, hd_row, uo, po = Hs[kq], Hd[kq], union_of[al], pair_of[al]
+                rs.extend(hs_row[uo[be]] for be in range(m))
+                rd.extend(hd_row[po[be]] for be in range(m))
+            H_same[i * m + al], H_diff[i * m + al] = rs, rd
+    h = [hh[j][al] for j in range(d) for al in range(m)]
+    return EnlargedSystem(d, H_same, H_diff, h, Ey)
+
+
+def _fractions(M, scale: Fraction) -> list:
+    """Rows of Fractions ``scale * M`` for an fmpz_mat ``M``."""
+    num, den = scale.numerator, scale.denominator
+    return [[Fraction(int(x) * num, den) for x in row] for row in M.tolist()]
+
+
 def _dot_t(A: list, B: list):
     """A^T B for lists of rows.  Exact rationals go through one common denominator per factor, so the
     inner products run on Python integers (about 20x faster than on Fractions)."""
@@ -219,40 +369,82 @@ def _dot_t(A: list, B: list):
     return A.T.dot(B)
 
 
+def _to_fmpq_mat(rows: list, ncols: int):
+    """fmpq_mat of Fractions/ints; one conversion per distinct object (H entries are shared)."""
+    import flint
+
+    memo: dict = {}
+
+    def conv(x):
+        v = memo.get(id(x))
+        if v is None:
+            f = Fraction(x)
+            v = memo[id(x)] = flint.fmpq(f.numerator, f.denominator)
+        return v
+
+    return flint.fmpq_mat(len(rows), ncols, [conv(x) for row in rows for x in row])
+
+
+def _to_fraction(q) -> Fraction:
+    return Fraction(int(q.p), int(q.q))
+
+
 def solve(H, h):
-    """Solution of H X = h: exact for rationals (fraction-free Bareiss elimination on integers),
-    NumPy for floats."""
-    if all(isinstance(x, (Fraction, int)) for x in h):
-        den = 1
-        for row in H:
-            den = math.lcm(den, *(Fraction(x).denominator for x in row))
-        den = math.lcm(den, *(Fraction(x).denominator for x in h))
-        A = [[int(Fraction(x) * den) for x in row] + [int(Fraction(h[i]) * den)] for i, row in enumerate(H)]
+    """Solution of H X = h: exact for rationals (python-flint ``fmpq_mat.solve``, Dixon p-adic
+    lifting), NumPy for floats.  :func:`solve_bareiss` is the pure-Python exact route."""
+    if all(_is_rational(x) for x in h) and all(_is_rational(x) for row in H for x in row):
         N = len(h)
-        prev = 1
-        for k in range(N):
-            piv = next((r for r in range(k, N) if A[r][k] != 0), None)
-            if piv is None:
-                raise ZeroDivisionError("H is singular")
-            A[k], A[piv] = A[piv], A[k]
-            akk, Ak = A[k][k], A[k]
-            for i in range(k + 1, N):
-                Ai = A[i]
-                aik = Ai[k]
-                A[i] = [0] * (k + 1) + [(Ai[j] * akk - aik * Ak[j]) // prev for j in range(k + 1, N + 1)]
-            prev = akk
-        X: list = [None] * N
-        for i in range(N - 1, -1, -1):
-            s = Fraction(A[i][N]) - sum(A[i][j] * X[j] for j in range(i + 1, N))
-            X[i] = s / A[i][i]
-        return X
+        A = _to_fmpq_mat(H, N)
+        b = _to_fmpq_mat([[x] for x in h], 1)
+        try:
+            X = A.solve(b, algorithm="dixon")
+        except ZeroDivisionError:
+            raise ZeroDivisionError("H is singular") from None
+        return [_to_fraction(x) for x in X.entries()]
     return list(np.linalg.solve(np.array(H, dtype=float), np.array(h, dtype=float)))
 
 
+def solve_bareiss(H, h):
+    """Exact solution of H X = h by fraction-free Bareiss elimination on Python integers
+    (the engine's former route; about d^11 time: 91 s at d = 7)."""
+    den = 1
+    for row in H:
+        den = math.lcm(den, *(Fraction(x).denominator for x in row))
+    den = math.lcm(den, *(Fraction(x).denominator for x in h))
+    A = [[int(Fraction(x) * den) for x in row] + [int(Fraction(h[i]) * den)] for i, row in enumerate(H)]
+    N = len(h)
+    prev = 1
+    for k in range(N):
+        piv = next((r for r in range(k, N) if A[r][k] != 0), None)
+        if piv is None:
+            raise ZeroDivisionError("H is singular")
+        A[k], A[piv] = A[piv], A[k]
+        akk, Ak = A[k][k], A[k]
+        for i in range(k + 1, N):
+            Ai = A[i]
+            aik = Ai[k]
+            A[i] = [0] * (k + 1) + [(Ai[j] * akk - aik * Ak[j]) // prev for j in range(k + 1, N + 1)]
+        prev = akk
+    X: list = [None] * N
+    for i in range(N - 1, -1, -1):
+        s = Fraction(A[i][N]) - sum(A[i][j] * X[j] for j in range(i + 1, N))
+        X[i] = s / A[i][i]
+    return X
+
+
 def loss_at(system: EnlargedSystem, n, X):
-    """f~(X) = X^T H X - 2 h^T X + E[y_q] (the loss E[(y_hat - y_q)^2] on the binary target)."""
-    H = system.H(n)
+    """f~(X) = X^T H X - 2 h^T X + E[y_q] (the loss E[(y_hat - y_q)^2] on the binary target).
+
+    Exact rationals go through python-flint (X* has thousands of digits at d = 8)."""
+    H = system.H_same if (system.H_same is system.H_diff) else system.H(n)
     N = len(X)
+    if all(_is_rational(x) for x in X) and all(_is_rational(x) for x in system.h):
+        Hq = _to_fmpq_mat(H, N)
+        Xq = _to_fmpq_mat([[x] for x in X], 1)
+        hq = _to_fmpq_mat([[x] for x in system.h], 1)
+        quad = (Xq.transpose() * Hq * Xq)[0, 0]
+        lin = (hq.transpose() * Xq)[0, 0]
+        return _to_fraction(quad) - 2 * _to_fraction(lin) + system.Ey
     quad = sum(X[i] * sum(H[i][j] * X[j] for j in range(N)) for i in range(N))
     return quad - 2 * sum(hi * xi for hi, xi in zip(system.h, X)) + system.Ey
 

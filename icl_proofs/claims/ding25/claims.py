@@ -889,8 +889,8 @@ class EnlargedMin(Ding25Claim):
 
     def quantities(self, values, dps=30):
         d = int(values["d"])
-        if d > 6:
-            raise UserInputError(f"parameter d: eval computes the one-layer optimum for d ≤ 6, got {d}")
+        if d > 8:
+            raise UserInputError(f"parameter d: eval computes the one-layer optimum for d ≤ 8, got {d}")
         H, h, Ey, how_h = self._system(values)
         X = markov.solve(H, h)
         fX = markov.loss_at(markov.EnlargedSystem(d, H, H, h, Ey), 1, X)
