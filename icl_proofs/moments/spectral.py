@@ -224,7 +224,10 @@ def matrix_function(f: sp.Expr, Lambda: sp.Matrix, extra: dict | None = None) ->
             out += cf * power
         return out
 
-    return poly_at(num) * poly_at(den).inv()
+    from ..numeric.exact_linalg import rational_function_at
+
+    fast = rational_function_at(sp.Poly(num, lam), sp.Poly(den, lam), Lambda)  # FLINT: seconds, not minutes
+    return fast if fast is not None else poly_at(num) * poly_at(den).inv()
 
 
 def _eval_inner(expr: sp.Expr, Lambda: sp.Matrix, extra: dict | None, vectors: dict | None = None):
