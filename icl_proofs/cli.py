@@ -57,6 +57,10 @@ def _one_line(e: BaseException) -> str:
     return text[:500] or type(e).__name__
 
 
+#: click >= 8.2 shows the help for a bare command as a usage error: that one stays as it is
+_NO_ARGS_HELP = getattr(click.exceptions, "NoArgsIsHelpError", ())
+
+
 def _usage_error(e: click.UsageError) -> CliError:
     """Click's own usage errors (a bad option value, an unknown option) as our one line."""
     return CliError(" ".join(e.format_message().split()) or "usage error")
@@ -88,7 +92,7 @@ class _Group(click.Group):
     def make_context(self, info_name, args, parent=None, **extra):
         try:
             return super().make_context(info_name, args, parent=parent, **extra)
-        except click.exceptions.NoArgsIsHelpError:
+        except _NO_ARGS_HELP:
             raise
         except click.UsageError as e:
             raise _usage_error(e) from None
@@ -97,7 +101,7 @@ class _Group(click.Group):
         try:
             with _hypothesis_home():
                 return super().invoke(ctx)
-        except click.exceptions.NoArgsIsHelpError:
+        except _NO_ARGS_HELP:
             raise
         except click.UsageError as e:
             raise _usage_error(e) from None
