@@ -391,3 +391,52 @@ def test_no_hypothesis_directory_in_the_working_directory(tmp_path):
                         "--quiet", "--workers", "1"], cwd=work, env=env, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     assert list(work.iterdir()) == []
+
+
+def test_flint_trace_atoms_equal_sympy_products():
+    """Two routes for trace and path atoms at rational matrices: FLINT products and SymPy's."""
+    import numpy as np
+
+    from icl_proofs.moments import traces
+    from icl_proofs.numeric.exact_linalg import trace_atoms_exact
+
+    L, A, P = traces.Letter("Lambda", sym=True), traces.Letter("A"), traces.Letter("P", sym=True)
+    atoms = [traces.trace_symbol((A, L, A.T, P)), traces.trace_symbol((L, P, L)),
+             traces.path_symbol("a", (L, A, P), "b"), traces.path_symbol("a", (), "b")]
+    rng = np.random.default_rng(3)
+
+    def rat(r, c):
+        return sp.Matrix(r, c, [sp.Rational(int(rng.integers(-9, 10)), int(rng.integers(1, 7))) for _ in range(r * c)])
+
+    for n in (1, 2, 4):
+        env = {"Lambda": rat(n, n), "A": rat(n, n), "P": rat(n, n), "a": rat(n, 1), "b": rat(n, 1)}
+        fast = trace_atoms_exact(atoms, env)
+        assert fast == {s: sp.sympify(traces.eval_atom(s, env, n)) for s in atoms}
+    env["A"] = sp.Matrix(n, n, lambda i, j: sp.Symbol("x"))  # not rational: left to SymPy
+    assert trace_atoms_exact(atoms, env) is None
+
+
+def test_flint_trace_of_matrix_function_equals_sympy_trace():
+    from icl_proofs.moments.spectral import lam
+    from icl_proofs.numeric.exact_linalg import rational_function_at
+
+    L = sp.Matrix([[3, 1, 0], [1, 2, sp.Rational(1, 2)], [0, sp.Rational(1, 2), 4]])
+    for num in (sp.Poly(sp.Rational(2, 3), lam), sp.Poly(lam ** 2 - 5, lam)):
+        den = sp.Poly(2 * lam + 7, lam)
+        via_sympy = (num.as_expr().subs(lam, 0) * sp.eye(3) if num.degree() == 0 else L ** 2 - 5 * sp.eye(3)) \
+            * (2 * L + 7 * sp.eye(3)).inv()
+        assert rational_function_at(num, den, L, trace_only=True) == via_sympy.trace()
+
+
+def test_flint_powers_and_products_in_the_denominator():
+    from icl_proofs.moments.spectral import lam
+    from icl_proofs.numeric.exact_linalg import rational_function_at
+
+    L = sp.Matrix([[3, 1, 0], [1, 2, sp.Rational(1, 2)], [0, sp.Rational(1, 2), 4]])
+    I3 = sp.eye(3)
+    den = sp.Poly(3 * (2 * lam + 7) ** 2 * (lam + 1), lam)
+    den_at = 3 * (2 * L + 7 * I3) ** 2 * (L + I3)
+    for num, num_at in ((sp.Poly(lam ** 3 - lam, lam), L ** 3 - L), (sp.Poly(5, lam), 5 * I3)):
+        via_sympy = num_at * den_at.inv()
+        assert rational_function_at(num, den, L) == via_sympy
+        assert rational_function_at(num, den, L, trace_only=True) == via_sympy.trace()
