@@ -31,6 +31,10 @@ EXIT_USAGE = 2
 EXIT_INCONCLUSIVE = 3
 EXIT_INTERRUPTED = 130
 
+#: the --dps range of every command; a claim may allow less (``Claim.dps_range``).  The top is below
+#: Python's 4300-digit limit on converting integers to text, which exact-to-decimal output reaches
+MIN_DPS, MAX_DPS = 2, 4000
+
 # ShardLostError: a worker died on every retry; reported, never replaced by a smaller sample
 _USER_ERRORS = (UserInputError, ValueError, MemoryError, LatexError, OSError, ShardLostError)
 
@@ -53,10 +57,54 @@ def _one_line(e: BaseException) -> str:
     return text[:500] or type(e).__name__
 
 
+#: click >= 8.2 shows the help for a bare command as a usage error: that one stays as it is
+_NO_ARGS_HELP = getattr(click.exceptions, "NoArgsIsHelpError", ())
+
+
+def _usage_error(e: click.UsageError) -> CliError:
+    """Click's own usage errors (a bad option value, an unknown option) as our one line."""
+    return CliError(" ".join(e.format_message().split()) or "usage error")
+
+
+@contextlib.contextmanager
+def _hypothesis_home():
+    """Hypothesis writes files (its example database, a constants cache) under its home directory,
+    by default ``.hypothesis/`` in the working directory: during a command it is under the cache
+    directory instead (unless HYPOTHESIS_STORAGE_DIRECTORY says otherwise)."""
+    try:
+        import hypothesis.configuration as hc
+    except ImportError:  # pragma: no cover - hypothesis is a dependency
+        yield
+        return
+    key = "__hypothesis_home_directory"
+    saved = hc.__dict__.get(key)
+    if not os.environ.get("HYPOTHESIS_STORAGE_DIRECTORY"):
+        from .cache import hypothesis_dir
+
+        hc.set_hypothesis_home_dir(hypothesis_dir())
+    try:
+        yield
+    finally:
+        hc.__dict__[key] = saved
+
+
 class _Group(click.Group):
+    def make_context(self, info_name, args, parent=None, **extra):
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except _NO_ARGS_HELP:
+            raise
+        except click.UsageError as e:
+            raise _usage_error(e) from None
+
     def invoke(self, ctx):
         try:
-            return super().invoke(ctx)
+            with _hypothesis_home():
+                return super().invoke(ctx)
+        except _NO_ARGS_HELP:
+            raise
+        except click.UsageError as e:
+            raise _usage_error(e) from None
         except _USER_ERRORS as e:
             if os.environ.get("ICL_PROOFS_DEBUG") or isinstance(e, BrokenPipeError):
                 raise
@@ -90,13 +138,29 @@ def main(argv: list[str] | None = None) -> None:
 # --------------------------------------------------------------------------- helpers
 
 
+def dps_range(claim) -> tuple[int, int]:
+    """The working precisions a claim's checks and quantities can honour (``Claim.dps_range``)."""
+    lo, hi = getattr(claim, "dps_range", (MIN_DPS, MAX_DPS))
+    return max(lo, MIN_DPS), min(hi, MAX_DPS)
+
+
+def _check_dps(claims, dps: int) -> None:
+    """Refuse up front a --dps that a selected claim cannot run at (instead of crashed checks)."""
+    for claim in claims:
+        lo, hi = dps_range(claim)
+        if not lo <= dps <= hi:
+            raise UserInputError(f"--dps {dps} is outside what {claim.id} can do ({lo}..{hi}); "
+                                 f"choose a value in that range or leave {claim.id} out")
+
+
 def _check_options(f):
     """``--quick``, ``--seed``, ``--alpha``, ``--dps``: the settings a check runs under."""
-    f = click.option("--dps", default=30, show_default=True, type=click.IntRange(2, 5000),
-                     help="Working precision (decimal digits) of numeric checks.")(f)
+    f = click.option("--dps", default=30, show_default=True, type=click.IntRange(MIN_DPS, MAX_DPS),
+                     help="Working precision (decimal digits) of numeric checks "
+                          "(some claims allow less: 'icl-proofs show CLAIM').")(f)
     f = click.option("--alpha", default=1e-3, show_default=True, type=float,
                      help="False-alarm rate of each statistical check.")(f)
-    f = click.option("--seed", default=0, show_default=True, type=int,
+    f = click.option("--seed", default=0, show_default=True, type=click.IntRange(0, 2**63 - 1),
                      help="Seed of the random checks (and of the report's figures).")(f)
     return click.option("--quick", is_flag=True, help="Run only the quick checks.")(f)
 
@@ -206,6 +270,8 @@ def show_cmd(claim_id: str, as_json: bool) -> None:
     if claim.paper or claim.source:
         wrapped("source:    ", ", ".join(x for x in (claim.paper, claim.source) if x))
     wrapped("statement: ", claim.statement)
+    if dps_range(claim) != (MIN_DPS, MAX_DPS):
+        click.echo("--dps:     %d..%d" % dps_range(claim))
     if claim.params:
         click.echo("parameters:")
         for p in claim.params:
@@ -213,6 +279,8 @@ def show_cmd(claim_id: str, as_json: bool) -> None:
             bounds = ""
             if p.kind == "int" and (p.minimum is not None or p.maximum is not None):
                 bounds = f", {p.minimum if p.minimum is not None else 1}..{p.maximum if p.maximum is not None else ''}"
+            elif p.kind == "number" and (p.minimum is not None or p.maximum is not None):
+                bounds = f", {p.minimum if p.minimum is not None else ''}..{p.maximum if p.maximum is not None else ''}"
             wrapped("  ", f"{p.name} ({p.kind}{bounds}; {default}): {p.doc}")
     if derived:
         from .export import notation, printing
@@ -263,7 +331,7 @@ def _format_quantity(enc) -> list[str]:
 @click.argument("claim_id", metavar="CLAIM")
 @click.option("--param", "-p", "params", multiple=True, metavar="NAME=VALUE",
               help="A parameter value (repeatable): 3, 1/3, 0.25, 1e-3, [[2,1],[1,3]], true.")
-@click.option("--dps", default=30, show_default=True, type=click.IntRange(2, 5000),
+@click.option("--dps", default=30, show_default=True, type=click.IntRange(MIN_DPS, MAX_DPS),
               help="Significant decimal digits of the output.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON {claim, params, quantities}.")
 @_execution_options
@@ -274,6 +342,7 @@ def eval_cmd(claim_id: str, params: tuple[str, ...], dps: int, as_json: bool, wo
     from .numeric.params import parse_params
 
     claim = registry.get(claim_id)
+    _check_dps([claim], dps)
     values = parse_params(claim, list(params))
     with _execution(workers, scheduler, backend):
         quantities = claim.quantities(values, dps)
@@ -477,8 +546,7 @@ def _set_claim_width(claims) -> None:
 @cli.command("verify")
 @click.argument("patterns", nargs=-1, metavar="[CLAIM|PREFIX]...")
 @_check_options
-@click.option("--json", "json_file", type=click.Path(dir_okay=False, writable=True, allow_dash=True),
-              default=None, metavar="FILE",
+@click.option("--json", "json_file", default=None, metavar="FILE",
               help="Write the results as JSON to FILE, rewritten (atomically) after every check, so an "
                    "interrupted run keeps every finished claim.  FILE '-': print the JSON document on "
                    "stdout at the end, and the table on stderr instead (nothing else goes to stdout).")
@@ -525,9 +593,14 @@ def verify_cmd(ctx, patterns, quick, seed, alpha, dps, json_file, resume, overwr
         raise UserInputError("--resume and --overwrite exclude each other (continue FILE, or replace it)")
     if quiet and force_progress:
         raise UserInputError("--quiet and --progress exclude each other")
+    if to_file:
+        from .export.jsonout import check_output_file
+
+        check_output_file(json_file, "results file")  # before any work: nothing is lost at the end
     claims = registry.select(list(patterns))
     if not claims:
         raise UserInputError("no claims registered")
+    _check_dps(claims, dps)
     family = None
     if family_alpha is not None:
         from click.core import ParameterSource
@@ -651,12 +724,24 @@ def _stdout_to_stderr():
 
 def _open_results(path, run_meta: dict, *, resume: bool, overwrite: bool, quiet: bool, dps: int):
     """The writer of ``--json FILE``, after the checks that keep a file from being lost."""
+    from .export.jsonout import FileLock, ResultsFileError
+
+    lock = FileLock(path)
+    lock.acquire()  # a second run on the same file is refused here, before any work
+    try:
+        return _results_writer(path, run_meta, lock, resume=resume, overwrite=overwrite, quiet=quiet, dps=dps)
+    except BaseException:
+        lock.release()
+        raise
+
+
+def _results_writer(path, run_meta: dict, lock, *, resume: bool, overwrite: bool, quiet: bool, dps: int):
     from .export.jsonout import ResultsFileError, ResultsWriter, check_resumable, read_results
 
     try:
         doc = read_results(path)
     except ResultsFileError as e:
-        if e.kind == "unreadable":
+        if e.kind in ("unreadable", "unwritable", "locked"):
             raise UserInputError(str(e)) from None
         if resume:
             hint = ("; use another file name, or --overwrite without --resume to replace it"
@@ -675,12 +760,12 @@ def _open_results(path, run_meta: dict, *, resume: bool, overwrite: bool, quiet:
             check_resumable(path, doc, run_meta)
         except ResultsFileError as e:
             raise UserInputError(f"cannot resume {path}: {e.reason}") from None
-        return ResultsWriter.resume(path, doc, run_meta, dps)
+        return ResultsWriter.resume(path, doc, run_meta, dps, lock=lock)
     if doc is not None and not quiet:
         results = doc.get("results")
         n = len(results) if isinstance(results, list) else 0
         click.echo(f"overwriting previous results in {path} ({n} claim{'s' if n != 1 else ''})", err=True)
-    return ResultsWriter(path, run_meta, dps)
+    return ResultsWriter(path, run_meta, dps, lock=lock)
 
 
 def _verify(ctx, claims, *, family=None, quick, seed, alpha, dps, json_file, resume, overwrite, force_progress, quiet,
@@ -695,6 +780,7 @@ def _verify(ctx, claims, *, family=None, quick, seed, alpha, dps, json_file, res
     writer = None
     if path is not None:
         writer = _open_results(path, run_meta, resume=resume, overwrite=overwrite, quiet=quiet, dps=dps)
+        ctx.call_on_close(writer.close)  # the lock is held to the end of the command
     elif to_stdout:
         writer = ResultsWriter(None, run_meta, dps)
     done = writer.finished() if (writer is not None and resume) else {}
@@ -820,10 +906,11 @@ def _verify(ctx, claims, *, family=None, quick, seed, alpha, dps, json_file, res
 
 @cli.command("report")
 @click.argument("patterns", nargs=-1, metavar="[CLAIM|PREFIX]...")
-@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), metavar="DIR",
+@click.option("--out", "out_dir", required=True, metavar="DIR",
               help="Folder for report.html (self-contained), report.tex, report.pdf and figures/.")
-@click.option("--from", "from_json", type=click.Path(dir_okay=False), default=None, metavar="FILE",
-              help="Use the verdicts of a 'verify --json' results file instead of running the checks.")
+@click.option("--from", "from_json", default=None, metavar="FILE",
+              help="Use the verdicts of a 'verify --json' results file ('-': stdin) instead of running "
+                   "the checks.")
 @_check_options
 @click.option("--no-figures", is_flag=True, help="Leave out the figures (no matplotlib needed).")
 @click.option("--no-pdf", is_flag=True, help="Write report.tex but do not run pdflatex.")
@@ -841,9 +928,12 @@ def report_cmd(patterns, out_dir, from_json, quick, seed, alpha, dps, no_figures
 
     if not 0 < alpha < 1:
         raise click.BadParameter("must be between 0 and 1 (exclusive)", param_hint="'--alpha'")
+    _check_output_dir(out_dir)
     claims = registry.select(list(patterns))
     if not claims:
         raise UserInputError("no claims registered")
+    if not from_json:
+        _check_dps(claims, dps)
     progress = _Progress.choose(quiet=quiet, force=force_progress)
     if from_json:
         doc = read_results(from_json)
@@ -889,6 +979,20 @@ def report_cmd(patterns, out_dir, from_json, quick, seed, alpha, dps, no_figures
         click.echo(f"icl-proofs: warning: no PDF ({info['pdf_error']})", err=True)
 
 
+def _check_output_dir(out_dir: str) -> None:
+    """Refuse, before any work, a report folder that is not a (creatable, writable) directory."""
+    p = Path(out_dir)
+    if p.is_symlink() or (p.exists() and not p.is_dir()):
+        raise UserInputError(f"{out_dir}: the report folder must be a directory (not a file, device or link)")
+    if p.exists():
+        if not os.access(p, os.W_OK | os.X_OK):
+            raise UserInputError(f"{out_dir}: cannot write in this folder")
+        return
+    parent = next((q for q in p.absolute().parents if q.exists()), None)
+    if parent is None or not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+        raise UserInputError(f"{out_dir}: cannot create this folder (its parent is not writable)")
+
+
 # --------------------------------------------------------------------------- mutate
 
 
@@ -900,7 +1004,7 @@ def report_cmd(patterns, out_dir, from_json, quick, seed, alpha, dps, no_figures
                    "Λ→Λ² (or lambda^2), transpose, missing-½ (or missing-half).")
 @click.option("--target", "min_rate", default=0.95, show_default=True, type=click.FloatRange(0, 1),
               help="Kill rate every claim must reach; below it the exit status is 1.")
-@click.option("--json", "json_file", type=click.Path(dir_okay=False, allow_dash=True), default=None,
+@click.option("--json", "json_file", default=None,
               metavar="FILE", help="Write every mutant and its fate as JSON to FILE ('-' for stdout).")
 @click.option("--quiet", "-q", is_flag=True, help="Only the per-claim summary lines.")
 def mutate_cmd(patterns, quick, seed, alpha, dps, operators, min_rate, json_file, quiet) -> None:
@@ -915,9 +1019,14 @@ def mutate_cmd(patterns, quick, seed, alpha, dps, operators, min_rate, json_file
     if not 0 < alpha < 1:
         raise click.BadParameter("must be between 0 and 1 (exclusive)", param_hint="'--alpha'")
     chosen = tuple(_operator_name(o, OPERATORS) for o in operators) or OPERATORS
+    if json_file:
+        from .export.jsonout import check_output_file
+
+        check_output_file(json_file, "JSON file")  # before the (long) work, not after it
     claims = registry.select(list(patterns))
     if not claims:
         raise UserInputError("no claims registered")
+    _check_dps(claims, dps)
     progress = _Progress.choose(quiet=quiet, force=False)
 
     def say(text):  # with --json - the JSON alone goes to stdout
@@ -967,7 +1076,9 @@ def mutate_cmd(patterns, quick, seed, alpha, dps, operators, min_rate, json_file
         if json_file == "-":
             click.echo(text)
         else:
-            Path(json_file).write_text(text + "\n", encoding="utf-8")
+            from .export.jsonout import write_file_atomic
+
+            write_file_atomic(json_file, (text + "\n").encode("utf-8"))
     sys.exit(EXIT_OK if all_ok else EXIT_REFUTED)
 
 
@@ -990,19 +1101,22 @@ def _operator_name(name: str, known) -> str:
 
 @cli.command("latex")
 @click.argument("patterns", nargs=-1, metavar="[CLAIM|PREFIX]...")
-@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, metavar="FILE",
+@click.option("-o", "--output", default=None, metavar="FILE",
               help="Write to FILE (a .pdf name compiles with pdflatex) instead of stdout.")
 @click.option("--expr", "expr_name", default=None, metavar="NAME",
               help="Print only the derived quantity NAME of the one claim named, as a display to paste.")
 @click.option("--preamble", is_flag=True, help="Print the packages and macros the formulas need.")
 def latex_cmd(patterns, output, expr_name, preamble) -> None:
     """Write a LaTeX document with the statements and derivations of the claims (all if none named)."""
+    from .export.jsonout import check_output_file, write_file_atomic
     from .export.latex import compile_pdf, document, snippet
     from .export.latex import preamble as macros
 
     if preamble:
         click.echo(macros(), nl=False)
         return
+    if output is not None:
+        check_output_file(output, "output file")
     claims = registry.select(list(patterns))
     if not claims:
         raise UserInputError("no claims registered")
@@ -1019,9 +1133,9 @@ def latex_cmd(patterns, output, expr_name, preamble) -> None:
     if out.suffix.lower() == ".pdf":
         with tempfile.TemporaryDirectory(prefix="icl-proofs-latex-") as tmp:
             pdf = compile_pdf(tex, tmp, name=out.stem or "claims")
-            shutil.copyfile(pdf, out)
+            write_file_atomic(out, Path(pdf).read_bytes())
     else:
-        out.write_text(tex, encoding="utf-8")
+        write_file_atomic(out, tex.encode("utf-8"))
     click.echo(f"wrote {out}", err=True)
 
 

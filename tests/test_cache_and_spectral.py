@@ -17,7 +17,7 @@ def test_disk_cache_round_trip(tmp_path):
     """A cold run writes the cache; a warm run reads the same result back."""
     env = dict(os.environ, ICL_PROOFS_CACHE_DIR=str(tmp_path), ICL_PROOFS_CACHE="1")
     cold = subprocess.run([sys.executable, "-c", SNIPPET], env=env, capture_output=True, text=True, check=True)
-    assert list(tmp_path.glob("zfb23-global-min-*.pkl"))
+    assert list(tmp_path.glob("zfb23-global-min-*.json"))
     warm = subprocess.run([sys.executable, "-c", SNIPPET], env=env, capture_output=True, text=True, check=True)
     assert cold.stdout.rsplit(" ", 1)[0] == warm.stdout.rsplit(" ", 1)[0]
     assert "N*lambda" in warm.stdout

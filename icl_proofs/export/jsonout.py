@@ -8,9 +8,11 @@ lists (a column vector stays a list of one-element lists); booleans stay JSON bo
 from __future__ import annotations
 
 import enum
+import fcntl
 import json
 import math
 import os
+import stat
 import platform
 import sys
 import tempfile
@@ -27,7 +29,8 @@ from ..numeric.precision import to_mpf
 __all__ = [
     "encode_quantity", "encode_quantities", "encode_params", "jsonable", "environment_meta",
     "dump_results", "write_json", "RESULTS_FORMAT", "RESULTS_FORMAT_VERSION", "ResultsFileError",
-    "read_results", "check_resumable", "ResultsWriter", "utc_now",
+    "read_results", "check_resumable", "ResultsWriter", "utc_now", "check_output_file", "read_input_file",
+    "write_file_atomic", "FileLock", "schema_problem", "MAX_RESULTS_BYTES",
 ]
 
 #: ``format`` of a ``verify --json`` results file, and the newest ``format_version`` this code reads
@@ -270,15 +273,10 @@ def read_results(path: str | os.PathLike) -> dict[str, Any] | None:
     Raises :class:`ResultsFileError` with ``kind`` ``"unreadable"``, ``"corrupt"`` (not JSON),
     ``"foreign"`` (JSON, but not a results file of ours), ``"invalid"`` (ours, but malformed) or
     ``"newer"`` (ours, from a later format_version; ``doc`` holds it)."""
-    path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
+    raw = read_input_file(path)
+    if raw is None:
         return None
-    except IsADirectoryError:
-        raise ResultsFileError(path, "is a directory", "unreadable") from None
-    except OSError as e:
-        raise ResultsFileError(path, f"cannot read it: {e.strerror or e}", "unreadable") from None
+    path = Path(path) if str(path) != "-" else Path("<stdin>")
     if not raw.strip():
         return None
     try:
@@ -297,12 +295,98 @@ def read_results(path: str | os.PathLike) -> dict[str, Any] | None:
             path, f"format_version {version} is newer than this icl-proofs reads "
                   f"({RESULTS_FORMAT_VERSION}); upgrade icl-proofs", "newer", doc)
     doc["format_version"] = version
-    results, meta = doc.get("results"), doc.get("meta")
-    if (not isinstance(results, list) or not isinstance(meta, dict)
-            or not all(isinstance(r, dict) and isinstance(r.get("claim"), str)
-                       and isinstance(r.get("status"), str) for r in results)):
-        raise ResultsFileError(path, "an icl-proofs results file with malformed results or meta", "invalid")
+    problem = schema_problem(doc)
+    if problem is not None:
+        raise ResultsFileError(path, f"an icl-proofs results file with {problem}", "invalid")
     return doc
+
+
+#: verdicts a finished claim or check may have in a results file
+VERDICTS = ("holds", "refuted", "inconclusive")
+#: states of the ``partial`` entry (the claim that was running when the file was last written)
+PARTIAL_STATES = ("running", "interrupted")
+
+
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _check_problem(c, where: str) -> str | None:
+    if not isinstance(c, dict):
+        return f"{where}: a check that is not an object"
+    if not isinstance(c.get("name"), str):
+        return f"{where}: a check without a name"
+    if c.get("status") not in VERDICTS:
+        return f"{where}: check {c['name']!r} has status {_short(c.get('status'))} (not one of {', '.join(VERDICTS)})"
+    for key, ok in (("route", lambda v: isinstance(v, str)), ("evidence", lambda v: isinstance(v, str)),
+                    ("details", lambda v: v is None or isinstance(v, dict)),
+                    ("witness", lambda v: v is None or isinstance(v, dict)),
+                    ("resolution", lambda v: v is None or isinstance(v, dict)),
+                    ("seconds", lambda v: v is None or _is_number(v))):
+        if key in c and not ok(c[key]):
+            return f"{where}: check {c['name']!r} has a malformed {key!r}"
+    return None
+
+
+def _short(v) -> str:
+    text = json.dumps(v, ensure_ascii=True)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _checks_problem(checks, where: str) -> str | None:
+    if not isinstance(checks, list):
+        return f"{where}: 'checks' is {_short(checks)}, not a list of checks"
+    for c in checks:
+        problem = _check_problem(c, where)
+        if problem is not None:
+            return problem
+    return None
+
+
+def schema_problem(doc: dict) -> str | None:
+    """What is wrong with a results document (``None``: nothing), checked before anything reads it:
+    types of ``meta``, ``results`` and ``partial``, the verdicts (holds, refuted, inconclusive), and
+    every check (an object with a name and a verdict; route, evidence strings; details, witness
+    objects; seconds a number)."""
+    results, meta, partial = doc.get("results"), doc.get("meta"), doc.get("partial")
+    if not isinstance(results, list):
+        return "'results' that is not a list"
+    if not isinstance(meta, dict):
+        return "'meta' that is not an object"
+    for key, ok in (("seed", lambda v: isinstance(v, int) and not isinstance(v, bool)),
+                    ("quick", lambda v: isinstance(v, bool)),
+                    ("dps", lambda v: isinstance(v, int) and not isinstance(v, bool)),
+                    ("alpha", _is_number),
+                    ("claims", lambda v: v is None or (isinstance(v, list) and all(isinstance(c, str) for c in v))),
+                    ("resumed", lambda v: isinstance(v, list)),
+                    ("family_wise", lambda v: v is None or isinstance(v, dict))):
+        if key in meta and not ok(meta[key]):
+            return f"a malformed meta.{key}"
+    for i, r in enumerate(results):
+        if not isinstance(r, dict) or not isinstance(r.get("claim"), str):
+            return f"result {i + 1} without a claim id"
+        where = f"claim {r['claim']!r}"
+        if r.get("status") not in VERDICTS:
+            return f"{where} with status {_short(r.get('status'))} (not one of {', '.join(VERDICTS)})"
+        problem = _checks_problem(r.get("checks"), where)
+        if problem is not None:
+            return problem
+        if r.get("witness") is not None and not isinstance(r.get("witness"), dict):
+            return f"{where}: a malformed 'witness'"
+        if r.get("seconds") is not None and not _is_number(r.get("seconds")):
+            return f"{where}: a malformed 'seconds'"
+        amendments = r.get("amendments")
+        if amendments is not None and (not isinstance(amendments, list) or not all(isinstance(a, dict) for a in amendments)):
+            return f"{where}: malformed 'amendments'"
+    if partial is not None:
+        if not isinstance(partial, dict) or not isinstance(partial.get("claim"), str):
+            return "a malformed 'partial' entry"
+        if partial.get("status") not in PARTIAL_STATES:
+            return f"a 'partial' entry with status {_short(partial.get('status'))}"
+        problem = _checks_problem(partial.get("checks"), f"partial claim {partial['claim']!r}")
+        if problem is not None:
+            return problem
+    return None
 
 
 #: meta fields that must match for a run to resume a file (a difference changes the numbers)
@@ -336,15 +420,17 @@ class ResultsWriter:
     """
 
     def __init__(self, path: str | os.PathLike | None, meta: dict, dps: int,
-                 results: list[dict] | None = None):
+                 results: list[dict] | None = None, lock: "FileLock | None" = None):
         self.path = path
         self.meta = meta
         self.dps = dps
         self.results: list[dict] = list(results or [])  # encoded, finished claims
         self.partial: dict | None = None
+        # held from before the first write to the end of the run: a second run is refused
+        self.lock = lock if lock is not None else (FileLock(path) if path is not None else None)
 
     @classmethod
-    def resume(cls, path, doc: dict, run_meta: dict, dps: int) -> "ResultsWriter":
+    def resume(cls, path, doc: dict, run_meta: dict, dps: int, lock: "FileLock | None" = None) -> "ResultsWriter":
         """Continue ``doc`` (checked with :func:`check_resumable`): keep its finished results (the
         last one per claim), drop its partial claim, record this run under ``meta.resumed``."""
         by_id: dict[str, dict] = {}
@@ -363,7 +449,7 @@ class ResultsWriter:
         meta["resumed"] = list(resumed) if isinstance(resumed, list) else []
         meta["resumed"].append({k: v for k, v in run_meta.items()
                                 if k not in RESUME_FIELDS + ("claims", "resumed")})
-        return cls(path, meta, dps, list(by_id.values()))
+        return cls(path, meta, dps, list(by_id.values()), lock=lock)
 
     def finished(self) -> dict[str, dict]:
         return {r["claim"]: r for r in self.results}
@@ -378,7 +464,12 @@ class ResultsWriter:
 
     def write(self) -> None:
         if self.path is not None:
-            write_json(self.path, self.document())
+            write_json(self.path, self.document(), lock=self.lock)
+
+    def close(self) -> None:
+        """Release the file (another run may write it from now on)."""
+        if self.lock is not None:
+            self.lock.release()
 
     def start_claim(self, claim_id: str) -> None:
         self.partial = {"claim": claim_id, "status": "running", "checks": []}
@@ -403,23 +494,216 @@ class ResultsWriter:
         self.write()
 
 
-def write_json(path: str | os.PathLike, doc: Any) -> None:
-    """Write ``doc`` atomically (temporary file + rename), so a crash never leaves half a file."""
+def write_json(path: str | os.PathLike, doc: Any, *, lock: "FileLock | None" = None) -> None:
+    """Write ``doc`` atomically (see :func:`write_file_atomic`)."""
+    write_file_atomic(path, (json.dumps(doc, indent=2) + "\n").encode("utf-8"), lock=lock)
+
+
+# --------------------------------------------------------------------------- safe files
+
+#: largest results file read (``report --from``, ``--resume``, the file ``--json`` would replace):
+#: results files are a few MiB at most, and an unbounded read of /dev/zero never ends
+MAX_RESULTS_BYTES = 64 * 1024 * 1024
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def check_output_file(path: str | os.PathLike, what: str = "output file") -> None:
+    """Refuse, before any work, an output path that is not a regular file we can replace: a
+    device (/dev/null, /dev/full), a FIFO, a socket, a directory, a symbolic link (a rename would
+    replace the link, a write through it would reach wherever it points), a read-only file, or
+    one in a directory that does not exist or is not writable.  ``-`` (stdout) is fine."""
+    if str(path) == "-":
+        return
     path = Path(path)
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        st = None
+    except OSError as e:
+        raise ResultsFileError(path, f"cannot use it as the {what}: {e.strerror or e}", "unwritable") from None
+    if st is not None:
+        if stat.S_ISLNK(st.st_mode):
+            raise ResultsFileError(path, f"is a symbolic link; the {what} must be a regular file "
+                                         "(give the path it points to)", "unwritable")
+        if stat.S_ISDIR(st.st_mode):
+            raise ResultsFileError(path, f"is a directory; the {what} must be a regular file", "unwritable")
+        if not stat.S_ISREG(st.st_mode):
+            raise ResultsFileError(path, f"is not a regular file (a device, FIFO or socket); the {what} "
+                                         "must be a regular file", "unwritable")
+        if not os.access(path, os.W_OK):
+            raise ResultsFileError(path, f"is not writable", "unwritable")
     directory = path.parent if str(path.parent) else Path(".")
+    if not directory.is_dir():
+        raise ResultsFileError(path, f"directory {directory} does not exist", "unwritable")
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise ResultsFileError(path, f"cannot create files in directory {directory}", "unwritable")
+
+
+def read_input_file(path: str | os.PathLike, limit: int = MAX_RESULTS_BYTES) -> bytes | None:
+    """The bytes of an input file (``-``: stdin), or ``None`` if it does not exist.
+
+    Only a regular file is read (a symbolic link to one is fine): a device, FIFO, socket or
+    directory is refused with one line, without blocking (the open is non-blocking), and nothing
+    larger than ``limit`` bytes is read."""
+    if str(path) == "-":
+        data = sys.stdin.buffer.read(limit + 1)
+        if len(data) > limit:
+            raise ResultsFileError("<stdin>", f"more than {limit} bytes; not a results file", "unreadable")
+        return data
+    path = Path(path)
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
+    try:
+        fd = os.open(path, flags)
+    except FileNotFoundError:
+        return None
+    except IsADirectoryError:
+        raise ResultsFileError(path, "is a directory", "unreadable") from None
+    except OSError as e:
+        raise ResultsFileError(path, f"cannot read it: {e.strerror or e}", "unreadable") from None
+    try:
+        st = os.fstat(fd)
+        if stat.S_ISDIR(st.st_mode):
+            raise ResultsFileError(path, "is a directory", "unreadable")
+        if not stat.S_ISREG(st.st_mode):
+            raise ResultsFileError(path, "is not a regular file (a device, FIFO or socket); results "
+                                         "files are regular files", "unreadable")
+        if st.st_size > limit:
+            raise ResultsFileError(path, f"is {st.st_size} bytes, more than the {limit} a results file "
+                                         "may have", "unreadable")
+        chunks, total = [], 0
+        while True:
+            chunk = os.read(fd, min(1 << 20, limit + 1 - total))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            total += len(chunk)
+            if total > limit:
+                raise ResultsFileError(path, f"more than {limit} bytes; not a results file", "unreadable")
+        return b"".join(chunks)
+    except OSError as e:
+        raise ResultsFileError(path, f"cannot read it: {e.strerror or e}", "unreadable") from None
+    finally:
+        os.close(fd)
+
+
+class FileLock:
+    """An exclusive ``flock`` on the file at ``path`` for as long as one run writes it.
+
+    Atomic replacement puts a new inode at ``path`` on every write, so the lock moves with it: the
+    new file is locked before it is renamed into place and the old one's lock is released after.
+    A second run finds the file locked and is refused; a run that finds its file replaced behind
+    its back (two runs that both created it) stops instead of overwriting the other's results."""
+
+    def __init__(self, path):
+        self.path = Path(path)
+        self.fd: int | None = None
+        self.inode: tuple | None = None
+
+    def acquire(self) -> None:
+        """Lock the file now at ``path`` (nothing to do if there is none); refuse if another run holds it."""
+        if self.fd is not None:
+            return
+        for _ in range(5):
+            try:
+                fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOFOLLOW", 0))
+            except FileNotFoundError:
+                return
+            except OSError as e:
+                raise ResultsFileError(self.path, f"cannot open it: {e.strerror or e}", "unwritable") from None
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                raise ResultsFileError(self.path, "is being written by another icl-proofs run; wait for it "
+                                                  "to finish or write to another file", "locked") from None
+            st = os.fstat(fd)
+            try:
+                now = os.lstat(self.path)
+            except FileNotFoundError:
+                now = None
+            if now is not None and (now.st_dev, now.st_ino) == (st.st_dev, st.st_ino):
+                self.fd, self.inode = fd, (st.st_dev, st.st_ino)
+                return
+            os.close(fd)  # replaced between open and lock: try the new one
+        raise ResultsFileError(self.path, "keeps being replaced by another process", "locked")
+
+    def before_replace(self) -> None:
+        """Refuse to replace a file that another process put at ``path`` since our last write."""
+        if self.fd is None:
+            self.acquire()
+            return
+        try:
+            now = os.lstat(self.path)
+        except FileNotFoundError:
+            return
+        if (now.st_dev, now.st_ino) != self.inode:
+            raise ResultsFileError(self.path, "was replaced by another process while this run wrote it; "
+                                              "not overwriting it", "locked")
+
+    def replaced_by(self, fd: int) -> None:
+        """``fd`` (already locked) is the file now at ``path``."""
+        old, self.fd = self.fd, fd
+        st = os.fstat(fd)
+        self.inode = (st.st_dev, st.st_ino)
+        if old is not None:
+            os.close(old)
+
+    def release(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = self.inode = None
+
+
+def write_file_atomic(path: str | os.PathLike, data: bytes, *, lock: FileLock | None = None) -> None:
+    """Write ``data`` to ``path`` so that a crash never leaves half a file and nothing but ``path``
+    changes: a unique temporary file (``O_EXCL``) in the same directory, written and synced, given
+    the mode and owner of the file it replaces (a new file: 0666 less the umask), then renamed over
+    ``path``.  A non-regular ``path`` (device, FIFO, link, directory) is refused.  With ``lock``, the
+    new file stays locked (see :class:`FileLock`)."""
+    path = Path(path)
+    check_output_file(path)
+    directory = path.parent if str(path.parent) else Path(".")
+    try:
+        old = os.lstat(path)
+    except FileNotFoundError:
+        old = None
+    if lock is not None:
+        lock.before_replace()
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
     except OSError as e:
         raise OSError(e.errno, e.strerror, str(path)) from None
+    keep_fd = False
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(doc, fh, indent=2)
-            fh.write("\n")
-        os.chmod(tmp, 0o644)
+        if lock is not None:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        os.fsync(fd)
+        if old is not None:
+            os.fchmod(fd, stat.S_IMODE(old.st_mode))
+            try:
+                os.fchown(fd, old.st_uid, old.st_gid)
+            except OSError:
+                pass  # not allowed to give it away (not root): it stays ours
+        else:
+            os.fchmod(fd, 0o666 & ~_umask())
         os.replace(tmp, path)
+        if lock is not None:
+            lock.replaced_by(fd)
+            keep_fd = True
     except BaseException:
         try:
             os.unlink(tmp)
         except OSError:
             pass
         raise
+    finally:
+        if not keep_fd:
+            os.close(fd)

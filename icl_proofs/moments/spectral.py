@@ -204,10 +204,11 @@ def pointwise_minimise(expr: sp.Expr, g: sp.Symbol):
     return g_star, c0, ell_min, curv
 
 
-def matrix_function(f: sp.Expr, Lambda: sp.Matrix, extra: dict | None = None) -> sp.Matrix:
+def matrix_function(f: sp.Expr, Lambda: sp.Matrix, extra: dict | None = None, trace_only: bool = False):
     """f(Λ) for a rational function f of λ, exactly, for a rational matrix Λ (no eigenvalues).
 
     Coefficients of f may contain TrF / QF atoms (evaluated first, at the same Λ) and ``d``.
+    ``trace_only``: return tr f(Λ) (O(n²) from den(Λ)⁻¹ instead of an n×n product).
     """
     Lambda = sp.Matrix(Lambda)
     f = _eval_inner(sp.sympify(f), Lambda, extra)
@@ -224,7 +225,14 @@ def matrix_function(f: sp.Expr, Lambda: sp.Matrix, extra: dict | None = None) ->
             out += cf * power
         return out
 
-    return poly_at(num) * poly_at(den).inv()
+    from ..numeric.exact_linalg import rational_function_at
+
+    # FLINT: seconds, not minutes
+    fast = rational_function_at(sp.Poly(num, lam), sp.Poly(den, lam), Lambda, trace_only=trace_only)
+    if fast is not None:
+        return fast
+    F = poly_at(num) * poly_at(den).inv()
+    return F.trace() if trace_only else F
 
 
 def _eval_inner(expr: sp.Expr, Lambda: sp.Matrix, extra: dict | None, vectors: dict | None = None):
@@ -233,12 +241,12 @@ def _eval_inner(expr: sp.Expr, Lambda: sp.Matrix, extra: dict | None, vectors: d
     expr = expr.xreplace({(sp.Symbol(k) if isinstance(k, str) else k): v for k, v in extra.items()})
     sub = {}
     for atom in trf_atoms(expr):
-        F = matrix_function(atom.args[0], Lambda, extra)
         if isinstance(atom, QF):
+            F = matrix_function(atom.args[0], Lambda, extra)
             a = sp.Matrix(vectors[str(atom.args[1])])
             sub[atom] = (a.T * F * a)[0, 0]
         else:
-            sub[atom] = F.trace()
+            sub[atom] = matrix_function(atom.args[0], Lambda, extra, trace_only=True)
     return expr.xreplace(sub) if sub else expr
 
 

@@ -230,7 +230,11 @@ def substitute(expr: sp.Expr, env: dict, extra: dict | None = None) -> sp.Expr:
     rational matrices, or NumPy arrays.  No simplification is done here.
     """
     dim = next(iter(v for v in env.values() if hasattr(v, "shape"))).shape[0]
-    sub = {s: sp.sympify(eval_atom(s, env, dim)) for s in trace_atoms(expr)}
+    from ..numeric.exact_linalg import trace_atoms_exact
+
+    sub = trace_atoms_exact(trace_atoms(expr), env)  # rational matrices: FLINT products
+    if sub is None:
+        sub = {s: sp.sympify(eval_atom(s, env, dim)) for s in trace_atoms(expr)}
     sub[d] = sp.Integer(dim)
     if extra:
         sub.update({sp.Symbol(k) if isinstance(k, str) else k: v for k, v in extra.items()})

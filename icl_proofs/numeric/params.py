@@ -31,6 +31,12 @@ MAX_EXPONENT = 400
 MAX_DIGITS = 400
 #: longest accepted parameter text
 MAX_TEXT = 200_000
+#: most decimal digits in all the numbers of one configuration together (numerators and
+#: denominators of every matrix entry and number).  Exact work grows with the size of the input in
+#: bits, not only with its shape: the exact inverse of a 64×64 matrix of 10-digit rationals has
+#: entries of ~40 000 digits.  A 64×64 Hilbert matrix (~14 000 digits) is within the budget.  A
+#: claim may set a smaller budget (``Claim.max_exact_digits``).
+MAX_TOTAL_DIGITS = 16_000
 
 KINDS = ("int", "number", "spd", "matrix", "bool", "str")
 
@@ -258,6 +264,56 @@ def _check_matrix(M: sympy.ImmutableMatrix, kind: str, name: str) -> sympy.Immut
 # --------------------------------------------------------------------------- public API
 
 
+def number_digits(x) -> int:
+    """Decimal digits of an exact number (numerator plus denominator), or of all the entries of a
+    matrix: the measure of input size the exact-work budget uses."""
+    if isinstance(x, sympy.MatrixBase):
+        return sum(number_digits(v) for v in x)
+    if isinstance(x, sympy.Rational):
+        return len(str(abs(int(x.p)))) + (len(str(int(x.q))) if x.q != 1 else 0)
+    return 0
+
+
+def _check_number_bounds(v: sympy.Rational, name: str, param: Param | None) -> sympy.Rational:
+    """``minimum``/``maximum`` of a ``number`` parameter (inclusive), when the claim states them."""
+    if param is None:
+        return v
+    if param.minimum is not None and v < param.minimum:
+        raise _fail(name, f"must be >= {param.minimum}, got {v}")
+    if param.maximum is not None and v > param.maximum:
+        raise _fail(name, f"must be <= {param.maximum}, got {v}")
+    return v
+
+
+def check_exact_budget(claim: Claim, values: dict[str, Any]) -> None:
+    """Refuse, in one line, a configuration too large in digits for the claim's exact arithmetic."""
+    limit = getattr(claim, "max_exact_digits", None) or MAX_TOTAL_DIGITS
+    total = sum(number_digits(v) for v in values.values())
+    if total > limit:
+        raise UserInputError(
+            f"claim {claim.id}: the parameters hold {total} decimal digits, more than the {limit} its exact "
+            f"arithmetic handles in seconds (the exact results grow with the input's digits); round the "
+            f"entries to fewer digits (e.g. decimals like 0.1234): the output is an mpmath/float value "
+            f"at --dps digits anyway")
+
+
+def kernel_is_irreducible(K: sympy.MatrixBase) -> bool:
+    """Whether every state of a transition kernel reaches every other (its graph of positive
+    entries is strongly connected)."""
+    n = K.rows
+    for start in range(n):
+        seen, todo = {start}, [start]
+        while todo:
+            i = todo.pop()
+            for j in range(n):
+                if K[i, j] != 0 and j not in seen:
+                    seen.add(j)
+                    todo.append(j)
+        if len(seen) < n:
+            return False
+    return True
+
+
 def parse_value(text: str, kind: str, name: str, param: Param | None = None) -> Any:
     """Parse one user string of the given ``kind`` (see :class:`~icl_proofs.claims.base.Param`).
 
@@ -276,9 +332,14 @@ def parse_value(text: str, kind: str, name: str, param: Param | None = None) -> 
             raise _fail(name, f"expected an integer, got {_show(text.strip())}")
         return _check_int_bounds(sympy.Integer(v), name, param)
     if kind == "number":
-        return parse_number(text, name)
+        return _check_number_bounds(parse_number(text, name), name, param)
     if kind in ("spd", "matrix"):
-        return _check_matrix(_matrix_from_rows(_parse_matrix_text(text, name), name), kind, name)
+        M = _matrix_from_rows(_parse_matrix_text(text, name), name)
+        digits = number_digits(M)
+        if digits > MAX_TOTAL_DIGITS:  # before the exact SPD test, itself exact work on these digits
+            raise _fail(name, f"{digits} decimal digits in the entries, more than the {MAX_TOTAL_DIGITS} exact "
+                              "arithmetic handles in seconds; round the entries to fewer digits")
+        return _check_matrix(M, kind, name)
     if kind == "bool":
         t = text.strip().lower()
         if t in _TRUE:
@@ -320,7 +381,7 @@ def coerce_value(value: Any, param: Param, name: str | None = None) -> Any:
             raise _fail(name, f"expected an integer, got {value!r}")
         return _check_int_bounds(sympy.Integer(v), name, param)
     if kind == "number":
-        return _number_from_object(value, name)
+        return _check_number_bounds(_number_from_object(value, name), name, param)
     if kind in ("spd", "matrix"):
         return _check_matrix(_matrix_from_rows(value, name), kind, name)
     if kind == "bool":
@@ -373,6 +434,7 @@ def parse_params(claim: Claim, assignments: list[str] | tuple[str, ...]) -> dict
         raise UserInputError(
             f"claim {claim.id}: missing required parameter(s) {', '.join(missing)}; give {hint}"
         )
+    check_exact_budget(claim, values)  # before the claim's own checks, which may do exact work
     validate = getattr(claim, "validate", None)
     if callable(validate):
         replaced = validate(values)

@@ -107,6 +107,7 @@ class Hermite(Claim):
         "projection-monte-carlo": (Control.negative("E[σ²] negated", mutant="second_moment flip-sign"),),
     }
     paper = PAPER
+    dps_range = (2, H.MAX_DPS)  # the quadratures of moments.hermite are set up for at most MAX_DPS digits
     source = "Theorem 4.12 / Eq. of σ̂_p; Lemma D.1"
     title = "Hermite equivalent of an activation: σ̂_p = Σ_{i≤p} c_i He_i + c*_p z"
     statement = ("With c_i = E[σ(g)He_i(g)]/i! and (c*_p)² = E[σ(g)²] − Σ_{i≤p} i! c_i², "

@@ -15,7 +15,7 @@ from ...moments import markov
 from ...moments.markov_bruteforce import enumerate_system
 from ...numeric import lsa_optimum, markov_samplers
 from ...numeric import montecarlo as mc
-from ...numeric.params import _ldl_exact
+from ...numeric.params import _ldl_exact, kernel_is_irreducible, number_digits
 from ...numeric.realizability import realize_exact
 from ..base import OPTIONAL, Amendment, Check, Claim, Control, Param, UserInputError
 from ..checks import exact_equal, holds, hypothesis_sweep, inconclusive, mc_check, refuted, symbolic_zero
@@ -837,6 +837,10 @@ class Thm34(Ding25Claim):
 
 
 # ============================================================================================
+#: most digits (numerator + denominator) of p that the exact system handles in seconds, by d
+_P_DIGITS = {1: 400, 2: 400, 3: 60, 4: 12}
+
+
 @register
 class EnlargedMin(Ding25Claim):
     id = "ding25.enlarged-min"
@@ -870,6 +874,11 @@ class EnlargedMin(Ding25Claim):
         if S == 2 and values["alpha"] != 1 and K is None:
             raise UserInputError("parameter alpha: the binary prior of the paper is U(0,1) (alpha = 1); other "
                                  "alpha need states >= 3 or a fixed kernel")
+        # exact work grows with p's digits and steeply with d (d = 4, 400 digits: > 300 s)
+        limit = _P_DIGITS.get(int(values["d"]), _P_DIGITS[max(_P_DIGITS)])
+        if number_digits(values["p"]) > limit:
+            raise UserInputError(f"parameter p: {number_digits(values['p'])} digits, more than the {limit} the exact "
+                                 f"system at d = {int(values['d'])} handles in seconds; round p (e.g. 0.3333)")
         return values
 
     def _system(self, values):
@@ -892,7 +901,15 @@ class EnlargedMin(Ding25Claim):
         if d > 8:
             raise UserInputError(f"parameter d: eval computes the one-layer optimum for d ≤ 8, got {d}")
         H, h, Ey, how_h = self._system(values)
-        X = markov.solve(H, h)
+        try:
+            X = markov.solve(H, h)
+        except ZeroDivisionError:
+            K = values.get("kernel")
+            why = ("the kernel is reducible (some state never reaches another), so " if K is not None
+                   and not kernel_is_irreducible(K) else "")
+            raise UserInputError(f"the moment matrix H is singular at these parameters: {why}the features are "
+                                 "linearly dependent and X* = H⁻¹h is not unique; use a kernel whose transition "
+                                 "probabilities all lie strictly between 0 and 1") from None
         fX = markov.loss_at(markov.EnlargedSystem(d, H, H, h, Ey), 1, X)
         Xs = [sp.Rational(x.numerator, x.denominator) for x in X]
         real = realize_exact(Xs, d)

@@ -288,7 +288,7 @@ class TaskShift(_ShiftClaim):
     statement_latex = (r"For test tasks $w\sim N(\mu,\Psi)$ with noise $s^2$, the error tends to $s^2$ "
                        r"as $N,M\to\infty$ (task shift is tolerated).")
     params = (P_LAMBDA, P_N, P_M, Param("Psi", "spd", "covariance Ψ of the test tasks w"),
-              Param("s2", "number", "label-noise variance s² ≥ 0", default="0"))
+              Param("s2", "number", "label-noise variance s² ≥ 0", default="0", minimum=0))
 
     def derive(self):
         return {"E(yhat-y)^2 (P = trained preconditioner)": D.shifts()["task"]}
