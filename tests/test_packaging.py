@@ -62,7 +62,7 @@ def test_wheel_installed_non_editable_has_every_figure(tmp_path):
     wheel = next(dist.glob("icl_proofs-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
     for fig in ("fig1.png", "fig2.png", "fig3.png", "dd25_figures.json"):
-        assert f"icl_proofs/assets/dd25_figures/{fig}" in names, fig
+        assert f"icl_proofs/claims/dd25/committed_figures/{fig}" in names, fig
     assert any(n.endswith(".dist-info/LICENSE") or "/licenses/LICENSE" in n for n in names), names[-10:]
 
     env_dir = tmp_path / "venv"

@@ -320,6 +320,12 @@ class Claim:
         may return a replacement dict (e.g. derived defaults).  Default: nothing to check."""
         return None
 
+    def figures(self, out_dir, seed: int = 0, progress: Callable[[str], None] = lambda msg: None) -> list:
+        """Figures of this claim for the report: a list of :class:`~icl_proofs.claims.figures.Figure`
+        whose PNGs are written into ``out_dir`` (default: none).  The report asks every claim, so a
+        new paper's figures need no change to the export layer."""
+        return []
+
     def amendments(self) -> list[Amendment]:
         """Corrected statements that hold where the claim is refuted as printed (run by ``verify``
         when the claim is refuted; each has checks of its own)."""

@@ -21,18 +21,7 @@ from typing import Any, Callable, Iterable
 
 from . import latex as _latex
 
-__all__ = ["build_report", "DD25_FIGURES"]
-
-def dd25_figures():
-    """The committed dd25 figures: package data (``icl_proofs/assets/dd25_figures``), so an installed
-    wheel has them as well as a checkout."""
-    from importlib.resources import files
-
-    return files("icl_proofs.assets") / "dd25_figures"
-
-
-#: kept for callers that read the folder directly (a checkout or an unzipped install)
-DD25_FIGURES = Path(str(dd25_figures()))
+__all__ = ["build_report"]
 
 _STATUS_COLOUR = {"holds": "#1a7f37", "refuted": "#cf222e", "inconclusive": "#9a6700"}
 
@@ -161,48 +150,16 @@ def _data_uri(png: Path) -> str:
     return "data:image/png;base64," + base64.b64encode(png.read_bytes()).decode("ascii")
 
 
-def _figures(claim_ids: set[str], fig_dir: Path, seed: int, progress: Callable[[str], None]) -> dict:
-    """Figures per claim id: list of {"png": Path, "caption": str, "data": ...}."""
-    from . import plots
-
-    figs: dict[str, list[dict]] = {}
+def _figures(claims, fig_dir: Path, seed: int, progress: Callable[[str], None]) -> dict:
+    """Figures per claim id, as each claim draws them (:meth:`Claim.figures`): lists of
+    {"png": Path, "caption": str, "data": ...}."""
     fig_dir.mkdir(parents=True, exist_ok=True)
-    _committed_dd25(claim_ids, fig_dir, figs)  # PNGs in the package: no matplotlib needed
-    if not plots.available():
-        if claim_ids & {"zfb23.risk", "zfb23.gradient-flow"}:
-            progress("report: matplotlib missing, no zfb23 figures (pip install 'icl-proofs[plots]')")
-        return figs
-    if "zfb23.risk" in claim_ids:
-        progress("report: zfb23 derived risk vs Monte Carlo across N ...")
-        data = plots.zfb23_risk_vs_n(fig_dir / "zfb23_risk_vs_N.png", seed=seed)
-        figs.setdefault("zfb23.risk", []).append({"png": Path(data["figure"]), "caption": data["caption"],
-                                                  "data": data})
-    if "zfb23.gradient-flow" in claim_ids:
-        progress("report: zfb23 gradient-flow trajectories ...")
-        data = plots.zfb23_gradient_flow(fig_dir / "zfb23_gradient_flow.png", seed=seed)
-        figs.setdefault("zfb23.gradient-flow", []).append({"png": Path(data["figure"]), "caption": data["caption"],
-                                                           "data": data})
+    figs: dict[str, list[dict]] = {}
+    for claim in claims:
+        drawn = claim.figures(fig_dir, seed=seed, progress=progress)
+        if drawn:
+            figs[claim.id] = [{"png": Path(f.png), "caption": f.caption, "data": f.data} for f in drawn]
     return figs
-
-
-def _committed_dd25(claim_ids: set[str], fig_dir: Path, figs: dict) -> None:
-    owner = {"fig1": "dd25.thm-4.12", "fig2": "dd25.data-mixing", "fig3": "dd25.feature-learning"}
-    if not claim_ids & set(owner.values()):
-        return
-    folder = dd25_figures()
-    meta_file = folder / "dd25_figures.json"
-    if not meta_file.is_file():
-        return
-    info = json.loads(meta_file.read_text(encoding="utf-8"))
-    for fig, meta in info.get("figures", {}).items():
-        png = folder / f"{fig}.png"
-        claim = owner.get(fig)
-        if claim in claim_ids and png.is_file():
-            dst = fig_dir / f"dd25_{fig}.png"
-            dst.write_bytes(png.read_bytes())
-            caption = (f"dd25 {meta.get('paper', fig)} reproduced "
-                       f"(verification/dd25_figures.py, committed run): {meta.get('caption', '')}")
-            figs.setdefault(claim, []).append({"png": dst, "caption": caption, "data": None})
 
 
 def _check_rows(checks: list[dict]) -> str:
@@ -341,7 +298,7 @@ def build_report(
     out.mkdir(parents=True, exist_ok=True)
     meta = dict(meta or {})
     meta.setdefault("generated", _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))
-    figs = _figures({c.id for c in claims if c.id in by_id}, out / "figures", seed, progress) if figures else {}
+    figs = _figures([c for c in claims if c.id in by_id], out / "figures", seed, progress) if figures else {}
     html_path = out / "report.html"
     html_path.write_text(_html(claims, by_id, figs, meta, title), encoding="utf-8")
     tex = _tex(claims, by_id, figs, meta, title)

@@ -304,6 +304,11 @@ class Lemma411(DD25SimClaim):
 @register
 class Thm412(DD25SimClaim):
     id = "dd25.thm-4.12"
+
+    def figures(self, out_dir, seed=0, progress=lambda msg: None):
+        from .figures import committed
+
+        return committed("fig1", out_dir)
     source = "Theorem 4.12"
     title = "The MLP transformer and the equivalent polynomial model have the same ICL error"
     statement = ("E_MLP - E_eq -> 0 as d, l, n, k -> infinity (l/d, n/d^2, k/n fixed), where the equivalent "
@@ -558,6 +563,11 @@ class MLPvsLinear(DD25SimClaim):
 @register
 class DataMixing(DD25SimClaim):
     id = "dd25.data-mixing"
+
+    def figures(self, out_dir, seed=0, progress=lambda msg: None):
+        from .figures import committed
+
+        return committed("fig2", out_dir)
     source = "Sec. 5, Fig. 2 (claim 5 of the notes)"
     title = "High-quality sources lower the uniform-mixture ICL error as their share grows"
     statement = ("Raising the training share rho of a source with a structured input covariance, a structured "
@@ -601,6 +611,11 @@ class DataMixing(DD25SimClaim):
 @register
 class FeatureLearning(DD25SimClaim):
     id = "dd25.feature-learning"
+
+    def figures(self, out_dir, seed=0, progress=lambda msg: None):
+        from .figures import committed
+
+        return committed("fig3", out_dir)
     source = "Sec. 5, Fig. 3a-b (claim 6 of the notes)"
     title = "Feature learning (larger step η) helps only when the task covariance has a spike"
     statement = "Larger eta lowers the ICL error with a task-covariance spike, but not with an input-covariance spike alone."

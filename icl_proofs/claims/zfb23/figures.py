@@ -1,35 +1,20 @@
-"""Figures for the report, each computed here from the package's own derivations and simulators.
+"""The zfb23 figures, computed from the paper's own derivations and simulators.
 
-* :func:`zfb23_risk_vs_n` — the derived prediction error of the trained LSA (``zfb23.risk``,
-  evaluated through the claim's own ``quantities``) against Monte-Carlo estimates with 95 %
-  confidence bands, across the prompt length N.
+* :func:`zfb23_risk_vs_n` — the derived prediction error of the trained LSA (``Risk``, evaluated
+  through the claim's own ``quantities``) against Monte-Carlo estimates with 95 % confidence bands,
+  across the prompt length N.
 * :func:`zfb23_gradient_flow` — gradient-flow trajectories from the paper's initialisation
   (Assumption 3.3) and their distance to the limit W_* of Theorem 4.1.
 
-Each returns the plotted numbers (for the report's tables and JSON) and writes a PNG.  Matplotlib
-is imported here only, with the Agg backend (no display needed).
+Each returns the plotted numbers (for the report's tables and JSON) and writes a PNG.
 """
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["zfb23_risk_vs_n", "zfb23_gradient_flow", "available"]
+from ..figures import pyplot as _pyplot
 
-
-def available() -> bool:
-    """Whether matplotlib is installed (``pip install 'icl-proofs[plots]'``)."""
-    import importlib.util
-
-    return importlib.util.find_spec("matplotlib") is not None
-
-
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+__all__ = ["zfb23_risk_vs_n", "zfb23_gradient_flow"]
 
 
 def zfb23_risk_vs_n(path, Lambda=((1, 0, 0), (0, 2, 0), (0, 0, 3)), Ns=(2, 4, 8, 16, 32, 64), M: int | None = None,
@@ -39,11 +24,11 @@ def zfb23_risk_vs_n(path, Lambda=((1, 0, 0), (0, 2, 0), (0, 0, 3)), Ns=(2, 4, 8,
     import sympy
     from scipy.stats import norm
 
-    from ..claims import registry
-    from ..numeric import montecarlo as mc
-    from ..numeric import samplers
+    from ...numeric import montecarlo as mc
+    from ...numeric import samplers
+    from .risk_claims import Risk
 
-    claim = registry.get("zfb23.risk")
+    claim = Risk()
     Lam_q = sympy.Matrix(Lambda)
     Lam = np.array(Lam_q.tolist(), dtype=float)
     d = Lam.shape[0]
@@ -62,7 +47,7 @@ def zfb23_risk_vs_n(path, Lambda=((1, 0, 0), (0, 2, 0), (0, 0, 3)), Ns=(2, 4, 8,
     mean = np.array([r["mc_mean"] for r in rows])
     derived = np.array([r["derived"] for r in rows])
     half = z * np.array([r["mc_se"] for r in rows])
-    ax.plot(n_arr, derived, "-", color="tab:blue", label="derived (zfb23.risk)")
+    ax.plot(n_arr, derived, "-", color="tab:blue", label="derived (Theorem 4.2)")
     ax.errorbar(n_arr, mean, yerr=half, fmt="o", color="tab:orange", ms=3, capsize=3,
                 label=f"Monte Carlo ± {int(level * 100)} % CI")
     ax.set_xscale("log", base=2)
@@ -94,7 +79,7 @@ def zfb23_gradient_flow(path, Lambda=((1, 0, 0), (0, 2, 0), (0, 0, 3)), N: int =
                         seed: int = 0, t_max: float = 400.0) -> dict:
     """Gradient flow of the reduced zfb23 loss from Assumption 3.3 initialisations: distance of
     (U, u) to the Theorem 4.1 limit and loss gap, against time."""
-    from ..numeric import gradflow as gf
+    from ...numeric import gradflow as gf
 
     Lam = np.array(Lambda, dtype=float)
     d = Lam.shape[0]
