@@ -42,9 +42,9 @@ CHILD_FLAG = "--child"
 def _child(d: int, dtype: str) -> dict:
     import numpy as np
 
-    from icl_proofs.models import dd25_data as data
-    from icl_proofs.models import dd25_mlp as mlp
-    from icl_proofs.numeric import dd25_sim as sim
+    from icl_proofs.claims.dd25 import data
+    from icl_proofs.claims.dd25 import mlp
+    from icl_proofs.claims.dd25 import sim
 
     cfg = sim.fig2_config(d, "task", 0.5, p=5, dtype=dtype)
     t = time.perf_counter()

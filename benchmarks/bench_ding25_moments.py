@@ -24,7 +24,7 @@ def main(argv=None):
     ap.add_argument("--n", type=int, default=100)
     ap.add_argument("--json", default=None)
     args = ap.parse_args(argv)
-    from icl_proofs.models.markov_lsa import m_of
+    from icl_proofs.claims.ding25.markov_lsa import m_of
     from icl_proofs.moments import markov
     from icl_proofs.moments.markov_bruteforce import enumerate_system
 

@@ -20,9 +20,9 @@ import time
 import numpy as np
 import sympy
 
-from icl_proofs.models.markov_lsa import m_of, phi
-from icl_proofs.numeric.bilinear import random_instance, separable_bruteforce
-from icl_proofs.numeric.realizability import phi_fast, realize_exact, realize_float
+from icl_proofs.claims.ding25.markov_lsa import m_of, phi
+from icl_proofs.claims.ding25.bilinear import random_instance, separable_bruteforce
+from icl_proofs.claims.ding25.realizability import phi_fast, realize_exact, realize_float
 
 
 def _time(fn, repeat: int) -> float:

@@ -24,7 +24,7 @@ import numpy as np
 
 from icl_proofs.models import lsa
 from icl_proofs.numeric import montecarlo as mc
-from icl_proofs.numeric import samplers
+from icl_proofs.models import samplers
 
 
 def exact_error(Lam: np.ndarray, M: int) -> float:

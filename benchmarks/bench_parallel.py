@@ -42,7 +42,7 @@ import numpy as np
 
 from bench_montecarlo import exact_error  # this folder is on sys.path when run as a script
 from icl_proofs.numeric import montecarlo as mc
-from icl_proofs.numeric import samplers
+from icl_proofs.models import samplers
 from icl_proofs.parallel import cpu_count, executors, shutdown_all, using
 
 HERE = os.path.dirname(os.path.abspath(__file__))

@@ -197,7 +197,7 @@ def _execution(workers, scheduler, backend):
 
 
 def _seconds(t: float) -> str:
-    from .export.numbers import seconds
+    from .numeric.formatting import seconds
 
     return seconds(t)
 
@@ -339,7 +339,7 @@ def eval_cmd(claim_id: str, params: tuple[str, ...], dps: int, as_json: bool, wo
              backend) -> None:
     """Evaluate a claim's closed-form quantities at one configuration."""
     from .export.jsonout import encode_params, encode_quantities
-    from .numeric.params import parse_params
+    from .claims.params import parse_params
 
     claim = registry.get(claim_id)
     _check_dps([claim], dps)

@@ -15,7 +15,7 @@ import pytest
 
 from icl_proofs.claims.base import UserInputError
 from icl_proofs.numeric.montecarlo import Estimate, RunningMoments, estimate, z_check, z_check_diff
-from icl_proofs.numeric.samplers import ConditionalSampler, conditional_sampler
+from icl_proofs.models.samplers import ConditionalSampler, conditional_sampler
 from icl_proofs.parallel import backends
 from icl_proofs.parallel.backends import BackendError, resolve
 

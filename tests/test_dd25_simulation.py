@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from icl_proofs.claims.base import CheckContext, Status, UserInputError
-from icl_proofs.models import dd25_data as data
-from icl_proofs.models import dd25_mlp as mlp
-from icl_proofs.numeric import dd25_sim as sim
+from icl_proofs.claims.dd25 import data
+from icl_proofs.claims.dd25 import mlp
+from icl_proofs.claims.dd25 import sim
 from icl_proofs.numeric import montecarlo as mc
 from icl_proofs.numeric import trends
 

@@ -7,12 +7,8 @@ import numpy as np
 import pytest
 
 from icl_proofs.claims.base import UserInputError
-from icl_proofs.models.markov_lsa import m_of, phi
-from icl_proofs.numeric.bilinear import (backward_map, bilinear_program_value, c9_instance, check_separation,
-                                         forward_map, is_problem_c9_instance, known_instances,
-                                         linearly_separable, literal_counterexample, random_instance,
-                                         reduce_separability, separable_bruteforce,
-                                         solve_bilinear_alternating, xor_instance)
+from icl_proofs.claims.ding25.markov_lsa import m_of, phi
+from icl_proofs.claims.ding25.bilinear import backward_map, bilinear_program_value, c9_instance, check_separation, forward_map, is_problem_c9_instance, known_instances, linearly_separable, literal_counterexample, random_instance, reduce_separability, separable_bruteforce, solve_bilinear_alternating, xor_instance
 
 RANDOM = [random_instance(mp, kp, 2, seed, radius=2) for seed in range(4) for (mp, kp) in ((2, 2), (3, 3))]
 

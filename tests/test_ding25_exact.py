@@ -15,7 +15,7 @@ import sympy as sp
 
 from icl_proofs.moments import markov as M
 from icl_proofs.moments.markov_bruteforce import enumerate_system
-from icl_proofs.numeric import lsa_optimum as L
+from icl_proofs.claims.ding25 import lsa_optimum as L
 
 INITS = {"iid 1/3": M.iid_init(F(1, 3)), "iid 3/4": M.iid_init(F(3, 4)),
          "conditional": M.conditional_init(F(1, 3), F(1, 4), F(2, 5)),

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from icl_proofs.claims.base import UserInputError
-from icl_proofs.models.markov_lsa import features
+from icl_proofs.claims.ding25.markov_lsa import features
 from icl_proofs.moments import markov
 from icl_proofs.moments.markov_bruteforce import enumerate_system
-from icl_proofs.numeric import markov_samplers as ms
+from icl_proofs.claims.ding25 import samplers as ms
 from icl_proofs.numeric import montecarlo as mc
 
 CASES = [

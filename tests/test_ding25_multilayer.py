@@ -1,4 +1,4 @@
-"""ding25 multilayer LSA (icl_proofs.models.markov_multilayer): gradients, forward pass, training."""
+"""ding25 multilayer LSA (icl_proofs.claims.ding25.multilayer): gradients, forward pass, training."""
 from __future__ import annotations
 
 from fractions import Fraction
@@ -8,9 +8,9 @@ import pytest
 
 from icl_proofs.claims.base import UserInputError
 from icl_proofs.claims.ding25 import experiments as E
-from icl_proofs.models import markov_lsa
-from icl_proofs.models import markov_multilayer as mm
-from icl_proofs.numeric.markov_samplers import sample_prompts
+from icl_proofs.claims.ding25 import markov_lsa
+from icl_proofs.claims.ding25 import multilayer as mm
+from icl_proofs.claims.ding25.samplers import sample_prompts
 
 
 def _fd(f, params: dict, h: float = 1e-6) -> dict:

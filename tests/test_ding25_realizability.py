@@ -10,9 +10,8 @@ import sympy
 from hypothesis import example, given, settings, strategies as st
 
 from icl_proofs.claims.base import UserInputError
-from icl_proofs.models.markov_lsa import blocks_to_sym, m_of, phi
-from icl_proofs.numeric.realizability import (phi_fast, projection_distance, realize_exact, realize_float,
-                                              sym_blocks, x_from_sym)
+from icl_proofs.claims.ding25.markov_lsa import blocks_to_sym, m_of, phi
+from icl_proofs.claims.ding25.realizability import phi_fast, projection_distance, realize_exact, realize_float, sym_blocks, x_from_sym
 
 
 def _q(rnd: random.Random, lo: int = -6, hi: int = 6):

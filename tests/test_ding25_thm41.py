@@ -9,7 +9,7 @@ import pytest
 
 from icl_proofs.claims.base import UserInputError
 from icl_proofs.claims.ding25 import thm41 as T
-from icl_proofs.models import markov_multilayer as mm
+from icl_proofs.claims.ding25 import multilayer as mm
 
 
 def _has_last_input(inst, value) -> bool:

@@ -40,7 +40,7 @@ def _run(claim_id, name, ctx=CTX):
 def test_c9_is_not_refuted_when_the_solver_fails(monkeypatch):
     """Old: ``c9-polynomial-time`` returned refuted ("solver missed a preimage") whatever happened.
     Now a solver whose decisions are not confirmed gives no verdict on Theorem 3.5."""
-    from icl_proofs.numeric import realizability
+    from icl_proofs.claims.ding25 import realizability
 
     monkeypatch.setattr(realizability, "realize_exact",
                         lambda X, d, **kw: realizability.Realization(False, certificate={"reason": "broken"}))
@@ -51,7 +51,7 @@ def test_c9_refutation_rests_on_independently_confirmed_decisions():
     """Both answers occur and each is confirmed: preimages reproduce X, non-realizable X have a
     Groebner basis {1} (no complex solution)."""
     from icl_proofs.claims.ding25.hardness import _groebner_says_no_solution
-    from icl_proofs.numeric.realizability import realize_exact
+    from icl_proofs.claims.ding25.realizability import realize_exact
 
     r = _run("ding25.thm-3.5", "c9-polynomial-time")
     assert r.status is Status.REFUTED
@@ -66,7 +66,7 @@ def test_repaired_reduction_is_tested_not_round_tripped(monkeypatch):
     """Old: ``reduction-repaired`` inserted the separating w's into (b, A) and read them back, so a
     reduction missing a whole constraint group still held.  Now feasibility of the reduced system is
     decided from its data alone (LP per complementarity branch) against LP enumeration."""
-    from icl_proofs.numeric import bilinear
+    from icl_proofs.claims.ding25 import bilinear
 
     original = bilinear.reduce_separability
 
@@ -83,7 +83,7 @@ def test_repaired_reduction_is_tested_not_round_tripped(monkeypatch):
 
 
 def test_complementarity_decision_matches_known_answers():
-    from icl_proofs.numeric import bilinear
+    from icl_proofs.claims.ding25 import bilinear
 
     for name, Ap, B, separable in bilinear.known_instances():
         dec = bilinear.decide_reduced_by_complementarity(bilinear.reduce_separability(Ap, B))
@@ -112,7 +112,7 @@ def test_lsa_gap_fails_when_the_exact_one_layer_minimum_is_wrong(monkeypatch):
     """Old: ``lsa-gap`` compared a numeric one-layer minimum with min f~ (convexity guarantees >=), so
     nothing but a convexity failure could refute it.  Now the exact-algebra minimum must agree with
     BFGS over (b, a) and the gap must vanish exactly where X* is realizable."""
-    from icl_proofs.numeric import lsa_optimum
+    from icl_proofs.claims.ding25 import lsa_optimum
 
     assert _run("ding25.enlarged-min", "lsa-gap").status is Status.HOLDS
     real = lsa_optimum.one_layer_min_d1

@@ -231,7 +231,7 @@ def test_reducible_kernel_explained_in_one_line(runner):
 
 
 def test_kernel_irreducibility():
-    from icl_proofs.numeric.params import kernel_is_irreducible
+    from icl_proofs.claims.params import kernel_is_irreducible
 
     assert not kernel_is_irreducible(sp.Matrix([[1, 0], [0, 1]]))
     assert not kernel_is_irreducible(sp.Matrix([[1, 0], [sp.Rational(1, 2), sp.Rational(1, 2)]]))

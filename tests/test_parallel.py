@@ -14,7 +14,7 @@ from scipy import stats
 
 from icl_proofs.claims.base import UserInputError
 from icl_proofs.numeric import montecarlo as mc
-from icl_proofs.numeric import samplers
+from icl_proofs.models import samplers
 from icl_proofs.parallel import (
     Execution,
     SchedulerError,
@@ -284,7 +284,7 @@ def test_dask_local_cluster_gives_the_local_numbers(cluster, make):
 
 
 def test_dask_dd25_simulation_matches_local(cluster):
-    from icl_proofs.numeric import dd25_sim
+    from icl_proofs.claims.dd25 import sim as dd25_sim
 
     cfg = dd25_sim.fig2_config(8, "task")
     with using(workers=1):

@@ -8,7 +8,7 @@ import sympy
 from sympy import Integer, Rational
 
 from icl_proofs.claims.base import Claim, Param, UserInputError
-from icl_proofs.numeric.params import MAX_DIM, parse_number, parse_params, parse_value
+from icl_proofs.claims.params import MAX_DIM, parse_number, parse_params, parse_value
 
 R = Rational
 
@@ -221,7 +221,7 @@ def test_no_eval_of_user_text(monkeypatch):
 
 def test_spd_exact_fallback_near_singular(monkeypatch):
     # 1 ± 1e-398 on the diagonal: beyond the interval stage's precision, so the exact elimination decides
-    from icl_proofs.numeric import params as P
+    from icl_proofs.claims import params as P
 
     calls = []
     exact = P._ldl_exact
@@ -238,7 +238,7 @@ def test_interval_and_exact_pd_agree():
     import random
     from fractions import Fraction
 
-    from icl_proofs.numeric.params import _ldl_exact, _ldl_interval
+    from icl_proofs.claims.params import _ldl_exact, _ldl_interval
 
     rng = random.Random(5)
     for _ in range(150):

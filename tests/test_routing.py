@@ -183,7 +183,7 @@ def test_large_job_moves_to_a_warm_pool_with_the_same_numbers(tmp_path, sleeping
 
 def test_dd25_runs_are_routed_with_the_same_numbers():
     """The other user of the engine: dd25 simulation runs (a task each), routed vs in process."""
-    from icl_proofs.numeric import dd25_sim
+    from icl_proofs.claims.dd25 import sim as dd25_sim
 
     cfg = dd25_sim.fig2_config(8, "task")
     with using(workers=1):

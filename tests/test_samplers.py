@@ -4,14 +4,9 @@ import numpy as np
 import pytest
 
 from icl_proofs.models.lsa import LSAParams
-from icl_proofs.numeric import samplers
+from icl_proofs.models import samplers
 from icl_proofs.numeric.montecarlo import estimate, threshold, z_check, z_check_diff
-from icl_proofs.numeric.samplers import (
-    conditional_prediction_error_samples,
-    conditional_sampler,
-    naive_prediction_error_samples,
-    sample_empirical_cov,
-)
+from icl_proofs.models.samplers import conditional_prediction_error_samples, conditional_sampler, naive_prediction_error_samples, sample_empirical_cov
 
 ALPHA = 1e-3
 

@@ -41,7 +41,7 @@ def test_monte_carlo_evidence_gives_the_se_to_two_significant_figures():
 
 
 def test_durations_never_read_zero():
-    from icl_proofs.export.numbers import seconds
+    from icl_proofs.numeric.formatting import seconds
 
     assert seconds(0.0) == "< 0.1 s" and seconds(0.04) == "< 0.1 s" and seconds(3.21) == "3.2 s"
 

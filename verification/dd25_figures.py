@@ -11,7 +11,7 @@ in the plots are those 95 % intervals.  Every point uses the same ``--seed`` (co
 across a sweep, so neighbouring points differ mainly by the swept parameter); the numbers are a
 deterministic function of the options up to BLAS rounding.
 
-Panels (the simulation is :mod:`icl_proofs.numeric.dd25_sim`; its conventions are documented there):
+Panels (the simulation is :mod:`icl_proofs.claims.dd25.sim`; its conventions are documented there):
 
 * Fig. 1 — S = 2, ρ = ½, Σ_ξ,1 = I + d² γγᵀ (``fig2_config(d, "task", 0.5, p=4)``), ReLU targets,
   Δ = 0.01: error vs n (k = d²/2), vs ℓ (n = k = d²/2), vs k (n = d²/2); linear, MLP and equivalent
@@ -59,7 +59,7 @@ import numpy as np
 
 from icl_proofs import parallel
 from icl_proofs.claims.base import UserInputError
-from icl_proofs.numeric import dd25_sim as sim
+from icl_proofs.claims.dd25 import sim
 
 MATPLOTLIB_MISSING = "matplotlib is needed for the figures: pip install -e '.[plots]'"
 FIGURES = ("fig1", "fig2", "fig3")

@@ -16,7 +16,7 @@ from icl_proofs.claims.base import Control
 from icl_proofs.claims.checks import mc_check
 from icl_proofs.moments.wick import expect, gaussian, sample_cov
 from icl_proofs.numeric import montecarlo as mc
-from icl_proofs.numeric import samplers
+from icl_proofs.models import samplers
 from icl_proofs.numeric.precision import to_mpf
 
 N, c = sp.symbols("N c", positive=True)

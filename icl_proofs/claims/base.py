@@ -2,7 +2,7 @@
 
 A claim bundles a published statement with
 
-* its **parameters** (validated by :mod:`icl_proofs.numeric.params`),
+* its **parameters** (validated by :mod:`icl_proofs.claims.params`),
 * its **derivation** (symbolic, from the data model, cached),
 * its **quantities** (closed-form numbers at one configuration, via mpmath),
 * its **checks** (independent routes that confirm or refute the derivation and the paper's statement),
@@ -16,6 +16,7 @@ import dataclasses
 import enum
 from typing import Any, Callable
 
+from ..errors import UserInputError  # noqa: F401  (re-exported)
 from ..cache import derivation  # noqa: F401  (re-exported: claim modules mark their derivations)
 
 
@@ -25,8 +26,6 @@ class Status(str, enum.Enum):
     INCONCLUSIVE = "inconclusive"
 
 
-class UserInputError(ValueError):
-    """Bad input from a user: reported as one line, never as a traceback."""
 
 
 @dataclasses.dataclass
@@ -280,7 +279,7 @@ class Param:
                              f"(known: {', '.join(PARAM_KINDS)})")
 
 
-#: the kinds a :class:`Param` may have (parsed by :mod:`icl_proofs.numeric.params`)
+#: the kinds a :class:`Param` may have (parsed by :mod:`icl_proofs.claims.params`)
 PARAM_KINDS = ("int", "number", "spd", "matrix", "bool", "str")
 
 

@@ -155,7 +155,7 @@ def mc_check(name: str, est: mc.Estimate, exact: float, alpha: float, params: di
     """
     z, thr, ok = mc.z_check(est, exact, alpha)
     res = resolution(est.se, exact, alpha)
-    from ..export.numbers import estimate
+    from ..numeric.formatting import estimate
 
     ev = (f"{what}: MC {estimate(est.mean, est.se)} (n={est.n}) vs exact {exact:.6g}; "
           f"z = {z:+.2f}, |z| ≤ {thr:.2f} at α = {alpha:g}; {resolution_text(res)}")

@@ -16,7 +16,7 @@ here edits printed strings.
 >>> from icl_proofs.export.notation import auto_symbol, for_claim
 >>> auto_symbol("Sigma_hat"), auto_symbol("u21"), auto_symbol("Lambda_q"), auto_symbol("yhat")
 ('\\\\hat{\\\\Sigma}', 'u_{21}', '\\\\Lambda_{q}', '\\\\hat{y}')
->>> for_claim("zfb23.risk").label("E(yhat-y)^2, w~N(0,I)").lhs
+>>> for_claim("zfb23").label("E(yhat-y)^2, w~N(0,I)").lhs
 '\\\\mathbb{E}(\\\\hat y - y_q)^2'
 """
 from __future__ import annotations
@@ -275,7 +275,7 @@ def for_claim(claim_or_id) -> Notation:
 
 
 def hermite_label(key: str) -> Label | None:
-    """dd25.hermite keys: ``c_3 (relu)`` -> "Hermite coefficient $c_3$ (ReLU)"."""
+    """Keys of Hermite coefficients: ``c_3 (relu)`` -> "Hermite coefficient $c_3$ (ReLU)"."""
     m = re.fullmatch(r"c_(\d+) \((\w+)\)", key)
     if m:
         return Label(f"Hermite coefficient ({_activation(m.group(2))})", f"c_{{{m.group(1)}}}")

@@ -4,8 +4,8 @@
 :func:`derivation` wraps one claim's derived quantities so that a notebook cell ending in
 ``derivation(claim)`` shows every formula in the paper's notation.
 
->>> from icl_proofs.claims.registry import get
->>> d = derivation(get("zfb23.global-min"))
+>>> from icl_proofs.claims.registry import all_claims
+>>> d = derivation(next(c for c in all_claims() if "L(V)" in c.derive()))  # zfb23's global minimum
 >>> "\\\\operatorname{tr}(\\\\Lambda^{2} V)" in d._repr_latex_()
 True
 >>> "<math" in d._repr_html_()

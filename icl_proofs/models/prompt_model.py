@@ -8,7 +8,7 @@ A claim states its setting once, as a :class:`PromptModel`, and gets from it
   number is given);
 * :meth:`PromptModel.exact_error` — that expression evaluated exactly at concrete rational matrices;
 * :meth:`PromptModel.sampler` — a vectorised Monte-Carlo sampler ``sampler(rng, k)`` of the squared
-  error (:mod:`icl_proofs.numeric.samplers`), a route independent of the derivation;
+  error (:mod:`icl_proofs.models.samplers`), a route independent of the derivation;
 * :meth:`PromptModel.ols_error` — the OLS baseline on the same test prompt, from the inverse-Wishart
   moments (:mod:`icl_proofs.moments.inverse_wishart`), where that module covers the model.
 
@@ -212,10 +212,10 @@ class PromptModel:
         ``method="conditional"``: the Rao-Blackwellised estimator (samples only Σ̂, error given Σ̂ in
         closed form; same mean, far smaller variance).  ``method="naive"``: whole prompts simulated
         and the LSA forward pass run (a pool is sampled by drawing a task index per prompt).
-        The arguments passed to :mod:`icl_proofs.numeric.samplers` are the defaults (``None``)
+        The arguments passed to :mod:`icl_proofs.models.samplers` are the defaults (``None``)
         wherever the model uses the default law, so the random stream is that of a direct call.
         """
-        from ..numeric import samplers
+        from . import samplers
 
         n_m = sp.sympify(self.M)
         if not n_m.is_number:
@@ -232,7 +232,7 @@ class PromptModel:
         raise ValueError(f"method must be 'conditional' or 'naive', got {method!r}")
 
     def _naive_sampler(self, P, cov, m, kwargs):
-        from ..numeric import samplers
+        from . import samplers
         from . import lsa
 
         params = lsa.LSAParams.reduced(P)
@@ -290,7 +290,7 @@ def _to_np(A) -> np.ndarray:
 
 def _pool_samples(rng, k, params, cov, m, pool, kwargs):
     """Naive simulation with the task drawn uniformly from the pool's columns, per prompt."""
-    from ..numeric import samplers
+    from . import samplers
 
     kw = {key: v for key, v in kwargs.items() if key not in ("w_mean", "w_cov")}
     idx = rng.integers(0, pool.shape[1], size=k)

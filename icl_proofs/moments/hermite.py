@@ -63,7 +63,7 @@ import sympy as sp
 from mpmath import mp
 from mpmath.calculus.quadrature import TanhSinh
 
-from ..claims.base import UserInputError
+from ..errors import UserInputError
 from ..numeric.precision import to_mpf
 
 __all__ = [

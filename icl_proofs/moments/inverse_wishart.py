@@ -63,7 +63,7 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
-from ..claims.base import UserInputError
+from ..errors import UserInputError
 
 __all__ = [
     "Moment", "Coefficients", "derive_coefficients",

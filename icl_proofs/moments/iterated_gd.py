@@ -58,7 +58,7 @@ from typing import Sequence
 import numpy as np
 import sympy as sp
 
-from ..claims.base import UserInputError
+from ..errors import UserInputError
 from . import wick
 from .inverse_wishart import N_sym, d_sym
 from .traces import IDENTITY, letters_in

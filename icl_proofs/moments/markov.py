@@ -42,7 +42,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ..models.markov_lsa import m_of, pairs
+from .symmetric_index import m_of, pairs
 
 __all__ = ["EnlargedSystem", "enlarged_system", "chain_prob", "rational_rule", "gauss_rule",
            "iid_init", "conditional_init", "solve", "loss_at", "MAX_EXACT_D"]

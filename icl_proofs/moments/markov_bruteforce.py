@@ -18,8 +18,8 @@ from fractions import Fraction
 
 import numpy as np
 
-from ..claims.base import UserInputError
-from ..models.markov_lsa import pairs
+from ..errors import UserInputError
+from .symmetric_index import pairs
 
 __all__ = ["enumerate_system", "BruteForceSystem", "MAX_CONFIGS"]
 

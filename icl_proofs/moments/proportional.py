@@ -42,7 +42,7 @@ from typing import Mapping, Sequence
 import numpy as np
 import sympy as sp
 
-from ..claims.base import UserInputError
+from ..errors import UserInputError
 from . import traces
 from .inverse_wishart import N_sym, d_sym
 

@@ -18,7 +18,7 @@ import sys
 
 import numpy as np
 
-from ..claims.base import UserInputError
+from ..errors import UserInputError
 
 __all__ = ["Backend", "BackendError", "NAMES", "available", "gpu_present", "resolve"]
 

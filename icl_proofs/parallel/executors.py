@@ -15,7 +15,7 @@ import signal
 import threading
 from typing import Any, Iterable
 
-from ..claims.base import UserInputError
+from ..errors import UserInputError
 from . import worker
 
 __all__ = ["SchedulerError", "ShardLostError", "LocalPool", "DaskCluster", "local_pool", "warm_pool",

@@ -17,7 +17,7 @@ import dataclasses
 import os
 import re
 
-from ..claims.base import UserInputError
+from ..errors import UserInputError
 
 __all__ = ["Execution", "current", "using", "cpu_count", "check_scheduler_address"]
 

@@ -20,9 +20,9 @@ import math
 import numpy as np
 import sympy as sp
 
-from ...models import dd25_data as data
-from ...models import dd25_mlp as mlp
-from ...numeric import dd25_sim as sim
+from . import data
+from . import mlp
+from . import sim
 from ...numeric import trends
 from ..base import Check, Claim, Control, Param, UserInputError, stream_seed
 from ..checks import holds, inconclusive, refuted
@@ -377,7 +377,7 @@ class Thm412(DD25SimClaim):
     def _gap(self, ctx, model: str | None = None):
         """Relative gap (E_MLP − E_eq) / E_MLP per d (paired runs: the same data, F̂ and test contexts),
         judged by :func:`.limits.verdict` against the wrong equivalent models of
-        :data:`~icl_proofs.numeric.dd25_sim.EQ_CONTROLS`.  ``model``: run the same logic with that wrong
+        :data:`~icl_proofs.claims.dd25.sim.EQ_CONTROLS`.  ``model``: run the same logic with that wrong
         model in place of the equivalent model (a negative control)."""
         from . import limits
 

@@ -10,13 +10,13 @@ from fractions import Fraction
 import numpy as np
 import sympy as sp
 
-from ...models.markov_lsa import features, m_of, pairs
+from .markov_lsa import features, m_of, pairs
 from ...moments import markov
 from ...moments.markov_bruteforce import enumerate_system
-from ...numeric import lsa_optimum, markov_samplers
+from . import lsa_optimum, samplers as markov_samplers
 from ...numeric import montecarlo as mc
-from ...numeric.params import _ldl_exact, kernel_is_irreducible, number_digits
-from ...numeric.realizability import realize_exact
+from ..params import _ldl_exact, kernel_is_irreducible, number_digits
+from .realizability import realize_exact
 from ..base import OPTIONAL, Amendment, Check, Claim, Control, Param, UserInputError
 from ..checks import exact_equal, holds, hypothesis_sweep, inconclusive, mc_check, refuted, symbolic_zero
 from ..registry import register

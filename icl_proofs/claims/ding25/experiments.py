@@ -28,10 +28,9 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from ...models import markov_lsa
-from ...models.markov_multilayer import (accuracy, init_dense, init_structured, predict, round_to_states,
-                                         split_prompts, train_adam)
-from ...numeric.markov_samplers import sample_kernels, sample_prompts
+from . import markov_lsa
+from .multilayer import accuracy, init_dense, init_structured, predict, round_to_states, split_prompts, train_adam
+from .samplers import sample_kernels, sample_prompts
 from ..base import UserInputError
 
 __all__ = ["PAPER", "oracle_accuracy_dirichlet1", "evaluate", "appA_sparse_vs_dense", "appB1_lsa_vs_enlarged",

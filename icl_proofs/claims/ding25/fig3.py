@@ -28,7 +28,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from ...numeric import markov_samplers
+from . import samplers as markov_samplers
 from ...numeric import montecarlo as mc
 from ..base import Amendment, Check, Claim, Control, Param, UserInputError
 from ..checks import holds, inconclusive, mc_check, refuted, resolution

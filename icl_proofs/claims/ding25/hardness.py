@@ -8,8 +8,8 @@ from fractions import Fraction
 import numpy as np
 import sympy as sp
 
-from ...models.markov_lsa import phi
-from ...numeric import bilinear, realizability
+from .markov_lsa import phi
+from . import bilinear, realizability
 from ..base import Amendment, Check, Control, UserInputError
 from ..checks import holds, inconclusive, refuted
 from ..registry import register
@@ -130,7 +130,7 @@ def c9_decision_verified(ctx, exact=None, flt=None) -> tuple[bool, str, dict]:
                 f"totally isotropic for every block S_j, and a nonzero block of rank <= 2 leaves at most two "
                 f"candidate normals: polynomially many arithmetic operations")
     return True, evidence, {"exact_seconds_by_d": times, "float_seconds_by_d": ft, **counts,
-                            "algorithm": "icl_proofs.numeric.realizability.realize_exact",
+                            "algorithm": "icl_proofs.claims.ding25.realizability.realize_exact",
                             "instances": [{"d": d, "instance": kind, "X": [str(x) for x in X], "realizable": ans}
                                           for d, kind, X, ans in _c9_instances(ctx)],
                             "replay": f"icl-proofs verify {ctx.claim_id or 'ding25.thm-3.5'} --quick --seed {ctx.seed}"}

@@ -10,7 +10,7 @@ from ...moments import traces
 from ...moments.spectral import TrF, lam, matrix_function, spectral_normal_form
 from ...moments.traces import d as dsym
 from ...numeric import montecarlo as mc
-from ...numeric import samplers
+from ...models import samplers
 from ...numeric.precision import digits_agreed
 from ...moments.wick import MatrixPoly
 from ..base import Check, Claim, Control, Param, UserInputError

@@ -25,7 +25,7 @@ def zfb23_risk_vs_n(path, Lambda=((1, 0, 0), (0, 2, 0), (0, 0, 3)), Ns=(2, 4, 8,
     from scipy.stats import norm
 
     from ...numeric import montecarlo as mc
-    from ...numeric import samplers
+    from ...models import samplers
     from .risk_claims import Risk
 
     claim = Risk()

@@ -21,7 +21,7 @@ import operator
 
 import numpy as np
 
-from ..models import lsa
+from . import lsa
 
 __all__ = [
     "sample_empirical_cov",

@@ -37,8 +37,8 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from ..claims.base import UserInputError
-from ..models.markov_lsa import m_of, pairs
+from ..base import UserInputError
+from .markov_lsa import m_of, pairs
 
 __all__ = [
     "SeparabilityResult", "BilinearValue", "BilinearInstance", "Layout",

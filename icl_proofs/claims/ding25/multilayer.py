@@ -27,7 +27,7 @@ by hand (reverse mode over the layers) and are checked by central finite differe
 matrices, kept as the reference the fast paths are tested against.
 
 >>> import numpy as np
->>> from icl_proofs.numeric.markov_samplers import sample_prompts
+>>> from icl_proofs.claims.ding25.samplers import sample_prompts
 >>> st = sample_prompts(np.random.default_rng(0), 4, 5, 2, 0.5)
 >>> prm = init_structured(np.random.default_rng(1), d=2, L=2)
 >>> Ps, Qs = structured_to_full(prm["b"], prm["A"])
@@ -42,7 +42,7 @@ from typing import Callable, Union
 import numpy as np
 from numpy.typing import NDArray
 
-from ..claims.base import UserInputError
+from ..base import UserInputError
 
 __all__ = [
     "PromptBatch",

@@ -27,6 +27,8 @@ True
 """
 from __future__ import annotations
 
+from ...moments.symmetric_index import m_of, pairs  # noqa: F401 (re-exported)
+
 from functools import lru_cache
 
 import numpy as np
@@ -36,13 +38,6 @@ __all__ = ["pairs", "m_of", "unique_entries", "phi", "blocks_to_sym", "sym_to_bl
 
 
 @lru_cache(maxsize=None)
-def pairs(d: int) -> list[tuple[int, int]]:
-    """0-based index pairs (a, c), a <= c, of the unique entries of a (d+1)x(d+1) symmetric matrix."""
-    return [(a, c) for a in range(d + 1) for c in range(a, d + 1)]
-
-
-def m_of(d: int) -> int:
-    return (d + 1) * (d + 2) // 2
 
 
 def unique_entries(G: np.ndarray) -> np.ndarray:

@@ -2,9 +2,9 @@
 
 Why this module exists: Theorem 3.5 / C.14 of the paper claims that recovering one-layer LSA parameters
 ``(b, A)`` with ``phi(b, A) = X`` is NP-hard in ``d``.  The problem has a short exact solution, which this
-module implements (the hardness side is in :mod:`icl_proofs.numeric.bilinear`).
+module implements (the hardness side is in :mod:`icl_proofs.claims.ding25.bilinear`).
 
-The mathematics (conventions of :mod:`icl_proofs.models.markov_lsa`: block ``j`` of ``X`` is the
+The mathematics (conventions of :mod:`icl_proofs.claims.ding25.markov_lsa`: block ``j`` of ``X`` is the
 symmetric ``S_j`` and ``phi(b, A) = X`` iff ``S_j = sym(b a_j^T) = (b a_j^T + a_j b^T)/2`` for every
 column ``a_j`` of ``A``):
 
@@ -43,8 +43,8 @@ from typing import Any
 import numpy as np
 import sympy
 
-from ..claims.base import UserInputError
-from ..models.markov_lsa import lift_matrix, m_of, phi, sym_blocks, x_from_sym  # noqa: F401 (re-exported)
+from ..base import UserInputError
+from .markov_lsa import lift_matrix, m_of, phi, sym_blocks, x_from_sym
 
 __all__ = ["Realization", "ProjectionResult", "realize_exact", "realize_float", "projection_distance",
            "sym_blocks", "x_from_sym", "phi_fast", "phi_exact", "MAX_D_EXACT"]
@@ -128,7 +128,7 @@ def _float_vector(X, d: int) -> np.ndarray:
 # --------------------------------------------------------------------------- vectorised conventions
 
 
-#: the float conventions live in :mod:`icl_proofs.models.markov_lsa`; ``phi_fast`` is its vectorised phi
+#: the float conventions live in :mod:`icl_proofs.claims.ding25.markov_lsa`; ``phi_fast`` is its vectorised phi
 phi_fast = phi
 
 

@@ -21,10 +21,10 @@ from typing import Callable
 import numpy as np
 from scipy import stats
 
-from ..claims.base import UserInputError
-from ..models import dd25_data as data
-from ..models import dd25_mlp as mlp
-from . import montecarlo as mc
+from ..base import UserInputError
+from . import data
+from . import mlp
+from ...numeric import montecarlo as mc
 
 MODELS = ("linear", "mlp", "equivalent")
 
@@ -173,7 +173,7 @@ class _Act:
 
 
 def _activation(cfg: Config, diagnostics: bool = False) -> _Act:
-    from ..moments import hermite
+    from ...moments import hermite
 
     sigma, dsigma = hermite.activation_numpy(cfg.activation)
     # only what the configured models use (so a derivation's value is read only where it matters,
@@ -190,7 +190,7 @@ def _activation(cfg: Config, diagnostics: bool = False) -> _Act:
 
 def _sigma_hat(act: _Act, p: int, Z: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """σ̂_p(Z) = Σ_{i≤p} c_i He_i(Z) + c*_p z with fresh z ~ N(0, 1) per entry."""
-    from ..moments.hermite import sigma_hat
+    from ...moments.hermite import sigma_hat
 
     return sigma_hat(act.coeffs[p], act.cstar[p], Z, rng)
 
@@ -406,7 +406,7 @@ def _runs(cfg: Config, runs: int, seed: int, stage1_only: bool = False):
 
     Local workers are capped so that they fit the memory budget together (each holds one run).
     """
-    from .. import parallel
+    from ... import parallel
 
     if runs < 1:
         raise UserInputError(f"runs must be >= 1, got {runs}")
@@ -427,7 +427,7 @@ def simulate(cfg: Config, runs: int, seed: int = 0, progress: Callable[[str], No
     Runs are spread over the current :mod:`icl_proofs.parallel` executor; the result does not depend
     on how many workers ran them.
     """
-    from ..parallel import progress as progress_
+    from ...parallel import progress as progress_
 
     report = progress_.sink(progress)
     t0 = time.perf_counter()

@@ -21,7 +21,7 @@ from typing import Any
 
 import sympy
 
-from ..claims.base import OPTIONAL, Claim, Param, UserInputError
+from .base import OPTIONAL, Claim, Param, UserInputError
 
 #: largest accepted matrix dimension
 MAX_DIM = 64

@@ -20,7 +20,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ..claims.base import UserInputError
+from ..base import UserInputError
 
 #: contexts per sampling chunk (fixed: it is part of the stream layout, hence of every number)
 CHUNK = 256

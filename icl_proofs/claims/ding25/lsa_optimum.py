@@ -13,14 +13,14 @@ with J_b = I_d ⊗ L_b, and F is invariant under b -> s b.  Hence min f = min of
 * any d (:func:`one_layer_min_multistart`): multistart BFGS on F over the sphere — numeric, no
   certificate; and :func:`one_layer_min_direct`: BFGS on (b, A) jointly, a second numeric route.
 
-L_b is :func:`icl_proofs.models.markov_lsa.lift_matrix`.
+L_b is :func:`icl_proofs.claims.ding25.markov_lsa.lift_matrix`.
 """
 from __future__ import annotations
 
 import numpy as np
 import sympy as sp
 
-from ..models.markov_lsa import lift_matrix, m_of
+from .markov_lsa import lift_matrix, m_of
 
 __all__ = ["profile", "one_layer_min_d1", "one_layer_min_multistart", "one_layer_min_direct"]
 
@@ -132,7 +132,7 @@ def one_layer_min_direct(H, h, Ey, starts: int = 10, seed: int = 1) -> dict:
     """min over (b, A) of f~(phi(b, A)) by BFGS from random starts (second numeric route)."""
     from scipy.optimize import minimize
 
-    from ..models.markov_lsa import phi
+    from .markov_lsa import phi
 
     H = np.asarray(H, dtype=float)
     h = np.asarray(h, dtype=float)

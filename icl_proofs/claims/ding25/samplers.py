@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..claims.base import UserInputError
+from ..base import UserInputError
 
 __all__ = ["check_probability", "check_kernel", "sample_kernels", "sample_prompts", "MAX_BATCH_BYTES"]
 
