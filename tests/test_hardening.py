@@ -28,9 +28,9 @@ def runner():
 
 def _ok(name):
     def run(ctx):
-        return CheckResult(name=name, route="exact", status=Status.HOLDS, evidence=f"{name} fine")
+        return CheckResult(name=name, route="exact-rational", status=Status.HOLDS, evidence=f"{name} fine")
 
-    return Check(name=name, route="exact", run=run)
+    return Check(name=name, route="exact-rational", run=run)
 
 
 def _claim(claim_id, *checks):
@@ -110,9 +110,9 @@ def test_a_second_concurrent_writer_is_refused(runner, register_claim, tmp_path)
 
     def run(ctx):
         ran.append(1)
-        return CheckResult(name="a", route="exact", status=Status.HOLDS, evidence="fine")
+        return CheckResult(name="a", route="exact-rational", status=Status.HOLDS, evidence="fine")
 
-    register_claim(_claim("hd.one", Check(name="a", route="exact", run=run)))
+    register_claim(_claim("hd.one", Check(name="a", route="exact-rational", run=run)))
     out = tmp_path / "r.json"
     assert runner.invoke(cli, ["verify", "hd.one", "--json", str(out), "--quiet"]).exit_code == 0
     before = out.read_bytes()

@@ -319,7 +319,7 @@ def parse_value(text: str, kind: str, name: str, param: Param | None = None) -> 
 
     Returns ``sympy.Integer`` (int), ``sympy.Rational`` (number), ``sympy.ImmutableMatrix`` of
     rationals (spd, matrix), ``bool`` (bool) or ``str`` (str).  Raises
-    :class:`~icl_proofs.claims.base.UserInputError` with a one-line message naming ``name``.
+    :class:`~icl_proofs.errors.UserInputError` with a one-line message naming ``name``.
     ``param`` (optional) supplies ``minimum``/``maximum`` bounds for ``int`` (default minimum 1).
     """
     if not isinstance(text, str):

@@ -154,7 +154,7 @@ def get_activation(activation) -> Activation:
     >>> get_activation("swish")
     Traceback (most recent call last):
     ...
-    icl_proofs.claims.base.UserInputError: unknown activation 'swish'; known: gelu, relu, sigmoid, tanh
+    icl_proofs.errors.UserInputError: unknown activation 'swish'; known: gelu, relu, sigmoid, tanh
     """
     if isinstance(activation, Activation):
         return activation if activation.named or activation.checked else _validated(activation)
@@ -459,7 +459,7 @@ def hermite_coefficients_symbolic(name: str, p: int) -> list[sp.Expr]:
     >>> hermite_coefficients_symbolic("tanh", 2)
     Traceback (most recent call last):
     ...
-    icl_proofs.claims.base.UserInputError: no closed-form Hermite coefficients for 'tanh'; available: gelu, relu
+    icl_proofs.errors.UserInputError: no closed-form Hermite coefficients for 'tanh'; available: gelu, relu
     """
     act = get_activation(name)
     if not act.named or act.name not in _MONOMIAL_MOMENTS:
@@ -602,7 +602,7 @@ def hermite_coefficients(activation, p: int, dps: int = 30) -> list:
     >>> hermite_coefficients("relu", -1)
     Traceback (most recent call last):
     ...
-    icl_proofs.claims.base.UserInputError: p must lie in 0..40 (quadrature accuracy cap), got -1
+    icl_proofs.errors.UserInputError: p must lie in 0..40 (quadrature accuracy cap), got -1
     """
     p, dps = _check_p(p), _check_dps(dps)
     a = _normalised(activation, p, dps)

@@ -52,7 +52,7 @@ d*sigma2/(N - d - 1)
 >>> mean_inverse(N=3, Sigma=sp.eye(2))
 Traceback (most recent call last):
 ...
-icl_proofs.claims.base.UserInputError: E[Σ̂⁻¹] does not exist: it needs N > d + 1, here N = 3, d = 2
+icl_proofs.errors.UserInputError: E[Σ̂⁻¹] does not exist: it needs N > d + 1, here N = 3, d = 2
 """
 from __future__ import annotations
 

@@ -9,7 +9,10 @@ Shared by the Markov-chain moment engines and the papers built on them.
 """
 from __future__ import annotations
 
+from functools import lru_cache
 
+
+@lru_cache(maxsize=None)  # called in inner loops of the Markov engines
 def pairs(d: int) -> list[tuple[int, int]]:
     """0-based index pairs (a, c), a <= c, of the unique entries of a (d+1)x(d+1) symmetric matrix."""
     return [(a, c) for a in range(d + 1) for c in range(a, d + 1)]

@@ -27,17 +27,12 @@ True
 """
 from __future__ import annotations
 
-from ...moments.symmetric_index import m_of, pairs  # noqa: F401 (re-exported)
-
-from functools import lru_cache
-
 import numpy as np
+
+from ...moments.symmetric_index import m_of, pairs  # noqa: F401 (re-exported)
 
 __all__ = ["pairs", "m_of", "unique_entries", "phi", "blocks_to_sym", "sym_to_blocks", "sym_blocks", "x_from_sym",
            "lift_matrix", "predict_one_layer", "features"]
-
-
-@lru_cache(maxsize=None)
 
 
 def unique_entries(G: np.ndarray) -> np.ndarray:
