@@ -178,6 +178,7 @@ def test_binomial_helpers():
 
 
 # ------------------------------------------------------------------ real checks over 200 seeds
+@pytest.mark.slow
 def test_cheap_zfb23_checks_are_calibrated_over_200_seeds():
     """Two single-z-test zfb23 checks over seeds 0..199 at α = 0.05.  A calibrated check has
     alarms ~ Binomial(200, 0.05) (mean 10); the two-sided acceptance region at false-alarm 1e-3 is

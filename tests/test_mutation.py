@@ -235,6 +235,7 @@ FAST = ["zfb23.reduced-loss", "zfb23.task-shift", "zfb23.covariate-shift", "ding
         "ding25.thm-4.1", "dd25.lemma-4.11"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("claim_id", FAST)
 def test_quick_checks_reach_the_kill_rate_target(claim_id):
     cm = mutate_claim(registry.get(claim_id), CheckContext(quick=True))
