@@ -75,30 +75,17 @@ def _mutated(claim: Claim, label: str):
         raise ControlError(f"mutant label {label!r}: {len(hits)} derivations named {short!r}")
     target = hits[0]
     applied: list[str] = []
-    memo: dict = {}
 
-    def make(t):
-        if t.name != target.name:
-            return None
-        orig = t.fn
-
-        def wrapper(*args, **kw):
-            res = orig(*args, **kw)
-            hit = memo.get(id(res))
-            if hit is not None and hit[0] is res:
-                return hit[1]
-            for path in engine.sites(res):
-                if engine.path_text(path) == want_path:
-                    mutant = ops.mutate(engine.get_at(res, path), operator)
-                    if mutant is None:
-                        continue
+    def mutated(res):
+        for path in engine.sites(res):
+            if engine.path_text(path) == want_path:
+                mutant = ops.mutate(engine.get_at(res, path), operator)
+                if mutant is not None:
                     applied.append(mutant.where)
-                    out = engine.replace_at(res, path, mutant.value)
-                    memo[id(res)] = (res, out)
-                    return out
-            return res
+                    return engine.replace_at(res, path, mutant.value)
+        return res
 
-        return wrapper
+    make = engine.result_patcher(target.name, mutated)
 
     holders = engine.cache_holders(targets) + [t.fn for t in targets.values()]
     cache.WRITES_ENABLED[0] = False

@@ -461,11 +461,10 @@ def _all_callers(disc: Discovery, name: str) -> set[str]:
     return seen
 
 
-def run_mutant(name, path, mutant, targets, disc, checks, ctx) -> MutantResult:
-    """Patch ``name`` so that the part at ``path`` is ``mutant`` (re-derived for every result it
-    returns: a derivation called with other arguments is mutated the same way) and re-run checks."""
-    t0 = time.perf_counter()
-    target = targets[name]
+def result_patcher(name: str, change: Callable):
+    """A ``make`` for :func:`_patched`: wrap the derivation called ``name`` so that every result it
+    returns passes through ``change`` (memoised per result object, so a cached result maps to the
+    same changed object every time it is returned)."""
     memo: dict = {}
 
     def make(t: Target):
@@ -478,17 +477,31 @@ def run_mutant(name, path, mutant, targets, disc, checks, ctx) -> MutantResult:
             hit = memo.get(id(res))
             if hit is not None and hit[0] is res:
                 return hit[1]
-            try:
-                part = get_at(res, path)
-            except (KeyError, IndexError, AttributeError, TypeError):
-                return res
-            m = mutant.value if part is disc.values[(name, path)] else (
-                getattr(ops.mutate(part, mutant.operator), "value", part))
-            out = replace_at(res, path, m)
+            out = change(res)
             memo[id(res)] = (res, out)
             return out
 
         return wrapper
+
+    return make
+
+
+def run_mutant(name, path, mutant, targets, disc, checks, ctx) -> MutantResult:
+    """Patch ``name`` so that the part at ``path`` is ``mutant`` (re-derived for every result it
+    returns: a derivation called with other arguments is mutated the same way) and re-run checks."""
+    t0 = time.perf_counter()
+    target = targets[name]
+
+    def mutated(res):
+        try:
+            part = get_at(res, path)
+        except (KeyError, IndexError, AttributeError, TypeError):
+            return res
+        m = mutant.value if part is disc.values[(name, path)] else (
+            getattr(ops.mutate(part, mutant.operator), "value", part))
+        return replace_at(res, path, m)
+
+    make = result_patcher(name, mutated)
 
     base = {r.name: r for r in disc.baseline}
     read_by = sorted({c for c in disc.reads.get(name, {}).get(path, ()) if c})
