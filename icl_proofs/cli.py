@@ -302,13 +302,18 @@ def show_cmd(claim_id: str, as_json: bool) -> None:
     if latex_lines:
         import textwrap
 
+        from .export.latex import derivations
+
+        # the paper's notation and labels in words, the same displays `latex --expr NAME` prints;
+        # broken at spaces only, so every line pastes as valid LaTeX
         click.echo(f"LaTeX (one display to paste: icl-proofs latex {claim.id} --expr NAME):")
-        for label, math in latex_lines:
-            # broken at spaces only, so every line pastes as valid LaTeX
-            click.echo(f"  {label}:")
-            for line in textwrap.wrap(math, max(40, _width() - 4), break_long_words=False,
-                                      break_on_hyphens=False):
-                click.echo("    " + line)
+        for key, label, disp in derivations(claim):
+            click.echo(textwrap.fill(f"{key}: {label.text()}", max(40, _width() - 2), initial_indent="  ",
+                                     subsequent_indent="    ", break_long_words=False, break_on_hyphens=False))
+            for line in disp.splitlines():
+                for piece in textwrap.wrap(line, max(40, _width() - 4), break_long_words=False,
+                                           break_on_hyphens=False):
+                    click.echo("    " + piece)
 
 
 # --------------------------------------------------------------------------- eval

@@ -58,3 +58,12 @@ def test_evidence_wraps_to_the_terminal_width(monkeypatch):
     assert all(l.startswith(" " * column) and l[column] != " " for l in lines[1:])  # under the evidence
     monkeypatch.setattr(cli_mod, "_wrap_evidence", lambda: False)  # piped: one row per check
     assert "\n" not in cli_mod._row("zfb23.risk", "monte-carlo", "mc", "HOLDS", "word " * 80)
+
+
+def test_show_latex_uses_the_papers_notation_and_labels_in_words(monkeypatch):
+    """`show` pastes the same display as `latex --expr`: s² is s^{2} (not s_{2}), labels are words."""
+    monkeypatch.setenv("COLUMNS", "100")
+    out = CliRunner().invoke(cli, ["show", "zfb23.task-shift"]).output
+    latex_part = out.split("LaTeX (one display to paste")[1]
+    assert "s^{2}" in latex_part and "s_{2}" not in latex_part
+    assert "Prediction error" in latex_part
