@@ -432,13 +432,14 @@ def visible_len(math: str) -> int:
     return len(re.sub(r"[{}_ ]", "", s))
 
 
-def lines(terms: list[tuple[str, str]], first: str = "", width: int = BREAK_AT) -> list[str]:
-    """Terms greedily packed into lines of about ``width`` visible characters."""
+def lines(terms: list[tuple[str, str]], first: str = "", width: int = BREAK_AT, measure=visible_len) -> list[str]:
+    """Terms greedily packed into lines of about ``width`` characters as ``measure`` counts them
+    (:func:`visible_len` for LaTeX, ``len`` for plain text)."""
     out: list[str] = []
     cur = first
     for i, (sign, body) in enumerate(terms):
         piece = (("-" if sign == "-" else "") + body) if i == 0 else f" {sign} {body}"
-        if cur.strip() and cur != first and visible_len(cur + piece) > width:
+        if cur.strip() and cur != first and measure(cur + piece) > width:
             out.append(cur)
             cur = piece.lstrip()
         else:
@@ -614,17 +615,7 @@ def to_text(expr, notation: Notation = COMMON, width: int = 100) -> list[str]:
     expr = _prepare(expr)
     printer = PaperTextPrinter(notation)
     if _is_scalar(expr):
-        terms = printer.text_terms(canonical(expr, notation))
-        out, cur = [], ""
-        for i, (sign, body) in enumerate(terms):
-            piece = (("-" if sign == "-" else "") + body) if i == 0 else f" {sign} {body}"
-            if cur and len(cur) + len(piece) > width:
-                out.append(cur)
-                cur = piece.lstrip()
-            else:
-                cur += piece
-        out.append(cur)
-        return out
+        return lines(printer.text_terms(canonical(expr, notation)), "", width, measure=len)
     if isinstance(expr, sp.MatrixBase):
         rows = [[printer.doprint(canonical(e, notation).expr) if getattr(e, "free_symbols", None) else
                  printer.doprint(e) for e in row] for row in expr.tolist()]

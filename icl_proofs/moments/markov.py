@@ -183,6 +183,38 @@ def enlarged_system(d: int, p=None, *, kernel=None, init=None, rule=None) -> Enl
     return _enlarged_system_generic(d, init, kernel, rule)
 
 
+@dataclass(frozen=True)
+class _Indexing:
+    """How the enlarged system is indexed, shared by both builders: feature pairs of the context and
+    query matrices, the time sets they touch and their pairwise unions."""
+
+    qpairs: list  # (i, j), i <= j < d: entries of x_q x_qᵀ
+    ctx_sets: list  # per feature pair (a, c) of G: the time set {a+1, c+1} (time index = a + 1)
+    union_sets: list  # every union of two context sets, sorted
+    uidx: dict  # union set -> its index in union_sets
+    m: int  # number of feature pairs of G
+    prod_pairs: list  # (al, be), al <= be < m: products of two features
+
+    @property
+    def qi(self) -> dict:
+        return {qp: k for k, qp in enumerate(self.qpairs)}
+
+    @property
+    def pidx(self) -> dict:
+        return {pp: k for k, pp in enumerate(self.prod_pairs)}
+
+
+@lru_cache(maxsize=None)
+def _indexing(d: int) -> _Indexing:
+    prs = pairs(d)  # 0-based (a, c) pairs of the (d+1)x(d+1) matrix
+    ctx_sets = [frozenset({a + 1, c + 1}) for a, c in prs]
+    union_sets = sorted({_union(s, t) for s in ctx_sets for t in ctx_sets}, key=sorted)
+    m = len(prs)
+    return _Indexing(qpairs=[(i, j) for i in range(d) for j in range(i, d)], ctx_sets=ctx_sets,
+                     union_sets=union_sets, uidx={s: k for k, s in enumerate(union_sets)}, m=m,
+                     prod_pairs=[(al, be) for al in range(m) for be in range(al, m)])
+
+
 def _enlarged_system_generic(d: int, init, kernel, rule) -> EnlargedSystem:
     """Any ring (Fraction, float, mpmath, SymPy): chain probabilities one point and one set at a time.
     The reference for :func:`_enlarged_system_integer` (tests compare them exactly)."""
@@ -191,13 +223,9 @@ def _enlarged_system_generic(d: int, init, kernel, rule) -> EnlargedSystem:
     else:
         nodes, weights = rule if rule is not None else rational_rule(3 * d)
         points = [((a, c), wa * wc) for a, wa in zip(nodes, weights) for c, wc in zip(nodes, weights)]
-    prs = pairs(d)  # 0-based (a, c) pairs of the (d+1)x(d+1) matrix; time index = a + 1
-    qpairs = [(i, j) for i in range(d) for j in range(i, d)]
-    ctx_sets = [frozenset({a + 1, c + 1}) for a, c in prs]
-    union_sets = sorted({_union(s, t) for s in ctx_sets for t in ctx_sets}, key=sorted)
-    uidx = {s: k for k, s in enumerate(union_sets)}
-    m = len(prs)
-    prod_pairs = [(al, be) for al in range(m) for be in range(al, m)]
+    ix = _indexing(d)
+    qpairs, ctx_sets, union_sets, uidx, m, prod_pairs = (ix.qpairs, ix.ctx_sets, ix.union_sets, ix.uidx, ix.m,
+                                                         ix.prod_pairs)
     # per cubature point: query features (weighted), context union probabilities, m2 products
     Wq, Wr, U, V, Ey = [], [], [], [], 0
     for (a, c), w in points:
@@ -217,8 +245,7 @@ def _enlarged_system_generic(d: int, init, kernel, rule) -> EnlargedSystem:
     Hd = _dot_t(Wq, V)  # (query pairs) x (context pair products)
     # rhs: E[x_{q,j} y_q g_alpha] = sum_K w q_r(K) m2_alpha(K)
     hh = _dot_t(Wr, M2)  # d x m
-    qi = {qp: k for k, qp in enumerate(qpairs)}
-    pidx = {pp: k for k, pp in enumerate(prod_pairs)}
+    qi, pidx = ix.qi, ix.pidx
     dm = d * m
     H_same = [[None] * dm for _ in range(dm)]
     H_diff = [[None] * dm for _ in range(dm)]
@@ -293,13 +320,9 @@ def _enlarged_system_integer(d: int, init) -> EnlargedSystem:
     C = np.array([2 * k + 1 for _, k in grid], dtype=np.int64)
     wgrid = [wnum[i] * wnum[k] for i, k in grid]  # weights times wden^2
 
-    prs = pairs(d)
-    qpairs = [(i, j) for i in range(d) for j in range(i, d)]
-    ctx_sets = [frozenset({a + 1, c + 1}) for a, c in prs]
-    union_sets = sorted({_union(s, t) for s in ctx_sets for t in ctx_sets}, key=sorted)
-    uidx = {s: k for k, s in enumerate(union_sets)}
-    m = len(prs)
-    prod_pairs = [(al, be) for al in range(m) for be in range(al, m)]
+    ix = _indexing(d)
+    qpairs, ctx_sets, union_sets, uidx, m, prod_pairs = (ix.qpairs, ix.ctx_sets, ix.union_sets, ix.uidx, ix.m,
+                                                         ix.prod_pairs)
     ctx_cols = [uidx[s] for s in ctx_sets]
 
     Hs = Hd = hh = None
@@ -328,8 +351,7 @@ def _enlarged_system_integer(d: int, init) -> EnlargedSystem:
         else:
             Hs, Hd, hh = ([[x + y for x, y in zip(r1, r2)] for r1, r2 in zip(P1, P2)]
                           for P1, P2 in zip((Hs, Hd, hh), comp))
-    qi = {qp: k for k, qp in enumerate(qpairs)}
-    pidx = {pp: k for k, pp in enumerate(prod_pairs)}
+    qi, pidx = ix.qi, ix.pidx
     union_of = [[uidx[_union(ctx_sets[al], ctx_sets[be])] for be in range(m)] for al in range(m)]
     pair_of = [[pidx[(min(al, be), max(al, be))] for be in range(m)] for al in range(m)]
     dm = d * m

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 
 import numpy as np
 import sympy as sp
@@ -171,15 +170,10 @@ class GradientFlow(Zfb23Claim):
     id = "zfb23.gradient-flow"
 
     def figures(self, out_dir, seed=0, progress=lambda msg: None):
-        from ..figures import Figure, available
-        from .figures import zfb23_gradient_flow
+        from .figures import drawn, zfb23_gradient_flow
 
-        if not available():
-            progress("report: matplotlib missing, no gradient-flow figure (pip install 'icl-proofs[plots]')")
-            return []
-        progress("report: zfb23 gradient-flow trajectories ...")
-        data = zfb23_gradient_flow(Path(out_dir) / "zfb23_gradient_flow.png", seed=seed)
-        return [Figure(Path(data["figure"]), data["caption"], data)]
+        return drawn(zfb23_gradient_flow, out_dir, "zfb23_gradient_flow.png", "zfb23 gradient-flow trajectories",
+                     seed, progress)
     source = "Theorem 4.1 (convergence), Assumption 3.3 (initialisation)"
     title = "Gradient flow from the paper's initialisation converges to W_*"
     statement = ("From W^{PV}(0) = σe e ᵀ, W^{KQ}(0) = σ[[ΘΘᵀ,0],[0,0]], ‖ΘΘᵀ‖_F = 1, σ²‖Γ‖√d < 2: "

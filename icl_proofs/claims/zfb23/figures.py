@@ -14,7 +14,22 @@ import numpy as np
 
 from ..figures import pyplot as _pyplot
 
-__all__ = ["zfb23_risk_vs_n", "zfb23_gradient_flow"]
+__all__ = ["zfb23_risk_vs_n", "zfb23_gradient_flow", "drawn"]
+
+
+def drawn(draw, out_dir, name: str, what: str, seed: int, progress) -> list:
+    """The report's figure for one claim: ``draw(path, seed=...)`` into ``out_dir/name``, or no
+    figure (with a note) when matplotlib is missing."""
+    from pathlib import Path
+
+    from ..figures import Figure, available
+
+    if not available():
+        progress(f"report: matplotlib missing, no {what} figure (pip install 'icl-proofs[plots]')")
+        return []
+    progress(f"report: {what} ...")
+    data = draw(Path(out_dir) / name, seed=seed)
+    return [Figure(Path(data["figure"]), data["caption"], data)]
 
 
 def zfb23_risk_vs_n(path, Lambda=((1, 0, 0), (0, 2, 0), (0, 0, 3)), Ns=(2, 4, 8, 16, 32, 64), M: int | None = None,

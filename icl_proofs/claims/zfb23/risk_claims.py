@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 
 import numpy as np
 import sympy as sp
@@ -56,15 +55,10 @@ class Risk(Zfb23Claim):
     id = "zfb23.risk"
 
     def figures(self, out_dir, seed=0, progress=lambda msg: None):
-        from ..figures import Figure, available
-        from .figures import zfb23_risk_vs_n
+        from .figures import drawn, zfb23_risk_vs_n
 
-        if not available():
-            progress("report: matplotlib missing, no zfb23 risk figure (pip install 'icl-proofs[plots]')")
-            return []
-        progress("report: zfb23 derived risk vs Monte Carlo across N ...")
-        data = zfb23_risk_vs_n(Path(out_dir) / "zfb23_risk_vs_N.png", seed=seed)
-        return [Figure(Path(data["figure"]), data["caption"], data)]
+        return drawn(zfb23_risk_vs_n, out_dir, "zfb23_risk_vs_N.png", "zfb23 derived risk vs Monte Carlo across N",
+                     seed, progress)
     source = "Theorem 4.2 and its corollary"
     title = "Prediction error of the trained LSA on a test prompt of length M"
     statement = ("E(ŷ−y_q)² = min_v E(⟨v,x⟩−y)² + (1/M)tr(ΣΓ⁻²Λ) + (1/N²)[‖a‖²_{Γ⁻²Λ³} + 2trΛ‖a‖²_{Γ⁻²Λ²} "
