@@ -57,11 +57,19 @@ def _env():
     return env
 
 
+def _default_sigint() -> None:
+    """In the child: Ctrl-C as a terminal delivers it.  A test run started in the background by a
+    shell without job control inherits SIGINT *ignored* (POSIX), and Python then never raises
+    KeyboardInterrupt: the run under test would rightly ignore the signal."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _start(tmp_path, *args) -> subprocess.Popen:
     script = tmp_path / "run.py"
     script.write_text(SCRIPT)
     return subprocess.Popen([sys.executable, str(script), *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, env=_env(), start_new_session=True)
+                            stderr=subprocess.PIPE, env=_env(), start_new_session=True,
+                            preexec_fn=_default_sigint)
 
 
 def _wait_line(p: subprocess.Popen, text: bytes, limit: float = 120) -> None:
@@ -207,7 +215,7 @@ def test_ctrl_c_while_the_command_imports_prints_one_line():
     import time
 
     p = subprocess.Popen([sys.executable, "-m", "icl_proofs", "list"], stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True)
+                         stderr=subprocess.PIPE, text=True, preexec_fn=_default_sigint)
     time.sleep(0.3)  # inside the imports (they take well over a second)
     p.send_signal(signal.SIGINT)
     out, err = p.communicate(timeout=60)
