@@ -1055,7 +1055,7 @@ def mutate_cmd(patterns, quick, seed, alpha, dps, operators, min_rate, json_file
                         say(f"  equivalent: {m.label} ({m.where}): {m.equivalent}")
                 for w in cm.wrong_declarations:
                     say(f"  wrong declaration: {w}")
-            if (cm.kill_rate is not None and cm.kill_rate < min_rate) or cm.wrong_declarations:
+            if (cm.kill_rate is not None and cm.kill_rate < min_rate) or cm.wrong_declarations or cm.cannot_mutate:
                 all_ok = False
     finally:
         progress.close()

@@ -66,7 +66,10 @@ def _mutated(claim: Claim, label: str):
     short, want_path, operator = m.groups()
     if operator not in ops.OPERATORS:
         raise ControlError(f"mutant label {label!r}: unknown operator {operator!r}")
-    targets = engine.derivations(claim)
+    try:
+        targets = engine.derivations(claim)
+    except engine.CannotMutate as e:
+        raise ControlError(str(e)) from None
     hits = [t for t in targets.values() if t.name.rsplit(".", 1)[-1] == short]
     if len(hits) > 1:  # the claim's own paper first
         home = type(claim).__module__.rsplit(".", 1)[0]

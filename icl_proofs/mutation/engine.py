@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import inspect
 import sys
 import time
 from typing import Callable
@@ -156,7 +157,10 @@ class Target:
     name: str  # module.qualname
     fn: Callable
     bindings: list  # (namespace object, attribute name)
-    method_of: type | None = None  # a Claim subclass whose derive() this is
+    method_of: type | None = None  # the class whose derive() this is (the claim's, or a base's)
+    #: how a replacement is stored so that it binds like the original (staticmethod, classmethod);
+    #: None: stored as it is (a plain function binds ``self`` exactly as the original did)
+    rewrap: Callable | None = None
 
 
 def _is_derivation(module_name: str, attr: str, fn) -> bool:
@@ -189,11 +193,71 @@ def cache_holders(targets: dict[str, Target] | None = None) -> list:
     return out
 
 
-def derivations(claim: Claim | None = None) -> dict[str, Target]:
-    """Every derivation in the loaded package (and ``claim.derive`` if the claim defines one)."""
-    home = type(claim).__module__ if claim is not None else None  # a user's claim: its own module too
+class CannotMutate(Exception):
+    """The claim's ``derive()`` exists but cannot be replaced for the mutants (the message says why)."""
+
+
+def _defining_class(claim: Claim) -> type | None:
+    """The class in the claim's MRO that defines the ``derive()`` the claim uses (None: only the
+    framework's empty default, i.e. the claim derives nothing through ``derive()``)."""
+    owner = next((k for k in type(claim).__mro__ if "derive" in vars(k)), Claim)
+    return None if owner is Claim else owner
+
+
+def _replaceable(cls: type) -> bool:
+    """Can an attribute of ``cls`` be replaced and restored?  Not on an extension (C) or built-in
+    type, nor on a class whose metaclass refuses assignment."""
+    probe = "_icl_mutation_probe"
+    try:
+        setattr(cls, probe, None)
+        delattr(cls, probe)
+    except (TypeError, AttributeError):
+        return False
+    return True
+
+
+def _where(cls: type) -> str:
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def derive_target(claim: Claim) -> Target | None:
+    """The claim's ``derive()`` as a mutation target, wherever it is defined: on the instance, on the
+    claim's class, or inherited from a base class (e.g. a user's own base claim) — it is patched
+    where it is defined, so that every lookup through the MRO sees the mutant.  None when the claim
+    only has the framework's empty default; :class:`CannotMutate` when it cannot be patched."""
+    if "derive" in vars(claim):  # set on the instance: instance attributes do not bind self
+        fn = vars(claim)["derive"]
+        name = f"{_where(type(claim))}.derive (set on the instance)"
+        return Target(name, fn, [(claim, "derive")], type(claim))
+    owner = _defining_class(claim)
+    if owner is None:
+        return None
+    raw = vars(owner)["derive"]
+    where = f"derive() is defined on {_where(owner)}"
+    if not _replaceable(owner):
+        raise CannotMutate(f"{where}, a class whose attributes cannot be replaced (an extension or "
+                           "built-in type, or a metaclass that forbids assignment), so no mutant of its "
+                           "result can be put in its place")
+    name = f"{_where(owner)}.derive"
+    if isinstance(raw, (staticmethod, classmethod)):
+        return Target(name, raw.__func__, [(owner, "derive")], owner, rewrap=type(raw))
+    if not callable(raw):
+        raise CannotMutate(f"{where} as a {type(raw).__name__}, not a method, so there is no call "
+                           "whose result a mutant could replace")
+    # a callable that is not a descriptor (a builtin function, a functools.partial) is not bound to
+    # the instance: its replacement must not be either
+    binds = inspect.isfunction(raw) or hasattr(type(raw), "__get__")
+    return Target(name, raw, [(owner, "derive")], owner, rewrap=None if binds else staticmethod)
+
+
+def derivations(claim: Claim | None = None, with_derive: bool = True) -> dict[str, Target]:
+    """Every derivation in the loaded package, and the claim's ``derive()`` if it has one of its own
+    or inherits one from a base class other than :class:`Claim` (see :func:`derive_target`; raises
+    :class:`CannotMutate` when that one cannot be patched)."""
+    # a user's claim: its own module and those of its base classes too (marked derivations there)
+    homes = {k.__module__ for k in type(claim).__mro__} if claim is not None else set()
     mods = {n: m for n, m in list(sys.modules.items())
-            if m is not None and (n.startswith("icl_proofs.") or n == home)}
+            if m is not None and (n.startswith("icl_proofs.") or n in homes)}
     found: dict[int, Target] = {}
     for mname, mod in mods.items():
         for attr, val in list(vars(mod).items()):
@@ -207,10 +271,9 @@ def derivations(claim: Claim | None = None) -> dict[str, Target]:
             if t is not None:
                 t.bindings.append((mod, attr))
     out = {t.name: t for t in found.values()}
-    if claim is not None and "derive" in type(claim).__dict__:
-        cls = type(claim)
-        t = Target(f"{cls.__module__}.{cls.__qualname__}.derive", cls.__dict__["derive"], [(cls, "derive")], cls)
-        out[t.name] = t
+    own = derive_target(claim) if claim is not None and with_derive else None
+    if own is not None:
+        out[own.name] = own
     return out
 
 
@@ -222,8 +285,12 @@ def _patched(targets: dict[str, Target], make: Callable[[Target], Callable]):
             new = make(t)
             if new is None:
                 continue
+            if t.rewrap is not None:
+                new = t.rewrap(new)
             for ns, attr in t.bindings:
-                saved.append((ns, attr, getattr(ns, attr)))
+                # the stored object, not what attribute access makes of it: a class's staticmethod
+                # or classmethod must be put back as one
+                saved.append((ns, attr, vars(ns)[attr] if attr in vars(ns) else getattr(ns, attr)))
                 setattr(ns, attr, new)
         yield
     finally:
@@ -383,6 +450,10 @@ class ClaimMutation:
     #: "equivalent" mutant (the declaration is wrong) or one no longer generated (stale)
     wrong_declarations: list = dataclasses.field(default_factory=list)
 
+    #: why the claim's ``derive()`` could not be mutated (:class:`CannotMutate`); None when it could,
+    #: or when the claim has none.  A run that could not test ``derive()`` must not read as a pass.
+    cannot_mutate: str | None = None
+
     @property
     def killed(self) -> int:
         return sum(m.status == "killed" for m in self.mutants)
@@ -425,6 +496,7 @@ class ClaimMutation:
             "baseline": self.baseline,
             "mutants": [m.to_json() for m in self.mutants],
             "not_mutable": self.not_mutable,
+            "cannot_mutate": self.cannot_mutate,
             "seconds": round(self.seconds, 3),
         }
 
@@ -546,7 +618,10 @@ def mutate_claim(claim: Claim, ctx: CheckContext | None = None, operators=ops.OP
     plan = planned_checks(claim, ctx)
     if not isinstance(plan, list):
         raise RuntimeError(f"{claim.id}: checks() failed: {plan.evidence}")
-    targets = derivations(claim)
+    try:
+        targets, cannot = derivations(claim), None
+    except CannotMutate as e:  # the other derivations its checks read are still mutated
+        targets, cannot = derivations(claim, with_derive=False), str(e)
     cache.WRITES_ENABLED[0] = False
     checks_mod.SHRINK_WITNESSES[0] = False
     try:
@@ -574,7 +649,7 @@ def mutate_claim(claim: Claim, ctx: CheckContext | None = None, operators=ops.OP
     not_mutable = sorted({f"{n}{path_text(p)}" for n in disc.reads for p in disc.reads[n]
                           if (n, p) not in mutable})
     return ClaimMutation(claim.id, {r.name: r.status.value for r in disc.baseline}, results, not_mutable,
-                         time.perf_counter() - t0, wrong)
+                         time.perf_counter() - t0, wrong, cannot)
 
 
 def suite_kills(results: list[ClaimMutation]) -> dict:
@@ -597,6 +672,8 @@ def suite_kills(results: list[ClaimMutation]) -> dict:
 
 
 def summary_line(cm: ClaimMutation) -> str:
+    if cm.cannot_mutate:
+        return f"{cm.claim}: cannot mutate its derive(): {cm.cannot_mutate}"
     if not cm.total:
         return f"{cm.claim}: no derived formula read by its checks could be mutated"
     eq = (f", {cm.equivalent} declared equivalent (raw {100 * cm.raw_kill_rate:.0f} %)"
@@ -605,5 +682,5 @@ def summary_line(cm: ClaimMutation) -> str:
     return f"{cm.claim}: {cm.killed}/{cm.total - cm.equivalent} mutants killed ({rate}){eq}, {cm.seconds:.1f} s"
 
 
-__all__ = ["mutate_claim", "ClaimMutation", "MutantResult", "derivations", "sites", "summary_line",
+__all__ = ["mutate_claim", "ClaimMutation", "CannotMutate", "derive_target", "MutantResult", "derivations", "sites", "summary_line",
            "suite_kills", "plan_mutants", "discover", "run_mutant", "cache_holders"]
