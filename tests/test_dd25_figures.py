@@ -4,6 +4,7 @@ import importlib.util
 import json
 import math
 import pathlib
+import re
 
 import pytest
 
@@ -123,3 +124,71 @@ def test_cli_without_matplotlib_exits_2(figures_module, monkeypatch, capsys):
     monkeypatch.setattr(builtins, "__import__", fake_import)
     assert figures_module.main(["--quick", "--out", "unused"]) == 2
     assert capsys.readouterr().err.strip() == figures_module.MATPLOTLIB_MISSING
+
+
+# ------------------------------------------------------------------------ progress with an ETA
+
+def test_progress_lines_on_stderr_when_not_a_terminal(figures_module, quick_all, tmp_path, capsys):
+    """Not a terminal (a log, CI): plain lines with points per figure and an ETA, then one line per
+    PNG; and the numbers are those of the same points simulated without any progress display."""
+    out = tmp_path / "o"
+    assert figures_module.main(["--quick", "--d", "8", "--runs", "2", "--seed", "3", "--only", "fig3",
+                                "--out", str(out), "--progress-every", "3600"]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert err[0] == "dd25 figures: 6 distinct points to simulate (fig3 6); d=8, 2 runs each, float64, 1 job"
+    eta = [ln for ln in err if re.fullmatch(r"points [0-5]/6 \(fig3 [0-5]/6\), \d+ % of the work, "
+                                            r"elapsed \d+ s, ETA \d+ s", ln)]
+    assert len(eta) == 1, err  # the first run's line; the next comes an hour later (--progress-every)
+    assert re.fullmatch(r"points 6/6 \(fig3 6/6\), 100 % of the work, elapsed \d+ s, done", err[2]), err
+    assert err[3:] == ["fig3: drawing 6 points", f"fig3: wrote {out / 'fig3.png'}"]
+    # progress changes no number: the same points as in the run without it (quick_all: d=8, seed 3)
+    mine = json.loads((out / "dd25_figures.json").read_text(encoding="utf-8"))["figures"]["fig3"]["points"]
+    theirs = quick_all[1]["figures"]["fig3"]["points"]
+    assert [p["errors"] for p in mine] == [p["errors"] for p in theirs]
+
+
+def test_line_meter_eta_follows_the_cost_not_the_count(figures_module):
+    """Points run most expensive first: after the point holding 3/4 of the cost, 3/4 of the work is
+    done, whatever the count says; and lines come at most every `interval` seconds, plus the last."""
+    import io
+
+    now = [0.0]
+    stream = io.StringIO()
+    meter = figures_module.LineMeter(stream, interval=10, clock=lambda: now[0])
+    meter.start({"big": ["fig1"], "small": ["fig1", "fig2"]}, {"big": 3.0, "small": 1.0}, "test")
+    now[0] = 3.0
+    meter.run_done(1.5)   # half the big point: first report, always printed
+    now[0] = 6.0
+    meter.point_done(3.0, ["fig1"])   # 3 s after the last line: not printed
+    assert meter.fraction() == 0.75 and meter.eta() == pytest.approx(2.0)
+    assert "ETA 2 s" in meter.status() and "fig1 1/2, fig2 0/1" in meter.status()
+    now[0] = 7.0
+    meter.point_done(1.0, ["fig1", "fig2"])   # the last point: printed
+    lines = stream.getvalue().splitlines()
+    assert lines == ["dd25 figures: 2 distinct points to simulate (fig1 2, fig2 1); test",
+                     "points 0/2 (fig1 0/2, fig2 0/1), 38 % of the work, elapsed 3 s, ETA 5 s",
+                     "points 2/2 (fig1 2/2, fig2 1/1), 100 % of the work, elapsed 7 s, done"]
+
+
+def test_terminal_gets_a_live_bar_and_quiet_gets_nothing(figures_module):
+    import io
+
+    pytest.importorskip("rich")
+    from rich.console import Console
+
+    screen = io.StringIO()
+    meter = figures_module.RichMeter(Console(file=screen, force_terminal=True, width=120))
+    meter.start({"a": ["fig1"], "b": ["fig2"]}, {"a": 1.0, "b": 1.0}, "test")
+    meter.point_done(1.0, ["fig1"])
+    meter.point_done(1.0, ["fig2"])
+    meter.close()
+    shown = screen.getvalue()
+    assert "2/2 points, 100 % of the work, done" in shown and "1/1 points" in shown
+    assert figures_module.choose_meter(quiet=True, interval=10) is None
+    assert isinstance(figures_module.choose_meter(quiet=False, interval=10, stream=io.StringIO()),
+                      figures_module.LineMeter)
+
+
+def test_duration_text(figures_module):
+    assert [figures_module.duration_text(s) for s in (0.4, 59, 61, 3599, 7260)] == \
+        ["0 s", "59 s", "1 min 01 s", "59 min 59 s", "2 h 01 min"]

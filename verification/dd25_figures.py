@@ -1,7 +1,8 @@
 """Reproduce the synthetic panels of dd25's Figs. 1-3 (Demir & Doğan, arXiv 2510.25753) at finite d.
 
     python verification/dd25_figures.py [--out DIR] [--d 40] [--runs 20] [--seed 0] [--float32]
-                                        [--only fig1|fig2|fig3] [--json FILE] [--jobs N] [--quick] [--verbose]
+                                        [--only fig1|fig2|fig3] [--json FILE] [--jobs N] [--quick]
+                                        [--verbose | --quiet] [--progress-every SECONDS]
 
 Writes ``fig1.png``, ``fig2.png``, ``fig3.png`` into ``--out`` (default ``dd25_figures/``) and one JSON
 (``--json``, default ``OUT/dd25_figures.json``) with every point: per model the mean over runs, its
@@ -41,8 +42,13 @@ shared (load average ≈ 4):
   (19 s vs 0.55 s per run single-threaded, ``benchmarks/bench_dd25.py``), i.e. roughly 8 hours
   for all three figures on this machine — use ``--only`` and ``--float32`` there.
 
-Progress lines (one per point, with elapsed seconds) go to stderr when it is a terminal or with
-``--verbose``.  Without matplotlib the script exits with status 2.
+Progress goes to stderr: on a terminal a live bar (``rich``) with the points done per figure and an
+ETA; otherwise (a log, a pipe, CI) a plain line at the first finished run and then every
+``--progress-every`` seconds (default 10), e.g. ``points 12/99 (fig1 5/32, fig2 4/55, fig3 3/12),
+31 % of the work, elapsed 4 min 10 s, ETA 9 min 12 s``.  The ETA extrapolates over the estimated
+cost of the points, not their number (they run most expensive first).  ``--verbose`` adds one
+detail line per point, ``--quiet`` shows nothing.  Progress changes no number.  Without matplotlib
+the script exits with status 2.
 """
 from __future__ import annotations
 
@@ -165,9 +171,189 @@ def _finite(obj):
     return obj
 
 
+# ------------------------------------------------------------------------------------ progress
+def duration_text(seconds: float) -> str:
+    """``45 s``, ``3 min 10 s``, ``2 h 05 min``: an elapsed time or an ETA, as a person reads it."""
+    s = max(0, int(round(seconds)))
+    if s < 60:
+        return f"{s} s"
+    if s < 3600:
+        return f"{s // 60} min {s % 60:02d} s"
+    return f"{s // 3600} h {s % 3600 // 60:02d} min"
+
+
+class Meter:
+    """Progress of the simulations with an ETA.  Points differ in cost by orders of magnitude (they
+    run most expensive first), so the ETA extrapolates the elapsed time over the *cost* done
+    (:func:`_cost`, the flops of one run), not over the number of points.
+
+    Subclasses show it: :class:`LineMeter` (plain lines, for logs and pipes) and :class:`RichMeter`
+    (a live bar on a terminal).  ``clock`` is injectable for the tests."""
+
+    def __init__(self, clock: Callable[[], float] = time.perf_counter):
+        self.clock = clock
+        self.points: dict[str, list[int]] = {}  # figure -> [done, total]
+        self.total_cost = self.done_cost = self.partial_cost = 0.0
+        self.done = self.total = 0
+        self.t_start = clock()
+
+    def start(self, figures_of: dict[str, list[str]], costs: dict[str, float], what: str) -> None:
+        """``figures_of``: each distinct point's figures; ``costs``: each point's cost."""
+        self.total, self.total_cost = len(costs), float(sum(costs.values()))
+        for figs in figures_of.values():
+            for fig in figs:
+                self.points.setdefault(fig, [0, 0])[1] += 1
+        self.t_start = self.clock()
+        self.note(f"dd25 figures: {self.total} distinct points to simulate "
+                  f"({', '.join(f'{f} {n}' for f, (_, n) in self.points.items())}); {what}")
+
+    def run_done(self, cost: float) -> None:
+        self.partial_cost += cost
+        self.update()
+
+    def point_done(self, cost: float, figures: list[str]) -> None:
+        self.done += 1
+        self.done_cost += cost
+        self.partial_cost = 0.0
+        for fig in figures:
+            self.points[fig][0] += 1
+        self.update()
+
+    # -- what the displays show
+    def elapsed(self) -> float:
+        return self.clock() - self.t_start
+
+    def fraction(self) -> float:
+        return min(1.0, (self.done_cost + self.partial_cost) / self.total_cost) if self.total_cost else 1.0
+
+    def eta(self) -> float | None:
+        """Seconds left (None until some work is done)."""
+        f = self.fraction()
+        return None if f <= 0 else self.elapsed() * (1 - f) / f
+
+    def status(self) -> str:
+        """``points 12/99 (fig1 5/32, fig2 4/55, fig3 3/12), 31 % of the work, elapsed …, ETA …``."""
+        per_fig = ", ".join(f"{f} {d}/{n}" for f, (d, n) in self.points.items())
+        eta = self.eta()
+        left = "done" if self.done == self.total else f"ETA {duration_text(eta)}" if eta is not None \
+            else "ETA after the first run"
+        return (f"points {self.done}/{self.total} ({per_fig}), {100 * self.fraction():.0f} % of the work, "
+                f"elapsed {duration_text(self.elapsed())}, {left}")
+
+    def drawing(self, fig: str, points: int) -> None:
+        """A figure is being drawn (seconds each: matplotlib, after the simulations)."""
+        self.note(f"{fig}: drawing {points} points")
+
+    def drawn(self, fig: str, png: str) -> None:
+        self.note(f"{fig}: wrote {png}")
+
+    def update(self) -> None:  # pragma: no cover - overridden
+        pass
+
+    def note(self, text: str) -> None:  # pragma: no cover - overridden
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+class LineMeter(Meter):
+    """Plain lines (for a log or a pipe, where a redrawn bar is noise): at the first finished run
+    (the first ETA), then at most one every ``interval`` seconds, and when the last point finishes."""
+
+    def __init__(self, stream=None, interval: float = 10.0, clock: Callable[[], float] = time.perf_counter):
+        super().__init__(clock)
+        self.stream = stream if stream is not None else sys.stderr
+        self.interval = interval
+        self.last_line = float("-inf")
+
+    def update(self) -> None:
+        now = self.clock()
+        last = self.done == self.total and self.partial_cost == 0
+        if last or now - self.last_line >= self.interval:  # the first report always prints
+            self.last_line = now
+            self.note(self.status())
+
+    def note(self, text: str) -> None:
+        print(text, file=self.stream, flush=True)
+
+
+class RichMeter(Meter):
+    """A live ``rich`` display on a terminal (stderr): one bar for all the work, with the ETA, and one
+    bar per figure (its points done); notes are printed above it."""
+
+    def __init__(self, console=None, clock: Callable[[], float] = time.perf_counter):
+        from rich.console import Console
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+        super().__init__(clock)
+        self.console = console or Console(stderr=True)
+        self.bar = Progress(TextColumn("{task.description:<12}"), BarColumn(bar_width=30),
+                            TextColumn("{task.fields[text]}"), TimeElapsedColumn(),
+                            console=self.console, transient=False)
+        self.task = self.png_task = None
+        self.fig_tasks: dict[str, int] = {}
+
+    def start(self, figures_of, costs, what) -> None:
+        self.bar.start()
+        super().start(figures_of, costs, what)
+        self.task = self.bar.add_task("dd25 figures", total=1.0, text="")
+        for fig, (_, n) in self.points.items():
+            self.fig_tasks[fig] = self.bar.add_task(f"  {fig}", total=n, text="")
+        self.png_task = self.bar.add_task("PNGs", total=len(self.points), text="drawn after the simulations",
+                                          start=False)
+        self.update()
+
+    def drawing(self, fig: str, points: int) -> None:
+        self.bar.start_task(self.png_task)
+        self.bar.update(self.png_task, text=f"drawing {fig} ({points} points)")
+
+    def drawn(self, fig: str, png: str) -> None:
+        self.bar.update(self.png_task, advance=1, text=f"wrote {png}")
+
+    def overall(self) -> str:
+        eta = self.eta()
+        left = "done" if self.done == self.total else f"ETA {duration_text(eta)}" if eta is not None \
+            else "ETA after the first run"
+        return f"{self.done}/{self.total} points, {100 * self.fraction():.0f} % of the work, {left}"
+
+    def update(self) -> None:
+        if self.task is None:
+            return
+        self.bar.update(self.task, completed=self.fraction(), text=self.overall())
+        for fig, (done, n) in self.points.items():
+            self.bar.update(self.fig_tasks[fig], completed=done, text=f"{done}/{n} points")
+
+    def note(self, text: str) -> None:
+        self.bar.console.print(text, markup=False, highlight=False)
+
+    def close(self) -> None:
+        if self.task is not None:
+            self.update()
+            self.bar.stop()
+
+
+def choose_meter(quiet: bool, interval: float, stream=None) -> Meter | None:
+    """Nothing with ``--quiet``; a live bar on a terminal (if ``rich`` is installed); else lines."""
+    if quiet:
+        return None
+    stream = stream if stream is not None else sys.stderr
+    try:
+        tty = stream.isatty()
+    except (AttributeError, ValueError):
+        tty = False
+    if tty:
+        try:
+            return RichMeter()
+        except ImportError:  # no rich: plain lines work on a terminal too
+            pass
+    return LineMeter(stream, interval)
+
+
 def _run_all(configs: dict[str, sim.Config], runs: int, seed: int, jobs: int,
              progress: Callable[[str], None] | None, t0: float,
-             scheduler: str | None = None) -> dict[str, sim.Result]:
+             scheduler: str | None = None, meter: "Meter | None" = None,
+             figures_of: dict[str, list[str]] | None = None) -> dict[str, sim.Result]:
     order = sorted(configs, key=lambda key: -_cost(configs[key]))
     results: dict[str, sim.Result] = {}
     total = len(order)
@@ -183,8 +369,14 @@ def _run_all(configs: dict[str, sim.Config], runs: int, seed: int, jobs: int,
     # workers, or a Dask cluster): the numbers do not depend on how many.
     with parallel.using(workers=max(1, jobs), scheduler=scheduler):
         for key in order:
-            results[key] = sim.simulate(configs[key], runs, seed)
+            cost = _cost(configs[key])
+            # each finished run moves the meter by its share of the point's cost: at the paper's
+            # sizes one point takes many seconds, and the ETA should not wait for all its runs
+            on_run = (lambda _msg, c=cost: meter.run_done(c / runs)) if meter else None
+            results[key] = sim.simulate(configs[key], runs, seed, progress=on_run)
             report(results[key])
+            if meter:
+                meter.point_done(cost, (figures_of or {}).get(key, []))
     return results
 
 
@@ -312,11 +504,13 @@ def _figure(fig: str, points: list[dict], caption: str, path: str):
 # ------------------------------------------------------------------------------------ API
 def make_figures(out_dir: str = "dd25_figures", d: int = 40, runs: int = 20, seed: int = 0, quick: bool = False,
                  dtype: str = "float64", only=None, progress: Callable[[str], None] | None = None, *,
-                 jobs: int = 1, json_path: str | None = None, scheduler: str | None = None) -> dict:
+                 jobs: int = 1, json_path: str | None = None, scheduler: str | None = None,
+                 meter: Meter | None = None) -> dict:
     """Simulate the points of the requested figures, write one PNG per figure and a JSON of every point.
 
     ``only``: None (all), a figure name or a list of names.  ``progress``: called with one line per
-    finished point.  ``jobs``: worker processes (1 = in this process); ``scheduler``: a Dask scheduler
+    finished point.  ``meter``: a :class:`Meter` shown while it runs (points done per figure, ETA;
+    it does not change any number).  ``jobs``: worker processes (1 = in this process); ``scheduler``: a Dask scheduler
     address (then ``jobs`` is ignored).  Returns the JSON content
     (``figures[name]["png"]`` is the PNG path, ``figures[name]["points"]`` the points) with
     ``json_path`` added.  Raises ImportError without matplotlib, UserInputError on bad options.
@@ -339,7 +533,16 @@ def make_figures(out_dir: str = "dd25_figures", d: int = 40, runs: int = 20, see
             configs.setdefault(p["key"], p["config"])
     for cfg in configs.values():
         sim.check_memory(cfg)
-    results = _run_all(configs, runs, seed, jobs, progress, t0, scheduler)
+    figures_of: dict[str, list[str]] = {}
+    for fig, pts in per_fig.items():
+        for p in pts:
+            if fig not in figures_of.setdefault(p["key"], []):
+                figures_of[p["key"]].append(fig)
+    if meter:
+        where = f"scheduler {scheduler}" if scheduler else f"{jobs} job{'s' * (jobs != 1)}"
+        meter.start(figures_of, {k: _cost(c) for k, c in configs.items()},
+                    f"d={d}, {runs} runs each, {dtype}, {where}")
+    results = _run_all(configs, runs, seed, jobs, progress, t0, scheduler, meter, figures_of)
 
     out = {
         "paper": "Demir & Doğan, arXiv 2510.25753",
@@ -360,7 +563,11 @@ def make_figures(out_dir: str = "dd25_figures", d: int = 40, runs: int = 20, see
             rows.append(_finite(row))
         caption = _caption(fig, d, runs, dtype, quick)
         png = os.path.join(out_dir, f"{fig}.png")
+        if meter:
+            meter.drawing(fig, len(rows))
         _figure(fig, rows, caption, png)
+        if meter:
+            meter.drawn(fig, png)
         out["figures"][fig] = {"png": png, "caption": caption, "paper": PAPER[fig],
                                "seconds": round(sum(r["seconds"] for r in rows), 2), "points": rows}
         if progress:
@@ -387,7 +594,10 @@ def main(argv=None) -> int:
     ap.add_argument("--scheduler", default=None, metavar="ADDRESS",
                     help="run on the Dask cluster whose scheduler is at ADDRESS (e.g. tcp://10.0.0.5:8786)")
     ap.add_argument("--quick", action="store_true", help="d 16, 3 runs, fewer points (under a minute)")
-    ap.add_argument("--verbose", action="store_true", help="progress lines even when stderr is not a terminal")
+    ap.add_argument("--verbose", action="store_true", help="also one detail line per finished point")
+    ap.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    ap.add_argument("--progress-every", type=float, default=10.0, metavar="SECONDS",
+                    help="when stderr is not a terminal: seconds between progress lines (default 10)")
     args = ap.parse_args(argv)
     try:
         import matplotlib  # noqa: F401
@@ -397,15 +607,19 @@ def main(argv=None) -> int:
     d = args.d if args.d is not None else (16 if args.quick else 40)
     runs = args.runs if args.runs is not None else (3 if args.quick else 20)
     jobs = args.jobs if args.jobs is not None else (1 if args.quick else max(1, min(4, os.cpu_count() or 1)))
-    verbose = args.verbose or sys.stderr.isatty()
-    progress = (lambda msg: print(msg, file=sys.stderr, flush=True)) if verbose else None
+    meter = choose_meter(args.quiet, args.progress_every)
+    # detail lines go through the meter, so that on a terminal they print above the live bar
+    progress = (meter.note if meter else None) if args.verbose else None
     try:
         out = make_figures(args.out, d=d, runs=runs, seed=args.seed, quick=args.quick,
                            dtype="float32" if args.float32 else "float64", only=args.only, progress=progress,
-                           jobs=jobs, json_path=args.json, scheduler=args.scheduler)
+                           jobs=jobs, json_path=args.json, scheduler=args.scheduler, meter=meter)
     except UserInputError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    finally:
+        if meter:
+            meter.close()
     for fig, info in out["figures"].items():
         print(f"{fig}: {info['png']} ({len(info['points'])} points)")
     print(f"points: {out['json_path']} ({out['distinct_points']} distinct simulations, {out['seconds_total']:.0f} s)")
