@@ -199,3 +199,20 @@ def test_underivable_derive_is_one_line_and_exit_1(base, why):
     (line,) = [ln for ln in r.output.splitlines() if ln.startswith(claim.id)]
     assert line.startswith(f"{claim.id}: cannot mutate its derive(): derive() is defined on "
                            f"{__name__}.{base.__qualname__}") and why in line
+
+
+def test_a_derive_no_check_calls_is_named_in_the_summary():
+    """Nothing to mutate stays exit 0 (as for a claim without derivations), but the line says why."""
+    from icl_proofs.mutation import summary_line
+
+    class Unread(PlainBase):
+        id = "test.inherits-unread"
+
+        def checks(self):  # computes its value without derive(): nothing derived is tested
+            return [Check("exact", "exact-rational", lambda ctx: exact_equal(
+                "exact", [({}, BY_HAND, sp.Rational(33, 10))], "by hand"))]
+
+    cm = mutate_claim(Unread())
+    assert cm.total == 0 and cm.derive_never_called == f"{__name__}.PlainBase.derive"
+    assert summary_line(cm) == ("test.inherits-unread: no derived formula read by its checks could be mutated "
+                                f"(its derive(), {__name__}.PlainBase.derive, is never called by them)")

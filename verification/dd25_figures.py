@@ -510,8 +510,8 @@ def make_figures(out_dir: str = "dd25_figures", d: int = 40, runs: int = 20, see
 
     ``only``: None (all), a figure name or a list of names.  ``progress``: called with one line per
     finished point.  ``meter``: a :class:`Meter` shown while it runs (points done per figure, ETA;
-    it does not change any number).  ``jobs``: worker processes (1 = in this process); ``scheduler``: a Dask scheduler
-    address (then ``jobs`` is ignored).  Returns the JSON content
+    it does not change any number).  ``jobs``: worker processes (1 = in this process);
+    ``scheduler``: a Dask scheduler address (then ``jobs`` is ignored).  Returns the JSON content
     (``figures[name]["png"]`` is the PNG path, ``figures[name]["points"]`` the points) with
     ``json_path`` added.  Raises ImportError without matplotlib, UserInputError on bad options.
     """

@@ -454,6 +454,10 @@ class ClaimMutation:
     #: or when the claim has none.  A run that could not test ``derive()`` must not read as a pass.
     cannot_mutate: str | None = None
 
+    #: the claim's own or inherited ``derive()`` (its target name) when no check ever called it: then
+    #: nothing the checks test is a derived formula, which the summary says instead of a bare "none"
+    derive_never_called: str | None = None
+
     @property
     def killed(self) -> int:
         return sum(m.status == "killed" for m in self.mutants)
@@ -497,6 +501,7 @@ class ClaimMutation:
             "mutants": [m.to_json() for m in self.mutants],
             "not_mutable": self.not_mutable,
             "cannot_mutate": self.cannot_mutate,
+            "derive_never_called": self.derive_never_called,
             "seconds": round(self.seconds, 3),
         }
 
@@ -648,8 +653,10 @@ def mutate_claim(claim: Claim, ctx: CheckContext | None = None, operators=ops.OP
     mutable = {(n, p) for n, p, _ in planned}
     not_mutable = sorted({f"{n}{path_text(p)}" for n in disc.reads for p in disc.reads[n]
                           if (n, p) not in mutable})
+    own = next((t.name for t in targets.values() if t.method_of is not None), None)
     return ClaimMutation(claim.id, {r.name: r.status.value for r in disc.baseline}, results, not_mutable,
-                         time.perf_counter() - t0, wrong, cannot)
+                         time.perf_counter() - t0, wrong, cannot,
+                         own if own is not None and own not in disc.reads else None)
 
 
 def suite_kills(results: list[ClaimMutation]) -> dict:
@@ -675,7 +682,9 @@ def summary_line(cm: ClaimMutation) -> str:
     if cm.cannot_mutate:
         return f"{cm.claim}: cannot mutate its derive(): {cm.cannot_mutate}"
     if not cm.total:
-        return f"{cm.claim}: no derived formula read by its checks could be mutated"
+        never = cm.derive_never_called
+        why = f" (its derive(), {never}, is never called by them)" if never else ""
+        return f"{cm.claim}: no derived formula read by its checks could be mutated{why}"
     eq = (f", {cm.equivalent} declared equivalent (raw {100 * cm.raw_kill_rate:.0f} %)"
           if cm.equivalent else "")
     rate = f"{100 * cm.kill_rate:.0f} %" if cm.kill_rate is not None else "n/a"
