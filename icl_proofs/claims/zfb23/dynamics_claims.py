@@ -447,12 +447,8 @@ def _unshrunk(fn, ctx, **kw):
     and shrinking re-runs ODEs)."""
     from .. import checks as checks_mod
 
-    saved = checks_mod.SHRINK_WITNESSES[0]
-    checks_mod.SHRINK_WITNESSES[0] = False
-    try:
+    with checks_mod.witness_shrinking(False):
         return fn(ctx, **kw)
-    finally:
-        checks_mod.SHRINK_WITNESSES[0] = saved
 
 
 def _state_scale(Lam, n) -> float:
