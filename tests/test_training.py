@@ -9,15 +9,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from icl_proofs.models.training import (
-    lsa_predict_and_grads,
-    paper_init_full,
-    random_init_full,
-    relative_error,
-    sample_prompts,
-    train_lsa,
-)
-from icl_proofs.numeric.gradflow import gamma_matrix, sigma_bound
+from icl_proofs.claims.zfb23.flow import gamma_matrix, paper_init_full, sigma_bound, train_lsa
+from icl_proofs.models.training import lsa_predict_and_grads, random_init_full, relative_error, sample_prompts
 
 LAM = np.diag([1.0, 2.0])
 N = 10

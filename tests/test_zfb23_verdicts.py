@@ -34,10 +34,10 @@ def _run(claim_id, check_name, ctx=CTX):
 def test_flow_above_bound_can_fail(monkeypatch):
     """Route: ODE integration.  With the limit moved to −W_* no run reaches it: the check must not
     say holds (the old check said holds whatever fraction converged)."""
-    from icl_proofs.numeric import gradflow
+    from icl_proofs.claims.zfb23 import flow
 
-    true_optimum = gradflow.zfb23_optimum
-    monkeypatch.setattr(gradflow, "zfb23_optimum", lambda L, n: tuple(-v for v in true_optimum(L, n)))
+    true_optimum = flow.zfb23_optimum
+    monkeypatch.setattr(flow, "zfb23_optimum", lambda L, n: tuple(-v for v in true_optimum(L, n)))
     res = _run("zfb23.gradient-flow", "flow-above-bound")
     assert res.status is Status.INCONCLUSIVE, res.evidence
     assert "observation beyond Theorem 4.1 (not the theorem) fails" in res.evidence
@@ -86,15 +86,15 @@ def test_flow_decides_the_ill_conditioned_case_fast():
     (the slowest flows the sweep draws) now reaches W_* to 1e-6."""
     import time
 
+    from icl_proofs.claims.zfb23 import flow
     from icl_proofs.claims.zfb23.dynamics_claims import run_flow
-    from icl_proofs.numeric import gradflow
 
     rng = np.random.default_rng(5)
     Q, _ = np.linalg.qr(rng.standard_normal((6, 6)))
     Lam = Q @ np.diag(np.geomspace(1e-4, 0.1, 6)) @ Q.T
     Lam = (Lam + Lam.T) / 2
     t0 = time.perf_counter()
-    run = run_flow(Lam, 69, 0.5 * gradflow.sigma_bound(Lam, 69), rng)
+    run = run_flow(Lam, 69, 0.5 * flow.sigma_bound(Lam, 69), rng)
     assert run.verdict == "holds", run.row()
     assert time.perf_counter() - t0 < 60
 
