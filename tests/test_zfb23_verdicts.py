@@ -83,9 +83,8 @@ def test_theorem_42_exact_is_independent_of_the_symbolic_pair(monkeypatch):
 
 def test_flow_decides_the_ill_conditioned_case_fast():
     """The README seed left d = 6, N = 69 undecided after minutes; a condition-10³ Λ with λ_max = 0.1
-    (the slowest flows the sweep draws) now reaches W_* to 1e-6."""
-    import time
-
+    (the slowest flows the sweep draws) now reaches W_* to 1e-6.  Work counted, not timed: the
+    integration takes 25,919 gradient evaluations (LSODA's nfev; bound 40,000)."""
     from icl_proofs.claims.zfb23 import flow
     from icl_proofs.claims.zfb23.dynamics_claims import run_flow
 
@@ -93,10 +92,9 @@ def test_flow_decides_the_ill_conditioned_case_fast():
     Q, _ = np.linalg.qr(rng.standard_normal((6, 6)))
     Lam = Q @ np.diag(np.geomspace(1e-4, 0.1, 6)) @ Q.T
     Lam = (Lam + Lam.T) / 2
-    t0 = time.perf_counter()
     run = run_flow(Lam, 69, 0.5 * flow.sigma_bound(Lam, 69), rng)
     assert run.verdict == "holds", run.row()
-    assert time.perf_counter() - t0 < 60
+    assert run.result.nfev <= 40_000, run.result.nfev
 
 
 def test_flow_hypothesis_labels_its_values(monkeypatch):
