@@ -157,6 +157,7 @@ class TrainResult:
     wall_time: float
     cpu_time: float
     samples_seen: int
+    #: the preconditioner the run is measured against (``target``; zfb23: Gamma^-1)
     Gamma_inv: Array
     config: dict
 
