@@ -16,6 +16,8 @@ docs/security.md.)
 """
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import functools
 import hashlib
 import json
@@ -29,8 +31,12 @@ from .moments import traces
 
 _PKG = Path(__file__).resolve().parent
 
-#: cleared while mutation testing runs, so that no mutant can ever reach the on-disk cache
-WRITES_ENABLED = [True]
+#: whether derivations computed in this context may be written to the on-disk cache; cleared (see
+#: :func:`writes_disabled`) while mutation testing and mutant controls run, so that no mutant can ever
+#: reach the cache.  A context variable, not a module global: a block that turns writes off cannot leak
+#: that into other threads or past an exception.  Worker processes start with the default (writes on);
+#: mutation testing runs its checks in this process (``workers=1``), so nothing needs to travel.
+_WRITES: contextvars.ContextVar[bool] = contextvars.ContextVar("icl_proofs_cache_writes", default=True)
 
 #: format tag and version of a cache entry
 CACHE_FORMAT = "icl-proofs/derivation-cache"
@@ -39,6 +45,29 @@ CACHE_VERSION = 1
 MAX_ENTRY_BYTES = 32 * 1024 * 1024
 #: deepest expression tree read back (SymPy trees of the derivations are < 30 deep)
 MAX_DEPTH = 200
+
+
+def writes_enabled() -> bool:
+    """Whether a derivation computed now may be written to the on-disk cache."""
+    return _WRITES.get()
+
+
+@contextlib.contextmanager
+def writes_disabled():
+    """Within the block (this thread / context only), computed derivations are not written to disk;
+    the previous setting is restored on exit, exceptions included.
+
+    >>> with writes_disabled():
+    ...     writes_enabled()
+    False
+    >>> writes_enabled()
+    True
+    """
+    token = _WRITES.set(False)
+    try:
+        yield
+    finally:
+        _WRITES.reset(token)
 
 
 def _source_hash() -> str:
@@ -335,7 +364,7 @@ def disk_cached(name: str):
                 if hit is not None:
                     return hit
             result = fn()
-            if enabled and WRITES_ENABLED[0]:
+            if enabled and writes_enabled():
                 try:
                     _write_entry(path, entry_document(name, source, result))
                 except (OSError, CacheFormatError, RecursionError):

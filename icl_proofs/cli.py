@@ -882,7 +882,7 @@ def _verify(ctx, claims, *, family=None, quick, seed, alpha, dps, json_file, res
                 for line in family_lines(summary):
                     emit(line)
                 if writer is not None:
-                    writer.meta["family_wise"] = jsonable(summary, dps)
+                    writer.meta["family_wise"] = jsonable(summary.to_json(), dps)
                     writer.write()
     if to_stdout:
         click.echo(json.dumps(writer.document(), indent=2))

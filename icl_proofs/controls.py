@@ -91,17 +91,14 @@ def _mutated(claim: Claim, label: str):
     make = engine.result_patcher(target.name, mutated)
 
     holders = engine.cache_holders(targets) + [t.fn for t in targets.values()]
-    cache.WRITES_ENABLED[0] = False
-    checks_mod.SHRINK_WITNESSES[0] = False
-    engine._clear_all(holders)
-    try:
-        with using(dataclasses.replace(current(), workers=1, scheduler=None, backend="numpy")):
-            with engine._patched(targets, make):
-                yield applied
-    finally:
+    with cache.writes_disabled(), checks_mod.witness_shrinking(False):
         engine._clear_all(holders)
-        cache.WRITES_ENABLED[0] = True
-        checks_mod.SHRINK_WITNESSES[0] = True
+        try:
+            with using(dataclasses.replace(current(), workers=1, scheduler=None, backend="numpy")):
+                with engine._patched(targets, make):
+                    yield applied
+        finally:
+            engine._clear_all(holders)
 
 
 def _run_against(claim: Claim, check: Check, control: Control, ctx: CheckContext) -> CheckResult:

@@ -14,7 +14,8 @@ from typing import Callable, Iterable
 from .claims.base import Check, CheckContext, CheckResult, Claim, Status, aggregate, route as route_info
 
 __all__ = ["run_check", "run_claim", "run_claims", "planned_checks", "STATISTICAL_ROUTES", "is_statistical",
-           "statistical_checks", "bonferroni_alpha", "check_p_value", "family_wise", "family_lines"]
+           "statistical_checks", "bonferroni_alpha", "check_p_value", "family_wise", "family_lines",
+           "FamilyWise", "PValueCheck", "OwnAlphaCheck"]
 
 OnResult = Callable[[dict], None]
 OnCheck = Callable[[Claim, CheckResult], None]
@@ -308,41 +309,92 @@ def _holm_adjusted(ps: list[float]) -> list[float]:
     return adj
 
 
-def family_wise(results: list[dict] | dict, alpha_family: float = 0.05, method: str = "holm",
-                check_alpha: float | None = None) -> dict:
-    """Family-wise false-alarm control over the statistical checks of a run.
+@dataclasses.dataclass(frozen=True)
+class PValueCheck:
+    """A statistical check with a recorded p-value, as family-wise control saw it."""
 
-    ``results``: the list returned by :func:`run_claims` (or a ``verify --json`` document with a
-    ``results`` list).  ``method``: ``"holm"`` (step-down) or ``"bonferroni"``.  ``check_alpha``:
-    the α assumed for statistical checks that recorded none (default: ``CheckContext().alpha``).
+    claim: str | None
+    check: str | None
+    #: the check's own verdict (at its own α)
+    status: str | None
+    #: check-level p-value (:func:`check_p_value`)
+    p_value: float
+    #: Holm step-down (or Bonferroni) adjusted p-value
+    p_adjusted: float
+    #: the threshold its rank was compared with
+    threshold: float
+    #: rejected at family level (the claim is refuted with family-wise control)
+    rejected: bool
 
-    Returns a JSON-able summary::
+    @property
+    def key(self) -> str:
+        return f"{self.claim}:{self.check}"
 
-        {"method", "alpha_family",
-         "m": statistical checks with a p-value (tested here),
-         "m_own_alpha": statistical checks without one, "alpha_own": Σ of their α,
-         "alpha_tests": α_family − alpha_own (the level Holm / Bonferroni run at),
-         "thresholds": per-rank thresholds α_tests/(m−i+1) (Holm) or [α_tests/m] (Bonferroni),
-         "tests": [{"claim", "check", "status", "p_value", "p_adjusted", "threshold",
-                    "rejected"}, ...] sorted by p,
-         "rejected": ["claim:check", ...]   (refuted at family level),
-         "refuted_not_significant": checks refuted at their own α but not at family level,
-         "own_alpha": [{"claim", "check", "status", "alpha"}, ...],
-         "fwer_bound": bound on P(any false refutation), "budget_exceeded": bool,
-         "statement": one line}
 
-    A check is rejected iff its adjusted p-value is ≤ α_tests.  The bound holds for any
-    dependence between checks.
+@dataclasses.dataclass(frozen=True)
+class OwnAlphaCheck:
+    """A statistical check without a p-value: it enters the family budget with its own α."""
+
+    claim: str | None
+    check: str | None
+    status: str | None
+    alpha: float
+
+
+@dataclasses.dataclass(frozen=True)
+class FamilyWise:
+    """Family-wise false-alarm control over the statistical checks of one run (:func:`family_wise`).
+
+    The bound ``fwer_bound`` on P(any false refutation of a true claim) holds for any dependence
+    between checks; :meth:`to_json` is the ``meta.family_wise`` object of ``verify --json``.
     """
-    if method not in ("holm", "bonferroni"):
-        raise ValueError(f"method must be 'holm' or 'bonferroni', got {method!r}")
-    alpha_family = float(alpha_family)
-    if not 0 < alpha_family < 1:
-        raise ValueError(f"alpha_family must lie in (0, 1), got {alpha_family}")
-    if isinstance(results, dict):
-        results = results.get("results") or []
-    default_alpha = float(check_alpha) if check_alpha is not None else CheckContext().alpha
 
+    #: ``"holm"`` (step-down) or ``"bonferroni"``
+    method: str
+    #: the family's false-alarm budget α_family
+    alpha_family: float
+    #: statistical checks with a p-value (tested here)
+    m: int
+    #: statistical checks without one (they keep their own α)
+    m_own_alpha: int
+    #: Σ of the own α of those checks, charged to the budget first
+    alpha_own: float
+    #: α_family − alpha_own (at least 0): the level Holm / Bonferroni run at
+    alpha_tests: float
+    #: per-rank thresholds α_tests/(m − i) (Holm), or the single α_tests/m (Bonferroni)
+    thresholds: tuple[float, ...]
+    #: the checks with a p-value, sorted by p
+    tests: tuple[PValueCheck, ...]
+    #: ``"claim:check"`` of the checks refuted at family level
+    rejected: tuple[str, ...]
+    #: ``"claim:check"`` of the checks refuted at their own α but not at family level
+    refuted_not_significant: tuple[str, ...]
+    #: the checks without a p-value, with the α each is charged
+    own_alpha: tuple[OwnAlphaCheck, ...]
+    #: bound on P(any false refutation): α_family, or alpha_own when that exceeds it
+    fwer_bound: float
+    #: whether the checks without a p-value alone spend the whole budget
+    budget_exceeded: bool
+    #: the guarantee in one line
+    statement: str
+
+    def to_json(self) -> dict:
+        """The summary as a JSON object (keys in field order; rows of ``tests`` / ``own_alpha`` as
+        objects, tuples as lists)."""
+        out = {}
+        for f in dataclasses.fields(self):
+            v = getattr(self, f.name)
+            if f.name in ("tests", "own_alpha"):
+                v = [dataclasses.asdict(row) for row in v]
+            elif isinstance(v, tuple):
+                v = list(v)
+            out[f.name] = v
+        return out
+
+
+def _family_rows(results: list[dict], default_alpha: float) -> tuple[list[dict], list[OwnAlphaCheck]]:
+    """The statistical checks of ``results``: those with a p-value (unsorted, as dicts) and those
+    charged their own α."""
     tests, own = [], []
     for res in results:
         for chk in res.get("checks") or []:
@@ -352,37 +404,61 @@ def family_wise(results: list[dict] | dict, alpha_family: float = 0.05, method: 
             p = check_p_value(chk)
             if p is None:
                 a = _num((chk.get("details") or {}).get("check_alpha"))
-                own.append({**row, "alpha": a if a is not None else default_alpha})
+                own.append(OwnAlphaCheck(**row, alpha=a if a is not None else default_alpha))
             else:
                 tests.append({**row, "p_value": p})
+    return tests, own
 
-    m = len(tests)
-    alpha_own = float(sum(o["alpha"] for o in own))
+
+def family_wise(results: list[dict] | dict, alpha_family: float = 0.05, method: str = "holm",
+                check_alpha: float | None = None) -> FamilyWise:
+    """Family-wise false-alarm control over the statistical checks of a run (see the section
+    comment above and :class:`FamilyWise` for the fields).
+
+    ``results``: the list returned by :func:`run_claims` (or a ``verify --json`` document with a
+    ``results`` list).  ``method``: ``"holm"`` (step-down) or ``"bonferroni"``.  ``check_alpha``:
+    the α assumed for statistical checks that recorded none (default: ``CheckContext().alpha``).
+    A check is rejected iff its adjusted p-value is ≤ α_tests.
+
+    >>> mc = lambda p: {"route": "monte-carlo", "details": {"p_value": p, "alpha": 1e-3}}
+    >>> s = family_wise([{"claim": "x", "checks": [mc(0.001), mc(0.5)]}], 0.05)
+    >>> s.m, s.thresholds, [t.rejected for t in s.tests]
+    (2, (0.025, 0.05), [True, False])
+    >>> sorted(s.to_json())[:3]
+    ['alpha_family', 'alpha_own', 'alpha_tests']
+    """
+    if method not in ("holm", "bonferroni"):
+        raise ValueError(f"method must be 'holm' or 'bonferroni', got {method!r}")
+    alpha_family = float(alpha_family)
+    if not 0 < alpha_family < 1:
+        raise ValueError(f"alpha_family must lie in (0, 1), got {alpha_family}")
+    if isinstance(results, dict):
+        results = results.get("results") or []
+    default_alpha = float(check_alpha) if check_alpha is not None else CheckContext().alpha
+    rows, own = _family_rows(results, default_alpha)
+
+    m = len(rows)
+    alpha_own = float(sum(o.alpha for o in own))
     alpha_tests = max(0.0, alpha_family - alpha_own)
     exceeded = alpha_own >= alpha_family
-    tests.sort(key=lambda t: t["p_value"])
-    ps = [t["p_value"] for t in tests]
+    rows.sort(key=lambda t: t["p_value"])
+    ps = [t["p_value"] for t in rows]
     if method == "holm":
         adj = _holm_adjusted(ps)
         thresholds = [alpha_tests / (m - i) for i in range(m)]
     else:
         adj = [min(1.0, m * p) for p in ps]
         thresholds = [alpha_tests / m] * m if m else []
+    tests = []
     stop = False
-    for i, t in enumerate(tests):
-        t["p_adjusted"] = adj[i]
-        t["threshold"] = thresholds[i]
+    for i, t in enumerate(rows):
         if method == "holm":  # step-down: stop at the first acceptance
             stop = stop or not (ps[i] <= thresholds[i] and alpha_tests > 0)
-            t["rejected"] = not stop
+            rejected = not stop
         else:
-            t["rejected"] = bool(alpha_tests > 0 and ps[i] <= thresholds[i])
+            rejected = bool(alpha_tests > 0 and ps[i] <= thresholds[i])
+        tests.append(PValueCheck(**t, p_adjusted=adj[i], threshold=thresholds[i], rejected=rejected))
 
-    def key(t):
-        return f"{t['claim']}:{t['check']}"
-
-    rejected = [key(t) for t in tests if t["rejected"]]
-    not_sig = [key(t) for t in tests if t["status"] == "refuted" and not t["rejected"]]
     bound = max(alpha_family, alpha_own)
     how = ("Holm step-down" if method == "holm" else "Bonferroni") + f" at {alpha_tests:.3g} over m = {m} p-values"
     if own:
@@ -395,36 +471,35 @@ def family_wise(results: list[dict] | dict, alpha_family: float = 0.05, method: 
     else:
         statement = (f"P(any false refutation among the {m + len(own)} statistical checks of true claims) "
                      f"≤ {alpha_family:g} ({how})")
-    return {
-        "method": method,
-        "alpha_family": alpha_family,
-        "m": m,
-        "m_own_alpha": len(own),
-        "alpha_own": alpha_own,
-        "alpha_tests": alpha_tests,
-        "thresholds": thresholds if method == "holm" else thresholds[:1],
-        "tests": tests,
-        "rejected": rejected,
-        "refuted_not_significant": not_sig,
-        "own_alpha": own,
-        "fwer_bound": bound,
-        "budget_exceeded": exceeded,
-        "statement": statement,
-    }
+    return FamilyWise(
+        method=method,
+        alpha_family=alpha_family,
+        m=m,
+        m_own_alpha=len(own),
+        alpha_own=alpha_own,
+        alpha_tests=alpha_tests,
+        thresholds=tuple(thresholds if method == "holm" else thresholds[:1]),
+        tests=tuple(tests),
+        rejected=tuple(t.key for t in tests if t.rejected),
+        refuted_not_significant=tuple(t.key for t in tests if t.status == "refuted" and not t.rejected),
+        own_alpha=tuple(own),
+        fwer_bound=bound,
+        budget_exceeded=exceeded,
+        statement=statement,
+    )
 
 
-def family_lines(summary: dict) -> list[str]:
+def family_lines(summary: FamilyWise) -> list[str]:
     """A few plain-text lines describing a :func:`family_wise` summary (for the CLI)."""
-    lines = [f"family-wise ({summary['method']}, α_family = {summary['alpha_family']:g}): "
-             f"{summary['statement']}"]
-    if summary["rejected"]:
-        lines.append(f"  rejected at family level ({len(summary['rejected'])}): " + ", ".join(summary["rejected"]))
+    lines = [f"family-wise ({summary.method}, α_family = {summary.alpha_family:g}): {summary.statement}"]
+    if summary.rejected:
+        lines.append(f"  rejected at family level ({len(summary.rejected)}): " + ", ".join(summary.rejected))
     else:
         lines.append("  no statistical check rejected at family level")
-    if summary["refuted_not_significant"]:
+    if summary.refuted_not_significant:
         lines.append("  refuted at their own α but not family-wise significant: "
-                     + ", ".join(summary["refuted_not_significant"]))
-    if summary["own_alpha"]:
+                     + ", ".join(summary.refuted_not_significant))
+    if summary.own_alpha:
         lines.append("  without a p-value (own α counted in the budget): "
-                     + ", ".join(f"{o['claim']}:{o['check']} (α = {o['alpha']:g})" for o in summary["own_alpha"]))
+                     + ", ".join(f"{o.claim}:{o.check} (α = {o.alpha:g})" for o in summary.own_alpha))
     return lines

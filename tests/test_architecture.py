@@ -130,3 +130,23 @@ def test_the_architecture_test_sees_an_upward_import(where):
     probe = PKG / where
     assert "claims.base" in _imports(probe, "from ..claims.base import Claim\n")
     assert "claims.zfb23" in _imports(probe, "from icl_proofs.claims import zfb23\n")
+
+
+def _paper_named_definitions(source: str) -> list[str]:
+    """Module-level functions and classes whose name contains a paper key (``zfb23``, ``ding25``, ...)."""
+    keys = _papers()
+    return [n.name for n in ast.parse(source).body
+            if isinstance(n, (ast.FunctionDef, ast.ClassDef)) and any(k in n.name.lower() for k in keys)]
+
+
+def test_engines_and_shared_models_define_nothing_named_after_a_paper():
+    """A paper's helpers live in its folder (e.g. the reduced zfb23 flow in ``claims/zfb23/flow.py``,
+    not in the shared ODE engine ``numeric/gradflow.py``)."""
+    bad = [f"{_module(p)}: {name}" for p in _sources() if _in(_module(p), ENGINES + ("models",))
+           for name in _paper_named_definitions(p.read_text())]
+    assert not bad, "\n".join(bad)
+
+
+def test_the_paper_name_check_sees_a_paper_helper():
+    """Negative control: the definition that used to sit in numeric/gradflow.py is found."""
+    assert _paper_named_definitions("def reduced_zfb23_grad(Lambda, N):\n    pass\n") == ["reduced_zfb23_grad"]

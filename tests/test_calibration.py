@@ -1,6 +1,8 @@
 """False-alarm calibration and family-wise control (issue: "False alarms")."""
 from __future__ import annotations
 
+import dataclasses
+import json
 import math
 
 import pytest
@@ -12,7 +14,7 @@ from icl_proofs.claims.base import Check, CheckContext, Claim, Status
 from icl_proofs.claims.checks import bonferroni_p, holds, mc_check, two_sided_p
 from icl_proofs.numeric import montecarlo as mc
 from icl_proofs.parallel import using
-from icl_proofs.runner import (bonferroni_alpha, check_p_value, family_wise, run_claims,
+from icl_proofs.runner import (OwnAlphaCheck, bonferroni_alpha, check_p_value, family_wise, run_claims,
                                statistical_checks)
 
 
@@ -72,41 +74,66 @@ def _results():
 def test_family_wise_holm_by_hand():
     s = family_wise(_results(), 0.05, "holm")
     # budget: 0.05 - 0.01 (the check without p) = 0.04 for m = 4 p-values 0.001, 0.011, 0.012, 0.3
-    assert s["m"] == 4 and s["m_own_alpha"] == 1
-    assert s["alpha_own"] == pytest.approx(0.01) and s["alpha_tests"] == pytest.approx(0.04)
-    assert [t["check"] for t in s["tests"]] == ["mc1", "split", "mc3", "mc2"]
-    assert [t["p_value"] for t in s["tests"]] == pytest.approx([0.001, 0.011, 0.012, 0.3])
+    assert s.m == 4 and s.m_own_alpha == 1
+    assert s.alpha_own == pytest.approx(0.01) and s.alpha_tests == pytest.approx(0.04)
+    assert [t.check for t in s.tests] == ["mc1", "split", "mc3", "mc2"]
+    assert [t.p_value for t in s.tests] == pytest.approx([0.001, 0.011, 0.012, 0.3])
     # Holm thresholds 0.04/4, 0.04/3, 0.04/2, 0.04/1: 0.001 ≤ 0.01, 0.011 ≤ 0.0133, 0.012 ≤ 0.02, 0.3 > 0.04
-    assert s["thresholds"] == pytest.approx([0.01, 0.04 / 3, 0.02, 0.04])
-    assert [t["rejected"] for t in s["tests"]] == [True, True, True, False]
-    assert s["rejected"] == ["x.a:mc1", "x.b:split", "x.b:mc3"]
+    assert s.thresholds == pytest.approx([0.01, 0.04 / 3, 0.02, 0.04])
+    assert [t.rejected for t in s.tests] == [True, True, True, False]
+    assert s.rejected == ("x.a:mc1", "x.b:split", "x.b:mc3")
     # adjusted p: 4·0.001, max(., 3·0.011), max(., 2·0.012), max(., 0.3)
-    assert [t["p_adjusted"] for t in s["tests"]] == pytest.approx([0.004, 0.033, 0.033, 0.3])
-    assert s["refuted_not_significant"] == []
-    assert s["fwer_bound"] == 0.05 and not s["budget_exceeded"]
-    assert "≤ 0.05" in s["statement"] and "5 statistical checks" in s["statement"]
-    assert s["own_alpha"] == [{"claim": "x.b", "check": "trend", "status": "holds", "alpha": 0.01}]
+    assert [t.p_adjusted for t in s.tests] == pytest.approx([0.004, 0.033, 0.033, 0.3])
+    assert s.refuted_not_significant == ()
+    assert s.fwer_bound == 0.05 and not s.budget_exceeded
+    assert "≤ 0.05" in s.statement and "5 statistical checks" in s.statement
+    assert s.own_alpha == (OwnAlphaCheck(claim="x.b", check="trend", status="holds", alpha=0.01),)
 
 
 def test_family_wise_bonferroni_by_hand():
     s = family_wise({"results": _results()}, 0.05, "bonferroni")  # a verify --json document works too
     # one threshold 0.04 / 4 = 0.01: only 0.001 passes
-    assert s["thresholds"] == pytest.approx([0.01])
-    assert s["rejected"] == ["x.a:mc1"]
-    assert [t["p_adjusted"] for t in s["tests"]] == pytest.approx([0.004, 0.044, 0.048, 1.0])
+    assert s.thresholds == pytest.approx([0.01])
+    assert s.rejected == ("x.a:mc1",)
+    assert [t.p_adjusted for t in s.tests] == pytest.approx([0.004, 0.044, 0.048, 1.0])
 
 
 def test_holm_is_step_down_and_budget_can_be_exceeded():
     res = [{"claim": "y.c", "checks": [_chk("p1", p=0.03, status="refuted"), _chk("p2", p=0.035)]}]
     s = family_wise(res, 0.04, "holm")
     # thresholds 0.02, 0.04: the first fails, so Holm stops although 0.035 ≤ 0.04
-    assert s["rejected"] == [] and s["refuted_not_significant"] == ["y.c:p1"]
+    assert s.rejected == () and s.refuted_not_significant == ("y.c:p1",)
     res.append({"claim": "y.d", "checks": [_chk("t", check_alpha=0.03), _chk("u", check_alpha=0.03)]})
     s = family_wise(res, 0.05, "holm")
-    assert s["budget_exceeded"] and s["alpha_tests"] == 0 and s["rejected"] == []
-    assert s["fwer_bound"] == pytest.approx(0.06) and "exceeded" in s["statement"]
+    assert s.budget_exceeded and s.alpha_tests == 0 and s.rejected == ()
+    assert s.fwer_bound == pytest.approx(0.06) and "exceeded" in s.statement
     with pytest.raises(ValueError):
         family_wise(res, 0.05, "sidak")
+
+
+#: ``family_wise(...)`` of the case in the next test as the dict-returning implementation wrote it
+#: (``json.dumps``, before it returned a dataclass): ``verify --json``'s ``meta.family_wise`` must not change
+_FAMILY_WISE_JSON_BEFORE = (
+    '{"method": "holm", "alpha_family": 0.04, "m": 2, "m_own_alpha": 1, "alpha_own": 0.004, '
+    '"alpha_tests": 0.036000000000000004, "thresholds": [0.018000000000000002, 0.036000000000000004], '
+    '"tests": [{"claim": "y.c", "check": "p1", "status": "refuted", "p_value": 0.03, "p_adjusted": 0.06, '
+    '"threshold": 0.018000000000000002, "rejected": false}, {"claim": "y.c", "check": "p2", "status": "holds", '
+    '"p_value": 0.035, "p_adjusted": 0.06, "threshold": 0.036000000000000004, "rejected": false}], '
+    '"rejected": [], "refuted_not_significant": ["y.c:p1"], "own_alpha": [{"claim": "y.c", "check": "t", '
+    '"status": "holds", "alpha": 0.004}], "fwer_bound": 0.04, "budget_exceeded": false, "statement": '
+    '"P(any false refutation among the 3 statistical checks of true claims) \\u2264 0.04 (Holm step-down at '
+    '0.036 over m = 2 p-values, plus 1 check(s) without a p-value at their own \\u03b1 (\\u03a3 = 0.004), '
+    'union bound)"}')
+
+
+def test_family_wise_json_is_the_dict_it_replaced():
+    """Route: the recorded output of the previous implementation, byte for byte (keys and order)."""
+    res = [{"claim": "y.c", "checks": [_chk("p1", p=0.03, status="refuted"), _chk("p2", p=0.035),
+                                       _chk("t", check_alpha=0.004)]}]
+    s = family_wise(res, 0.04, "holm")
+    assert json.dumps(s.to_json()) == _FAMILY_WISE_JSON_BEFORE
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        s.m = 3
 
 
 def test_bonferroni_alpha_and_planned_count():
@@ -148,7 +175,7 @@ def test_run_check_stamps_alpha_and_family_wise_reads_a_run(register_claim):
     assert mc_res["details"]["check_alpha"] == 0.01 and "check_alpha" not in exact_res["details"]
     assert check_p_value(mc_res) == pytest.approx(mc_res["details"]["p_value"])
     s = family_wise(res, 0.05)
-    assert s["m"] == 1 and s["m_own_alpha"] == 0
+    assert s.m == 1 and s.m_own_alpha == 0
 
 
 def test_calibrate_default_alpha_by_monotonicity_matches_reruns(register_claim):

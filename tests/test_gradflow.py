@@ -11,19 +11,15 @@ import math
 import numpy as np
 import pytest
 
-from icl_proofs.numeric.gradflow import (
-    ROUTE,
+from icl_proofs.claims.zfb23.flow import (
     balancedness,
-    fit_linear_rate,
     gamma_matrix,
-    integrate_flow,
-    pack,
     paper_init,
     reduced_zfb23_grad,
     sigma_bound,
-    unpack,
     zfb23_optimum,
 )
+from icl_proofs.numeric.gradflow import ROUTE, fit_linear_rate, integrate_flow, pack, unpack
 
 
 def _random_spd(d: int, rng: np.random.Generator) -> np.ndarray:

@@ -8,6 +8,8 @@ from icl_proofs.numeric.montecarlo import (
     Estimate,
     RunningMoments,
     estimate,
+    estimate_fixed,
+    estimate_to_se,
     shard_sizes,
     threshold,
     tolerance,
@@ -115,6 +117,45 @@ def test_estimate_se_target_early_stop_and_budget():
     assert e.n == 30000
     e = estimate(_normal, 2000, seed=1, batch=1000, se_target=1e-6, max_n=6500)
     assert e.n == 6500
+
+
+#: the three argument patterns of ``estimate`` and the rule each is (issue 14: "split estimate's
+#: stopping modes"); the recorded (n, mean) are the old all-in-one ``estimate``'s (eb23404, seed 11)
+_MODES = [
+    (dict(n=5000, batch=1000), lambda s: estimate_fixed(_normal, 5000, s, batch=1000), (5000, 1.005037723367529)),
+    (dict(n=5000), lambda s: estimate_fixed(_normal, 5000, s), (5000, 0.9939806174060771)),
+    (dict(n=10**7, batch=1000, se_target=0.01), lambda s: estimate_to_se(_normal, 0.01, s, max_n=10**7, batch=1000), (11000, 0.9958797817722033)),
+    (dict(n=10**6, se_target=0.02), lambda s: estimate_to_se(_normal, 0.02, s, max_n=10**6), (3840, 1.011231461776956)),
+    (dict(n=5000, se_target=1e-6), lambda s: estimate_to_se(_normal, 1e-6, s, max_n=5000), (5000, 0.9988088311617497)),
+    (dict(n=20_000, se_target=0.02, max_n=10**6),
+     lambda s: estimate_to_se(_normal, 0.02, s, min_n=20_000, max_n=10**6), (32512, 0.9948990621267405)),
+    (dict(n=2000, batch=1000, se_target=1e-6, max_n=6500),
+     lambda s: estimate_to_se(_normal, 1e-6, s, min_n=2000, max_n=6500, batch=1000), (6500, 0.9949240346264522)),
+]
+
+
+@pytest.mark.parametrize("kwargs, rule, before", _MODES)
+def test_estimate_is_the_front_door_of_the_named_rules(kwargs, rule, before):
+    """Route: ``estimate(...)`` and the named rule give the same Estimate bit for bit, advance a shared
+    SeedSequence by the same number of streams, and draw the n the old ``estimate`` drew."""
+    with using(workers=1):
+        ss_a, ss_b = np.random.SeedSequence(11), np.random.SeedSequence(11)
+        a, b = estimate(_normal, seed=ss_a, **kwargs), rule(ss_b)
+    assert a == b and (a.n, a.mean) == before
+    assert ss_a.n_children_spawned == ss_b.n_children_spawned
+
+
+def test_named_rules_validate_their_arguments():
+    with pytest.raises(ValueError, match="min_n"):
+        estimate_to_se(_normal, 0.1, 0, min_n=-1, max_n=10)
+    with pytest.raises(ValueError, match=r"max_n \(5\) must be >= min_n \(10\)"):
+        estimate_to_se(_normal, 0.1, 0, min_n=10, max_n=5)
+    with pytest.raises(ValueError, match="se_target must be positive"):
+        estimate_to_se(_normal, 0.0, 0, max_n=10)
+    with pytest.raises(ValueError, match="n must be a positive integer"):
+        estimate_fixed(_normal, 0, 0)
+    with pytest.raises(TypeError):
+        estimate_to_se(_normal, 0.1, 0)  # the budget is not optional
 
 
 def test_estimate_progress_and_validation():

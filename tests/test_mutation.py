@@ -165,7 +165,7 @@ def test_mutation_leaves_no_trace():
     before = D.gaussian_moments
     mutate_claim(StrongToy())
     assert D.gaussian_moments is before and toy_formula()["value"] == x / 2 + x**2 / N
-    assert cache.WRITES_ENABLED == [True] and checks_mod.SHRINK_WITNESSES == [True]
+    assert cache.writes_enabled() and checks_mod.shrinking_witnesses()
 
 
 # ------------------------------------------------------------------------------------ real claims

@@ -9,15 +9,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from icl_proofs.models.training import (
-    lsa_predict_and_grads,
-    paper_init_full,
-    random_init_full,
-    relative_error,
-    sample_prompts,
-    train_lsa,
-)
-from icl_proofs.numeric.gradflow import gamma_matrix, sigma_bound
+from icl_proofs.claims.zfb23.flow import gamma_matrix, paper_init_full, sigma_bound, train_lsa
+from icl_proofs.models.training import lsa_predict_and_grads, random_init_full, relative_error, sample_prompts
 
 LAM = np.diag([1.0, 2.0])
 N = 10
@@ -175,3 +168,21 @@ def test_given_init_and_validation():
         train_lsa(LAM, N, steps=5, optimizer="lbfgs")
     with pytest.raises(ValueError):
         train_lsa(-LAM, N, steps=5)
+
+
+def test_the_optimiser_is_paper_free_and_the_paper_passes_its_init_in():
+    """``models.training.train_lsa`` knows no paper: given zfb23's Assumption 3.3 as an ``Init`` and
+    Γ⁻¹ as the target it gives, bit for bit, what the zfb23 front door gives (route: the same run
+    reached two ways); without them it needs an explicit sigma and target."""
+    from icl_proofs.models import training
+
+    sigma = 0.5 * sigma_bound(LAM, N)
+    paper = training.Init("paper", lambda rng: paper_init_full(2, sigma, rng))
+    a = training.train_lsa(LAM, N, target=np.linalg.inv(gamma_matrix(LAM, N)), init=paper, sigma=sigma,
+                           steps=40, batch=64, seed=3)
+    b = train_lsa(LAM, N, steps=40, batch=64, seed=3)
+    assert np.array_equal(a.W_PV, b.W_PV) and np.array_equal(a.W_KQ, b.W_KQ) and a.config == b.config
+    with pytest.raises(ValueError, match="needs sigma"):
+        training.train_lsa(LAM, N, target=np.eye(2), steps=5)
+    with pytest.raises(TypeError):
+        training.train_lsa(LAM, N, steps=5, sigma=0.1)  # no target: the model does not know Γ⁻¹

@@ -2,6 +2,8 @@
 Hypothesis sweeps, each returning a :class:`~.base.CheckResult`."""
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import math
 import time
 from typing import Any, Callable
@@ -173,8 +175,34 @@ def mc_check(name: str, est: mc.Estimate, exact: float, alpha: float, params: di
     return out
 
 
-#: cleared by mutation testing, which needs a verdict, not the smallest witness (shrinking is slow)
-SHRINK_WITNESSES = [True]
+#: whether :func:`hypothesis_sweep` shrinks a counterexample to the smallest witness.  Turned off
+#: (see :func:`witness_shrinking`) by mutation testing and controls, which need a verdict, not the
+#: smallest witness (shrinking is slow).  A context variable, so the setting of one block cannot leak
+#: into other threads or past an exception.
+_SHRINK: contextvars.ContextVar[bool] = contextvars.ContextVar("icl_proofs_shrink_witnesses", default=True)
+
+
+def shrinking_witnesses() -> bool:
+    """Whether a Hypothesis counterexample found now is shrunk."""
+    return _SHRINK.get()
+
+
+@contextlib.contextmanager
+def witness_shrinking(enabled: bool):
+    """Shrink Hypothesis counterexamples within the block iff ``enabled`` (this thread / context
+    only); the previous setting is restored on exit, exceptions included.
+
+    >>> with witness_shrinking(False):
+    ...     shrinking_witnesses()
+    False
+    >>> shrinking_witnesses()
+    True
+    """
+    token = _SHRINK.set(bool(enabled))
+    try:
+        yield
+    finally:
+        _SHRINK.reset(token)
 
 
 def hypothesis_sweep(name: str, strategy, predicate: Callable[[Any], tuple[bool, str]],
@@ -187,7 +215,7 @@ def hypothesis_sweep(name: str, strategy, predicate: Callable[[Any], tuple[bool,
     from hypothesis import seed as hseed
 
     failures: list = []
-    phases = list(Phase) if SHRINK_WITNESSES[0] else [Phase.explicit, Phase.reuse, Phase.generate]
+    phases = list(Phase) if shrinking_witnesses() else [Phase.explicit, Phase.reuse, Phase.generate]
 
     @hseed(seed)
     @settings(max_examples=max_examples, database=None, deadline=None, derandomize=False,

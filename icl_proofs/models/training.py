@@ -37,8 +37,6 @@ from typing import Callable, NamedTuple
 import numpy as np
 from numpy.typing import NDArray
 
-from ..numeric.gradflow import gamma_matrix, paper_init, sigma_bound
-
 __all__ = [
     "LSAGrads",
     "TrainResult",
@@ -46,8 +44,8 @@ __all__ = [
     "sample_prompts",
     "train_lsa",
     "relative_error",
-    "paper_init_full",
     "random_init_full",
+    "Init",
 ]
 
 Array = NDArray[np.float64]
@@ -125,14 +123,14 @@ def sample_prompts(chol: Array, N: int, B: int, rng: np.random.Generator) -> tup
     return E, y[:, N].copy()
 
 
-def paper_init_full(d: int, sigma: float, rng: np.random.Generator, Theta: Array | None = None):
-    """Assumption 3.3: ``W_PV = sigma e_{d+1} e_{d+1}^T``, ``W_KQ = sigma [[Theta Theta^T, 0], [0, 0]]``."""
-    U0, u0 = paper_init(d, sigma, Theta, rng)
-    W_PV = np.zeros((d + 1, d + 1))
-    W_PV[d, d] = u0
-    W_KQ = np.zeros((d + 1, d + 1))
-    W_KQ[:d, :d] = U0
-    return W_PV, W_KQ
+@dataclasses.dataclass(frozen=True)
+class Init:
+    """A named way to draw the initial ``(W_PV, W_KQ)`` from the run's generator (a paper's
+    initialisation, e.g. zfb23's Assumption 3.3 in :mod:`icl_proofs.claims.zfb23.flow`): drawn
+    where the run draws it, so its numbers do not depend on who supplies it."""
+
+    name: str
+    draw: Callable[[np.random.Generator], tuple[Array, Array]]
 
 
 def random_init_full(d: int, sigma: float, rng: np.random.Generator):
@@ -159,6 +157,7 @@ class TrainResult:
     wall_time: float
     cpu_time: float
     samples_seen: int
+    #: the preconditioner the run is measured against (``target``; zfb23: Gamma^-1)
     Gamma_inv: Array
     config: dict
 
@@ -214,9 +213,9 @@ def train_lsa(
     batch: int = 256,
     lr: float = 0.02,
     seed: int = 0,
-    init: str | tuple[Array, Array] = "paper",
+    target: Array,
+    init: str | tuple[Array, Array] | Init = "random",
     sigma: float | None = None,
-    Theta: Array | None = None,
     optimizer: str = "adam",
     lr_decay: float = 1e-2,
     batch_final: int | None = None,
@@ -226,7 +225,8 @@ def train_lsa(
     betas: tuple[float, float] = (0.9, 0.999),
     progress: Callable[[int, float], None] | None = None,
 ) -> TrainResult:
-    """Train the full LSA on zfb23 prompts by (stochastic) gradient descent.
+    """Train the full LSA on linear-regression prompts (``x ~ N(0, Lambda)``) by (stochastic)
+    gradient descent; the result is measured against the preconditioner ``target``.
 
     Schedules (``t = step / steps`` in ``[0, 1)``):
 
@@ -240,23 +240,29 @@ def train_lsa(
     once and every step is a full-batch, deterministic gradient step on it (the limit is the
     empirical minimiser, ``O(n_fixed^{-1/2})`` away from the population one).
 
-    ``init="paper"``: Assumption 3.3 with ``sigma`` (default ``0.5 * sigma_bound``) and ``Theta``
-    (default random).  ``init="random"``: every entry of both matrices ``N(0, (sigma/(d+1))^2)``
-    (default ``sigma = 0.5 * sigma_bound``).  ``init=(W_PV0, W_KQ0)`` starts from given matrices
-    (copied).  ``optimizer`` is ``"adam"`` or ``"sgd"``.
+    ``init="random"``: every entry of both matrices ``N(0, (sigma/(d+1))^2)`` (``sigma`` required).
+    ``init=Init(name, draw)``: ``draw(rng)`` with the run's generator (before any prompt is drawn).
+    ``init=(W_PV0, W_KQ0)`` starts from given matrices (copied).  ``optimizer`` is ``"adam"`` or
+    ``"sgd"``.  A paper's initialisation and target come from the paper: zfb23's Assumption 3.3 and
+    ``Gamma^-1`` through :func:`icl_proofs.claims.zfb23.flow.train_lsa`.
     ``progress(step, loss_ema)`` is called about 20 times.
     """
     Lam = np.array(Lambda, dtype=float)
-    G = gamma_matrix(Lam, N)  # validates Lambda and N
+    if Lam.ndim != 2 or Lam.shape[0] != Lam.shape[1]:
+        raise ValueError(f"Lambda must be a square matrix, got shape {Lam.shape}")
+    if int(N) != N or N < 1:
+        raise ValueError(f"N must be a positive integer, got {N!r}")
     d = Lam.shape[0]
     if steps < 1 or batch < 1:
         raise ValueError("steps and batch must be positive")
     if optimizer not in ("adam", "sgd"):
         raise ValueError(f"optimizer must be 'adam' or 'sgd', got {optimizer!r}")
     if isinstance(init, str):
-        if init not in ("paper", "random"):
-            raise ValueError(f"init must be 'paper', 'random' or (W_PV, W_KQ), got {init!r}")
-    else:
+        if init != "random":
+            raise ValueError(f"init must be 'random', an Init or (W_PV, W_KQ), got {init!r}")
+        if sigma is None:
+            raise ValueError("init='random' needs sigma")
+    elif not isinstance(init, Init):
         W_PV0, W_KQ0 = (np.array(w, dtype=float) for w in init)
         if W_PV0.shape != (d + 1, d + 1) or W_KQ0.shape != (d + 1, d + 1):
             raise ValueError(f"initial W_PV, W_KQ must be {(d + 1, d + 1)}")
@@ -265,12 +271,10 @@ def train_lsa(
     if not (0 <= average_tail < 1):
         raise ValueError("average_tail must lie in [0, 1)")
     rng = np.random.default_rng(seed)
-    if sigma is None:
-        sigma = 0.5 * sigma_bound(Lam, N)
-    if not isinstance(init, str):
+    if isinstance(init, Init):
+        W_PV, W_KQ = init.draw(rng)
+    elif not isinstance(init, str):
         W_PV, W_KQ = W_PV0, W_KQ0
-    elif init == "paper":
-        W_PV, W_KQ = paper_init_full(d, sigma, rng, Theta)
     else:
         W_PV, W_KQ = random_init_full(d, sigma, rng)
     chol = np.linalg.cholesky(Lam)
@@ -337,12 +341,13 @@ def train_lsa(
     else:
         W_PV_ret, W_KQ_ret = params[0].copy(), params[1].copy()
     config = dict(N=N, steps=steps, batch=batch, batch_final=bf, lr=lr, lr_decay=lr_decay,
-                  seed=seed, init=init if isinstance(init, str) else "given", sigma=float(sigma),
+                  seed=seed, init=init if isinstance(init, str) else init.name if isinstance(init, Init) else "given",
+                  sigma=None if sigma is None else float(sigma),
                   optimizer=optimizer,
                   average_tail=average_tail, fresh_samples=fresh_samples,
                   n_fixed=None if fixed is None else fixed[0].shape[0])
     return TrainResult(
         W_PV=W_PV_ret, W_KQ=W_KQ_ret, W_PV_last=params[0].copy(), W_KQ_last=params[1].copy(),
         loss=losses, loss_ema=ema, wall_time=wall, cpu_time=cpu, samples_seen=seen,
-        Gamma_inv=np.linalg.inv(G), config=config,
+        Gamma_inv=np.array(target, dtype=float), config=config,
     )

@@ -627,21 +627,16 @@ def mutate_claim(claim: Claim, ctx: CheckContext | None = None, operators=ops.OP
         targets, cannot = derivations(claim), None
     except CannotMutate as e:  # the other derivations its checks read are still mutated
         targets, cannot = derivations(claim, with_derive=False), str(e)
-    cache.WRITES_ENABLED[0] = False
-    checks_mod.SHRINK_WITNESSES[0] = False
-    try:
-        with using(dataclasses.replace(current(), workers=1, scheduler=None, backend="numpy")):
-            disc = discover(claim, plan, ctx, targets)
-            planned = plan_mutants(disc, operators)
-            results = []
-            for i, (name, path, m) in enumerate(planned):
-                r = run_mutant(name, path, m, targets, disc, plan, ctx)
-                results.append(r)
-                if on_mutant is not None:
-                    on_mutant(r, i + 1, len(planned))
-    finally:
-        cache.WRITES_ENABLED[0] = True
-        checks_mod.SHRINK_WITNESSES[0] = True
+    with cache.writes_disabled(), checks_mod.witness_shrinking(False), \
+            using(dataclasses.replace(current(), workers=1, scheduler=None, backend="numpy")):
+        disc = discover(claim, plan, ctx, targets)
+        planned = plan_mutants(disc, operators)
+        results = []
+        for i, (name, path, m) in enumerate(planned):
+            r = run_mutant(name, path, m, targets, disc, plan, ctx)
+            results.append(r)
+            if on_mutant is not None:
+                on_mutant(r, i + 1, len(planned))
     declared = dict(getattr(claim, "equivalent_mutants", {}) or {})
     for r in results:
         if r.label in declared and r.status == "survived":

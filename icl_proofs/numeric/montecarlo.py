@@ -3,8 +3,9 @@
 * :class:`RunningMoments` accumulates mean and centred sum of squares batch by batch in constant
   memory, merging batches with the pairwise (Chan et al. 1979) update, which is numerically stable
   (each batch is centred on its own mean before merging).
-* :func:`estimate` draws batches from independent child streams of a :class:`numpy.random.SeedSequence`
-  and stops after a fixed number of samples or when a target standard error is reached.
+* :func:`estimate_fixed` draws a fixed number of samples, :func:`estimate_to_se` samples until a
+  target standard error is reached (between a floor and a budget), both in shards from independent
+  child streams of a :class:`numpy.random.SeedSequence`; :func:`estimate` is the front door to both.
 * :func:`z_check` / :func:`z_check_diff` are two-sided CLT tests; :func:`tolerance` the matching
   half-width.
 
@@ -33,6 +34,8 @@ __all__ = [
     "Estimate",
     "RunningMoments",
     "estimate",
+    "estimate_fixed",
+    "estimate_to_se",
     "Shard",
     "shard_moments",
     "shard_sizes",
@@ -228,6 +231,98 @@ def _backend_for(sample_batch) -> tuple[str, bool]:
     return b.name, b.name != "numpy" and settings.current().scheduler is None
 
 
+def _seed_sequence(seed) -> np.random.SeedSequence:
+    """``seed`` itself if a SeedSequence (spawned from, so its child counter advances), else a new one."""
+    if isinstance(seed, np.random.SeedSequence):
+        return seed
+    try:
+        return np.random.SeedSequence(seed)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"seed must be a non-negative int or a SeedSequence: {e}") from None
+
+
+def _positive_target(se_target) -> float:
+    se_target = float(se_target)
+    if not se_target > 0:
+        raise ValueError(f"se_target must be positive, got {se_target}")
+    return se_target
+
+
+def estimate_fixed(
+    sample_batch: Callable[[np.random.Generator, int], np.ndarray],
+    n: int,
+    seed: int | np.random.SeedSequence,
+    *,
+    batch: int | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> Estimate:
+    """Monte-Carlo estimate of ``E[X]`` from exactly ``n`` iid samples.
+
+    The samples come in shards of ``batch`` (default :data:`BATCH`; the last one shortened), shard
+    ``j`` from the ``j``-th child stream of ``SeedSequence(seed)`` (see :func:`estimate` for seeds,
+    executors and ``progress``).
+
+    >>> normal = lambda rng, k: rng.standard_normal(k)
+    >>> est = estimate_fixed(normal, 10_000, seed=1, batch=1000)
+    >>> est.n
+    10000
+    >>> abs(est.mean) < 5 * est.se
+    True
+    """
+    n = _pos_int("n", n)
+    batch = BATCH if batch is None else _pos_int("batch", batch)
+    return _sample(sample_batch, _seed_sequence(seed), _Stop(n, n, None, 1), batch, False, progress)
+
+
+def estimate_to_se(
+    sample_batch: Callable[[np.random.Generator, int], np.ndarray],
+    se_target: float,
+    seed: int | np.random.SeedSequence,
+    *,
+    max_n: int,
+    min_n: int = 0,
+    batch: int | None = None,
+    min_batches: int = 4,
+    progress: Callable[[str], None] | None = None,
+) -> Estimate:
+    """Monte-Carlo estimate of ``E[X]``, sampled until its standard error is at most ``se_target``.
+
+    The rule, checked after each shard: stop as soon as at least ``min_n`` samples and
+    ``min_batches`` shards are in and the running ``se <= se_target``; stop anyway at ``max_n``
+    samples (the target is then unmet: read ``Estimate.se``).  ``min_batches`` guards against a
+    lucky small first shard whose sample variance happens to be tiny.  Without ``batch`` the shards
+    grow from :data:`FIRST_SHARD` by doubling up to :data:`BATCH`, so a loose target stops after a
+    few thousand samples while a tight one runs in full-size shards (:func:`shard_sizes`).
+
+    >>> normal = lambda rng, k: rng.standard_normal(k)
+    >>> est = estimate_to_se(normal, 0.02, seed=1, max_n=10**6)
+    >>> est.se <= 0.02, est.n
+    (True, 3840)
+
+    A floor of 20,000 samples, although 3840 already met the target: the run stops at the first
+    shard boundary past it, 256 + 512 + ... + 16,384 = 32,512.
+
+    >>> estimate_to_se(normal, 0.02, seed=1, min_n=20_000, max_n=10**6).n
+    32512
+
+    An unreachable target stops at the budget:
+
+    >>> est = estimate_to_se(normal, 1e-6, seed=1, max_n=5000)
+    >>> est.n, est.se > 1e-6
+    (5000, True)
+    """
+    se_target = _positive_target(se_target)
+    max_n = _pos_int("max_n", max_n)
+    if int(min_n) != min_n or min_n < 0:
+        raise ValueError(f"min_n must be a non-negative integer, got {min_n!r}")
+    if min_n > max_n:
+        raise ValueError(f"max_n ({max_n}) must be >= min_n ({min_n})")
+    growing = batch is None
+    batch = BATCH if batch is None else _pos_int("batch", batch)
+    stop = _Stop(int(min_n), max_n, se_target, _pos_int("min_batches", min_batches))
+    return _sample(sample_batch, _seed_sequence(seed), stop, batch, growing, progress)
+
+
 def estimate(
     sample_batch: Callable[[np.random.Generator, int], np.ndarray],
     n: int,
@@ -238,65 +333,80 @@ def estimate(
     progress: Callable[[str], None] | None = None,
     min_batches: int = 4,
 ) -> Estimate:
-    """Monte-Carlo estimate of ``E[X]`` from iid samples produced shard by shard.
+    """Monte-Carlo estimate of ``E[X]`` from iid samples produced shard by shard: the front door to
+    the two stopping rules, with the same numbers as calling them directly.
+
+    ========================  ====================================================================
+    arguments                 rule
+    ========================  ====================================================================
+    no ``se_target``          :func:`estimate_fixed` with ``n`` samples (``max_n`` unused)
+    ``se_target``             :func:`estimate_to_se` with budget ``max_n = n`` (no floor)
+    ``se_target``, ``max_n``  :func:`estimate_to_se` with floor ``min_n = n`` and budget ``max_n``
+    ========================  ====================================================================
 
     ``sample_batch(rng, k)`` must return ``k`` samples as an array of shape ``(k,)``.  Shard ``j``
     (0-based) uses a fresh ``numpy.random.default_rng`` seeded with the ``j``-th child of
-    ``SeedSequence(seed)`` (``spawn``).  Shard sizes (:func:`shard_sizes`): ``batch`` samples each
-    when ``batch`` is given or no ``se_target`` is (default :data:`BATCH`); with ``se_target`` and
-    no ``batch`` they grow from :data:`FIRST_SHARD` by doubling up to :data:`BATCH`, so that a loose
-    target stops after a few thousand samples while a tight one runs in full-size shards.  The
-    layout is a function of the arguments only, so the result is a deterministic function of
-    ``seed``, ``batch``, ``n``, ``se_target`` and ``max_n``: the shards run on the current
-    :mod:`icl_proofs.parallel` executor (every core by default, or a Dask cluster) and are merged
-    in shard order, so the number of workers never changes a digit.  An ``int`` seed builds a fresh
-    SeedSequence; a SeedSequence passed in is spawned from (its child counter advances by the
-    shards used, as in NumPy), so two calls with the same object give independent estimates.
+    ``SeedSequence(seed)`` (``spawn``).  The shard layout (:func:`shard_sizes`) is a function of the
+    arguments only, so the result is a deterministic function of them and ``seed``: the shards run
+    on the current :mod:`icl_proofs.parallel` executor (every core by default, or a Dask cluster)
+    and are merged in shard order, so the number of workers never changes a digit.  An ``int`` seed
+    builds a fresh SeedSequence; a SeedSequence passed in is spawned from (its child counter
+    advances by the shards used, as in NumPy), so two calls with the same object give independent
+    estimates.  ``progress`` (by default the callback installed with
+    :func:`icl_proofs.parallel.progress.reporting`, as the ``verify`` runner does) receives a
+    one-line status string at most about once per second and at the end.
 
-    Stopping rule (checked at shard boundaries, in shard order):
-
-    * ``se_target is None``: exactly ``n`` samples (the last shard is shortened); ``max_n`` unused.
-    * ``se_target`` given, ``max_n is None``: ``n`` is the budget; stops earlier as soon as at least
-      ``min_batches`` full shards are in and the running ``se <= se_target``.
-    * ``se_target`` and ``max_n`` given: at least ``n`` samples are drawn (and ``min_batches``
-      shards), then sampling continues until ``se <= se_target`` or ``max_n`` samples.
-
-    Whether the target was met can be read from the returned ``Estimate.se``.  ``progress`` (by
-    default the callback installed with :func:`icl_proofs.parallel.progress.reporting`, as the
-    ``verify`` runner does) receives a one-line status string at most about once per second and at
-    the end.
-
-    >>> est = estimate(lambda rng, k: rng.standard_normal(k), 10_000, seed=1, batch=1000)
-    >>> est.n, abs(est.mean) < 5 * est.se
-    (10000, True)
+    >>> normal = lambda rng, k: rng.standard_normal(k)
+    >>> estimate(normal, 10_000, seed=1, batch=1000) == estimate_fixed(normal, 10_000, seed=1, batch=1000)
+    True
+    >>> estimate(normal, 10**6, seed=1, se_target=0.02) == estimate_to_se(normal, 0.02, seed=1, max_n=10**6)
+    True
+    >>> estimate(normal, 20_000, seed=1, se_target=0.02, max_n=10**6).n
+    32512
     """
     n = _pos_int("n", n)
-    growing = batch is None and se_target is not None
-    batch = BATCH if batch is None else _pos_int("batch", batch)
+    if batch is not None:
+        batch = _pos_int("batch", batch)
     min_batches = _pos_int("min_batches", min_batches)
     if se_target is not None:
-        se_target = float(se_target)
-        if not se_target > 0:
-            raise ValueError(f"se_target must be positive, got {se_target}")
+        se_target = _positive_target(se_target)
     if max_n is not None:
         max_n = _pos_int("max_n", max_n)
         if se_target is not None and max_n < n:
             raise ValueError(f"max_n ({max_n}) must be >= n ({n})")
-    if se_target is None or max_n is None:
-        n_min, n_cap = (n, n) if se_target is None else (0, n)
-    else:
-        n_min, n_cap = n, max_n
+    seed = _seed_sequence(seed)
+    if se_target is None:
+        return estimate_fixed(sample_batch, n, seed, batch=batch, progress=progress)
+    if max_n is None:
+        return estimate_to_se(sample_batch, se_target, seed, max_n=n, batch=batch, min_batches=min_batches,
+                              progress=progress)
+    return estimate_to_se(sample_batch, se_target, seed, min_n=n, max_n=max_n, batch=batch,
+                          min_batches=min_batches, progress=progress)
 
-    if isinstance(seed, np.random.SeedSequence):
-        ss = seed
-    else:
-        try:
-            ss = np.random.SeedSequence(seed)
-        except (TypeError, ValueError) as e:
-            raise ValueError(f"seed must be a non-negative int or a SeedSequence: {e}") from None
 
-    from ..parallel import imap_ordered, settings
+@dataclasses.dataclass(frozen=True)
+class _Stop:
+    """When a run stops: after ``n_cap`` samples, or once ``se <= se_target`` (``None``: never early)
+    with at least ``n_min`` samples and ``min_batches`` shards in."""
 
+    n_min: int
+    n_cap: int
+    se_target: float | None
+    min_batches: int
+
+    def reached(self, acc: RunningMoments, shards: int) -> bool:
+        return (self.se_target is not None and shards >= self.min_batches and acc.n >= self.n_min
+                and acc.n >= 2 and acc.estimate().se <= self.se_target)
+
+
+def _sample(sample_batch, ss: np.random.SeedSequence, stop: _Stop, batch: int, growing: bool,
+            progress: Callable[[str], None] | None) -> Estimate:
+    """Draw shards of ``shard_sizes(stop.n_cap, batch, growing)`` until ``stop`` says so; merge them
+    in shard order."""
+    from ..parallel import Workload, imap_ordered, settings
+    from ..parallel import progress as progress_
+
+    n_cap = stop.n_cap
     backend, gpu_local = _backend_for(sample_batch)
     n_shards = _shard_count(n_cap, batch, growing)
     execution = settings.current()
@@ -305,14 +415,11 @@ def estimate(
     seeds = _children(ss)
     shards = (Shard(j, next(seeds), k, backend) for j, k in enumerate(shard_sizes(n_cap, batch, growing)))
 
-    from ..parallel import Workload
-    from ..parallel import progress as progress_
-
     report = progress_.sink(progress)
     acc = RunningMoments()
     used = 0
     t0 = last = time.perf_counter()
-    expected = _expected_total(acc, n_min, n_cap, se_target, batch, min_batches, growing)
+    expected = _expected_total(acc, stop.n_min, n_cap, stop.se_target, batch, stop.min_batches, growing)
     workload = Workload(units=lambda shard: shard.size, remaining=lambda: expected() - acc.n)
     results = imap_ordered(shard_moments, sample_batch, shards, execution=execution, n_tasks=n_shards,
                            workload=workload)
@@ -327,13 +434,7 @@ def estimate(
                 eta = (n_cap - e.n) * (now - t0) / e.n
                 report(f"monte-carlo: n={e.n:,} ({100 * e.n / n_cap:.0f}% of {n_cap:,}, "
                        f"≤{eta:.0f} s left) mean={e.mean:.6g} se={e.se:.3g}")
-            if (
-                se_target is not None
-                and used >= min_batches
-                and acc.n >= n_min
-                and acc.n >= 2
-                and acc.estimate().se <= se_target
-            ):
+            if stop.reached(acc, used):
                 break
     ss.spawn(used)  # advance the caller's SeedSequence past the streams used
     est = acc.estimate()

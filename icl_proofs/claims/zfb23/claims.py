@@ -291,6 +291,7 @@ class ReducedLoss(Zfb23Claim):
 
         from ...numeric import gradflow
         from ...strategies import spd_matrices
+        from . import flow
 
         L = D.losses()["L_reduced"]
         strat = st.tuples(spd_matrices(min_d=1, max_d=6, max_condition=1e6), st.integers(1, 100),
@@ -300,7 +301,7 @@ class ReducedLoss(Zfb23Claim):
             Lam, n, seed, u = ex
             U = np.random.default_rng(seed).standard_normal(Lam.shape)
             ours = traces.evaluate_numpy(L, {"Lambda": Lam, "U": U}, {D.N: n, D.u: u})
-            theirs = gradflow.reduced_zfb23_grad(Lam, n)[0](gradflow.pack(U, u))
+            theirs = flow.reduced_zfb23_grad(Lam, n)[0](gradflow.pack(U, u))
             scale = abs(theirs) + np.trace(Lam) + abs(u) ** 2 * np.linalg.norm(Lam) ** 3 * np.linalg.norm(U) ** 2
             return abs(ours - theirs) <= 1e-9 * scale, f"d={len(Lam)}, N={n}, u={u}: {ours} vs {theirs}"
 

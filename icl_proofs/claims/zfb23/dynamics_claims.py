@@ -16,6 +16,7 @@ from ..checks import (exact_equal, holds, hypothesis_sweep, inconclusive, refute
                       resolution_text, symbolic_zero, too_coarse, two_sided_p)
 from ..registry import register
 from . import derive as D
+from . import flow
 from . import numeric as Z
 from . import paper
 from .claims import P_LAMBDA, P_N, Zfb23Claim, _mc_n, _sizes
@@ -127,7 +128,7 @@ class FlowRun:
 def flow_target(Lam: np.ndarray, n: int, flip: bool = False):
     """The paper's limit (U_*, u_*) of Theorem 4.1; ``flip`` gives −W_* (the other balanced global
     minimiser, a wrong limit from u(0) = σ > 0: the negative control of the flow checks)."""
-    Us, us = gradflow.zfb23_optimum(Lam, n)
+    Us, us = flow.zfb23_optimum(Lam, n)
     return (-Us, -us) if flip else (Us, us)
 
 
@@ -145,7 +146,7 @@ def run_flow(Lam: np.ndarray, n: int, sigma: float, rng: np.random.Generator, ta
     only within 0.1·ENDPOINT_TOL of a stationary point, and LSODA steps over 100/r cheaply."""
     dim = Lam.shape[0]
     loss, grad = derived_flow(Lam, n)
-    U0, u0 = gradflow.paper_init(dim, sigma, rng=rng)
+    U0, u0 = flow.paper_init(dim, sigma, rng=rng)
     Ustar, ustar = flow_target(Lam, n) if target is None else target
     lam_ = np.linalg.eigvalsh(Lam)
     gam_ = (1 + 1 / n) * lam_ + lam_.sum() / n
@@ -160,7 +161,7 @@ def run_flow(Lam: np.ndarray, n: int, sigma: float, rng: np.random.Generator, ta
     res = gradflow.integrate_flow(grad, gradflow.pack(U0, u0), t_max, loss=loss,
                                   tol_grad=0.1 * ENDPOINT_TOL * rate * size,
                                   stop=lambda x: distance(x) - ENDPOINT_TOL,
-                                  invariants={"balancedness": gradflow.balancedness(dim)})
+                                  invariants={"balancedness": flow.balancedness(dim)})
     gap = loss(res.x_final) - min_loss_float(Lam, n)
     return FlowRun(res, distance(res.x_final), gap, float(np.trace(Lam)))
 
@@ -225,7 +226,7 @@ class GradientFlow(Zfb23Claim):
                                  lambda ctx: self._train(ctx, target=np.diag([1.0, 0.5]))),
                 Control.negative("Γ⁻¹ with 1/(N+1) for 1/N as the trained limit",
                                  lambda ctx: self._train(ctx, target=np.linalg.inv(
-                                     gradflow.gamma_matrix(np.diag([1.0, 2.0]), 11)))))),
+                                     flow.gamma_matrix(np.diag([1.0, 2.0]), 11)))))),
             Check("flow-hypothesis", "hypothesis", self._hypothesis,
                   controls=(Control.negative(flip, lambda ctx: _unshrunk(self._hypothesis, ctx, flip=True)),)),
         ]
@@ -249,7 +250,7 @@ class GradientFlow(Zfb23Claim):
         def pred(ex):
             Lam, top, n, theta_seed = ex
             Lam = Lam * (top / float(np.linalg.eigvalsh(Lam)[-1]))
-            sigma = 0.5 * gradflow.sigma_bound(Lam, n)
+            sigma = 0.5 * flow.sigma_bound(Lam, n)
             run = run_flow(Lam, n, sigma, np.random.default_rng(theta_seed), flow_target(Lam, n, flip))
             label = f"d={len(Lam)}, N={n}, cond={np.linalg.cond(Lam):.3g}, Θ seed={theta_seed}"
             if run.verdict == "inconclusive":
@@ -274,7 +275,7 @@ class GradientFlow(Zfb23Claim):
             Lam = Z.to_np(Z.random_spd(rng, dim, 10))
             n = int(rng.integers(1, 20))
             _, g1 = derived_flow(Lam, n)
-            _, g2 = gradflow.reduced_zfb23_grad(Lam, n)
+            _, g2 = flow.reduced_zfb23_grad(Lam, n)
             for _ in range(3):
                 x = rng.standard_normal(dim * dim + 1)
                 a, b = g1(x), g2(x)
@@ -333,7 +334,7 @@ class GradientFlow(Zfb23Claim):
         for dim in _sizes(ctx, (2, 3), (1, 2, 3, 5)):
             Lam = Z.to_np(Z.random_spd(rng, dim, 20))
             n = int(rng.integers(2, 30))
-            sigma = 0.5 * gradflow.sigma_bound(Lam, n)
+            sigma = 0.5 * flow.sigma_bound(Lam, n)
             run = run_flow(Lam, n, sigma, rng, flow_target(Lam, n, flip))
             row = run.row(d=dim, N=n, sigma=sigma)
             rows.append(row)
@@ -364,7 +365,7 @@ class GradientFlow(Zfb23Claim):
             Lam = Z.to_np(Z.random_spd(rng, dim, 20))
             n = 10
             for k in _sizes(ctx, (5.0,), (2.0, 5.0, 20.0)):
-                sigma = k * gradflow.sigma_bound(Lam, n)
+                sigma = k * flow.sigma_bound(Lam, n)
                 rows.append(run_flow(Lam, n, sigma, rng, flow_target(Lam, n, flip)).row(d=dim, N=n, k=k))
         failed = [r for r in rows if r["verdict"] != "holds"]
         ks = sorted({r["k"] for r in rows})
@@ -392,15 +393,13 @@ class GradientFlow(Zfb23Claim):
         from scipy.stats import f as f_dist
         from scipy.stats import norm
 
-        from ...models import training
-
         Lam = np.diag([1.0, 2.0])
         n = 10
-        Gi = np.linalg.inv(gradflow.gamma_matrix(Lam, n)) if target is None else np.asarray(target, float)
+        Gi = np.linalg.inv(flow.gamma_matrix(Lam, n)) if target is None else np.asarray(target, float)
         # quick: shorter runs with a faster-decaying rate and a longer averaging tail (measured:
         # bias 0.19 %, replica noise 0.65 % in 1500 steps; 1000 steps leave a 0.5 % bias)
         reps, schedule = _sizes(ctx, (4, dict(steps=1500, lr_decay=1e-3, average_tail=0.5)), (8, {}))
-        runs = [training.train_lsa(Lam, n, seed=ctx.stream_seed("replica", r), init="paper", **schedule)
+        runs = [flow.train_lsa(Lam, n, seed=ctx.stream_seed("replica", r), init="paper", **schedule)
                 for r in range(reps)]
         Ps = np.array([r.preconditioner() for r in runs])
         p = Ps[0].size
@@ -447,16 +446,12 @@ def _unshrunk(fn, ctx, **kw):
     and shrinking re-runs ODEs)."""
     from .. import checks as checks_mod
 
-    saved = checks_mod.SHRINK_WITNESSES[0]
-    checks_mod.SHRINK_WITNESSES[0] = False
-    try:
+    with checks_mod.witness_shrinking(False):
         return fn(ctx, **kw)
-    finally:
-        checks_mod.SHRINK_WITNESSES[0] = saved
 
 
 def _state_scale(Lam, n) -> float:
-    Ustar, ustar = gradflow.zfb23_optimum(Lam, n)
+    Ustar, ustar = flow.zfb23_optimum(Lam, n)
     return float(np.sum(Ustar ** 2) + ustar ** 2)
 
 

@@ -95,18 +95,19 @@ def zfb23_gradient_flow(path, Lambda=((1, 0, 0), (0, 2, 0), (0, 0, 3)), N: int =
     """Gradient flow of the reduced zfb23 loss from Assumption 3.3 initialisations: distance of
     (U, u) to the Theorem 4.1 limit and loss gap, against time."""
     from ...numeric import gradflow as gf
+    from . import flow
 
     Lam = np.array(Lambda, dtype=float)
     d = Lam.shape[0]
-    loss, grad = gf.reduced_zfb23_grad(Lam, N)
-    U_star, u_star = gf.zfb23_optimum(Lam, N)
+    loss, grad = flow.reduced_zfb23_grad(Lam, N)
+    U_star, u_star = flow.zfb23_optimum(Lam, N)
     x_star = gf.pack(U_star, u_star)
     L_star = loss(x_star)
-    sigma = 0.5 * gf.sigma_bound(Lam, N)
+    sigma = 0.5 * flow.sigma_bound(Lam, N)
     rng = np.random.default_rng(seed)
     runs = []
     for _ in range(inits):
-        U0, u0 = gf.paper_init(d, sigma, rng=rng)
+        U0, u0 = flow.paper_init(d, sigma, rng=rng)
         res = gf.integrate_flow(grad, gf.pack(U0, u0), t_max, loss=loss, n_eval=300)
         dist = np.linalg.norm(res.x - x_star, axis=1)
         gap = res.loss - L_star
