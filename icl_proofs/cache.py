@@ -364,12 +364,20 @@ def disk_cached(name: str):
                 if hit is not None:
                     return hit
             result = fn()
+            try:
+                doc = entry_document(name, source, result)
+                # return the very object a later cache hit decodes, so no number depends on whether
+                # the cache was warm (SymPy builds the same value with another term order, and a
+                # float evaluation then rounds differently in the last digits)
+                canonical = value_of(json.loads(_canonical(doc)), name, source)
+            except (CacheFormatError, RecursionError, TypeError, ValueError):
+                return result  # not encodable: not cacheable, returned as derived
             if enabled and writes_enabled():
                 try:
-                    _write_entry(path, entry_document(name, source, result))
-                except (OSError, CacheFormatError, RecursionError):
-                    pass  # not cacheable or not writable: the result is still returned
-            return result
+                    _write_entry(path, doc)
+                except OSError:
+                    pass  # not writable: the result is still returned
+            return canonical
 
         functools.update_wrapper(wrapper, fn)
         wrapper.disk_cache_name = name  # mutation testing treats these as independent derivations

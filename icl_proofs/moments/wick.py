@@ -501,11 +501,19 @@ def expect(e: MExpr, method: str = "orbits") -> sp.Expr:
 _PROBE = "__probe__"
 
 
+def _word_order(word) -> tuple:
+    """A total order on words that does not depend on hashing: length, then the letters."""
+    return len(word), tuple((l.name, str(l.t), str(l.sym)) for l in word)
+
+
 class MatrixPoly:
     """Σ_k c_k · W_k: a matrix written as words W_k with scalar (trace-polynomial) coefficients."""
 
     def __init__(self, terms: dict):
-        self.terms = {w: sp.expand(c) for w, c in terms.items() if sp.expand(c) != 0}
+        expanded = ((w, sp.expand(c)) for w, c in terms.items())
+        # words in a fixed order: the terms are built from sets, whose order changes with Python's
+        # hash seed, and a float evaluation summing them in another order rounds differently
+        self.terms = dict(sorted(((w, c) for w, c in expanded if c != 0), key=lambda wc: _word_order(wc[0])))
 
     def __sub__(self, other: "MatrixPoly") -> "MatrixPoly":
         t = dict(self.terms)
