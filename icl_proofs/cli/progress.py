@@ -88,7 +88,7 @@ class Progress:
                        table_column=Column(no_wrap=True, overflow="ellipsis", ratio=1)),
             console=console, transient=True, redirect_stdout=False, redirect_stderr=False,
             refresh_per_second=self.REFRESH_PER_SECOND, expand=True, get_time=self._clock)
-        self._task = self._live.add_task("", total=None, i=0, n=0)
+        self._task = self._live.add_task("", total=None, i=0, n=0, visible=False)  # shown from the first step
         self._live.start()
 
     def step(self, i: int, n: int, text: str) -> None:
@@ -100,7 +100,8 @@ class Progress:
             return
         self.start()
         self._step = f"{text} ..."
-        self._live.update(self._task, total=n, completed=max(0, i - 1), i=i, n=n, description=self._step)
+        self._live.update(self._task, total=n, completed=max(0, i - 1), i=i, n=n, description=self._step,
+                          visible=True)
 
     def note(self, text: str) -> None:
         """A message from inside a check (shown on a terminal only, after the current step)."""
