@@ -105,3 +105,29 @@ def test_live_progress_leaves_exactly_the_table_on_the_screen(tmp_path):
     shown = [_SECONDS.sub("(…)", line) for line in screen(raw)]
     expected = [_SECONDS.sub("(…)", line) for line in piped.stdout.splitlines()]
     assert shown == expected, "\n".join(shown)
+
+
+def test_report_progress_lines_end_once_with_dots(register_claim, tmp_path):
+    """``report --progress`` writes the same ``[i/n] claim: check ...`` lines as ``verify`` (it used to
+    end them with ``... ...``)."""
+    from click.testing import CliRunner
+
+    from icl_proofs.claims.base import Check, CheckResult, Claim, Status
+    from icl_proofs.cli import cli
+
+    def ok(ctx):
+        return CheckResult(name="ok", route="exact-rational", status=Status.HOLDS, evidence="fine")
+
+    class Quick(Claim):
+        id = "rp.quick"
+        statement = "holds"
+
+        def checks(self):
+            return [Check(name="ok", route="exact-rational", run=ok)]
+
+    register_claim(Quick)
+    r = CliRunner().invoke(cli, ["report", "rp.quick", "--out", str(tmp_path / "rep"), "--no-figures", "--no-pdf",
+                                 "--progress"])
+    assert r.exit_code == 0, r.output
+    steps = [line for line in r.stderr.splitlines() if line.startswith("[")]
+    assert steps == ["[1/1] rp.quick: ok ..."], r.stderr
