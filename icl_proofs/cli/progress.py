@@ -105,8 +105,9 @@ class Progress:
 
     def note(self, text: str) -> None:
         """A message from inside a check (shown on a terminal only, after the current step)."""
-        if self._live is not None:
-            self._live.update(self._task, description=f"{self._step} {' '.join(str(text).split())}")
+        live = self._live  # read once: a check's thread may note while the run closes the line
+        if live is not None:
+            live.update(self._task, description=f"{self._step} {' '.join(str(text).split())}")
 
     def echo(self, line: str, *, err: bool = False) -> None:
         """Print a line (stdout, or stderr with ``err``) above the live line when one is shown."""
