@@ -137,6 +137,43 @@ def test_list(runner, dummies):
     assert entry["source"] == "Lemma 1" and entry["params"][0]["name"] == "n"
 
 
+class DummyLong(Claim):
+    id = "dummy.long-statement"
+    paper = "Nobody 2024"
+    source = "Theorem 9 and its corollary, with the constants of Appendix Z"
+    statement = ("For every positive definite Λ and every context length N ≥ 1 the prediction error of the "
+                 "trained layer equals the Bayes error plus tr(Λ²Γ⁻¹)/N plus a term of order 1/N² whose "
+                 "constant depends on d, κ and the spectrum of Λ only, and this closes the sentence")
+
+    def checks(self, ctx):
+        return [_check("ok", Status.HOLDS)]
+
+
+def _statement_block(out: str, claim_id: str) -> str:
+    """The text printed from a claim's row up to the next claim's row, whitespace collapsed."""
+    lines = out.splitlines()
+    start = next(i for i, l in enumerate(lines) if l.startswith(claim_id + " "))
+    end = next((i for i in range(start + 1, len(lines)) if lines[i][:1] not in (" ", "")), len(lines))
+    return " ".join(" ".join(lines[start:end]).split())
+
+
+@pytest.mark.parametrize("columns", [80, 200])
+def test_list_wraps_statements_in_full(runner, register_claim, monkeypatch, columns):
+    """A long statement is wrapped to the terminal's width, never cut with '...' (issue 16)."""
+    register_claim(DummyHolds)
+    register_claim(DummyLong)
+    monkeypatch.setenv("COLUMNS", str(columns))
+    r = runner.invoke(cli, ["list"])
+    assert r.exit_code == 0, r.output
+    assert max(len(l) for l in r.stdout.splitlines()) <= columns
+    assert DummyLong.statement in _statement_block(r.stdout, DummyLong.id)
+    assert DummyHolds.statement in _statement_block(r.stdout, DummyHolds.id)
+    if columns == 200:  # room for the column: continuation lines start under STATEMENT
+        column = r.stdout.splitlines()[0].index("STATEMENT")
+        first = next(l for l in r.stdout.splitlines() if l.startswith(DummyLong.id))
+        assert first[column:].startswith("For every") and len(first) > column
+
+
 def test_list_subprocess():
     exe = shutil.which("icl-proofs")
     cmd = [exe, "list"] if exe else [sys.executable, "-c", "from icl_proofs.cli import main; main()", "list"]

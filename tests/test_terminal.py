@@ -20,7 +20,7 @@ def test_unknown_ids_get_a_suggestion(args, hint):
 
 def test_show_prints_paper_names_within_the_width(monkeypatch):
     monkeypatch.setenv("COLUMNS", "100")
-    monkeypatch.setattr("icl_proofs.cli._unicode_ok", lambda: True)
+    monkeypatch.setattr("icl_proofs.cli.show.unicode_ok", lambda: True)
     r = CliRunner().invoke(cli, ["show", "zfb23.global-min"])
     assert r.exit_code == 0, r.output
     out = r.output
@@ -46,18 +46,34 @@ def test_durations_never_read_zero():
     assert seconds(0.0) == "< 0.1 s" and seconds(0.04) == "< 0.1 s" and seconds(3.21) == "3.2 s"
 
 
-def test_evidence_wraps_to_the_terminal_width(monkeypatch):
-    from icl_proofs import cli as cli_mod
+def test_evidence_wraps_to_the_terminal_width():
+    from icl_proofs.cli.output import VerdictTable
 
-    monkeypatch.setenv("COLUMNS", "130")
-    monkeypatch.setattr(cli_mod, "_wrap_evidence", lambda: True)
-    row = cli_mod._row("zfb23.risk", "monte-carlo", "mc", "HOLDS", "word " * 80)
+    row = VerdictTable(claim_width=26, width=130, wrap=True).row("zfb23.risk", "monte-carlo", "mc", "HOLDS",
+                                                                 "word " * 80)
     lines = row.splitlines()
     assert len(lines) > 3 and max(len(l) for l in lines) <= 130
     column = lines[0].index("word")
     assert all(l.startswith(" " * column) and l[column] != " " for l in lines[1:])  # under the evidence
-    monkeypatch.setattr(cli_mod, "_wrap_evidence", lambda: False)  # piped: one row per check
-    assert "\n" not in cli_mod._row("zfb23.risk", "monte-carlo", "mc", "HOLDS", "word " * 80)
+    piped = VerdictTable(claim_width=26, width=130, wrap=False)  # piped: one row per check
+    assert "\n" not in piped.row("zfb23.risk", "monte-carlo", "mc", "HOLDS", "word " * 80)
+
+
+def test_verify_reads_the_terminal_once_per_run(monkeypatch):
+    """The table's layout is fixed when the run starts (no module-level column widths that one
+    run leaves behind for the next)."""
+    from icl_proofs.cli import output
+
+    class C:
+        def __init__(self, id):
+            self.id = id
+
+    monkeypatch.setenv("COLUMNS", "90")
+    monkeypatch.setattr(output, "stdout_is_terminal", lambda: True)
+    wide = output.VerdictTable.for_claims([C("a-rather-long-claim.identifier-here")])
+    narrow = output.VerdictTable.for_claims([C("z.a")])
+    assert (wide.claim_width, narrow.claim_width, wide.width, wide.wrap) == (35, 5, 90, True)
+    assert wide.header().index("ROUTE") == 36 and narrow.header().index("ROUTE") == 6
 
 
 def test_show_latex_uses_the_papers_notation_and_labels_in_words(monkeypatch):

@@ -15,7 +15,8 @@ import pytest
 from click.testing import CliRunner
 
 from icl_proofs.claims.base import Check, CheckResult, Claim, Status
-from icl_proofs.cli import _Progress, cli
+from icl_proofs.cli import cli
+from icl_proofs.cli.progress import Progress
 from icl_proofs.export.jsonout import RESULTS_FORMAT, RESULTS_FORMAT_VERSION
 
 
@@ -80,13 +81,13 @@ def test_format_and_meta(runner, register_claim, tmp_path):
 
 
 def test_argv_is_sanitised(runner, register_claim, tmp_path, monkeypatch):
-    from icl_proofs import cli as cli_mod
+    from icl_proofs.cli import verify as verify_mod
 
     register_claim(_claim("vj.one", _ok("a")))
     monkeypatch.setenv("HOME", str(tmp_path))
     seen = {}
-    monkeypatch.setattr(cli_mod, "_execution", lambda *a: __import__("contextlib").nullcontext())
-    monkeypatch.setattr(cli_mod, "_verify", lambda ctx, claims, **kw: seen.update(kw))
+    monkeypatch.setattr(verify_mod, "execution", lambda *a: __import__("contextlib").nullcontext())
+    monkeypatch.setattr(verify_mod.VerificationRun, "execute", lambda run, ctx: seen.update(argv=run.argv) or 0)
     r = runner.invoke(cli, ["verify", "vj.one", "--json", str(tmp_path / "r.json"),
                             "--scheduler", "tcp://user:secret@head:8786"])
     assert r.exit_code == 0, r.output
@@ -400,45 +401,76 @@ class _FakeTTY(io.StringIO):
         return True
 
 
-def test_terminal_progress_line_and_rate(monkeypatch):
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+
+
+def _screen_lines(raw: str) -> list[str]:
+    """What a terminal shows of ``raw``, roughly: colours dropped, each ``\r``/``\n`` a new segment."""
+    return [seg for seg in re.split(r"[\r\n]", _ANSI.sub("", raw)) if seg.strip()]
+
+
+def test_terminal_progress_line(monkeypatch):
+    """On a terminal: ``[i/n]``, a bar, the percentage done, the elapsed time, the step, then notes
+    from inside the check; rows print above the live line, which is wiped at the end."""
     err = _FakeTTY()
     monkeypatch.setattr(sys, "stderr", err)
-    p = _Progress.choose(quiet=False, force=False)
-    assert p.mode == "tty"
-    assert _Progress.choose(quiet=True, force=True).mode == "off"
-    p._t0 = 100.0
+    monkeypatch.setenv("COLUMNS", "100")
+    assert Progress.choose(quiet=False, force=False).mode == "tty"
+    assert Progress.choose(quiet=True, force=True).mode == "off"
+    assert Progress.choose(quiet=False, force=True).mode == "tty"
+    now = [100.0]
+    p = Progress("tty", clock=lambda: now[0])
+    p.start()
     p.step(13, 81, "zfb23.risk: mc-risk")
-    line = p.line(now=142.5)
-    assert line.startswith("[13/81] ") and " 14% 00:42 zfb23.risk: mc-risk ..." in line
-    bar = line.split()[1]
-    assert len(bar) == _Progress.BAR and set(bar) <= {"\u2588", "\u2591"} and "\u2588" in bar
-    assert p.line(now=100.0 + 3725).split()[3] == "1:02:05"
+    now[0] = 142.5
+    line = p.line()
+    assert line.startswith("[13/81] ") and " 15% 0:00:42 zfb23.risk: mc-risk ..." in line, line
+    bar = line[len("[13/81] "):][:Progress.BAR + 1]
+    assert bar.startswith("━━") and bar.endswith("  ")  # 12 of 81 done: the bar is partly filled
+    assert len(line) <= 100
+    now[0] = 100.0 + 3725
+    assert "1:02:05" in p.line()
     p.note("shard 3/8")
-    for k in range(2000):  # a chatty Monte-Carlo run: at most ~10 redraws a second
-        p.note(f"shard {k}")
-    draws = err.getvalue().count("\r")
-    assert draws <= 3, draws
-    with p.above():
-        sys.stderr.write("a row\n")
-    assert err.getvalue().endswith("\ra row\n")  # the row on a clean line
-    time.sleep(_Progress.INTERVAL + 0.02)
-    p.note("last")
-    assert err.getvalue().endswith("mc-risk ... last")
+    assert p.line().rstrip().endswith("mc-risk ... shard 3/8")
+    p.step(14, 81, "zfb23.risk: mc-other")
+    assert "shard" not in p.line()  # a note belongs to its step
+    p.echo("a row", err=True)
     p.close()
-    assert err.getvalue().endswith("\r")  # the live line is wiped at the end
-    assert _Progress.choose(quiet=False, force=True).mode == "tty"
+    p.close()  # twice is harmless (Ctrl-C closes it, then the run's end)
+    raw = err.getvalue()
+    assert "\ra row\n" in _ANSI.sub("", raw)  # the row on a line of its own
+    assert raw.endswith("\x1b[2K")  # the live line erased at the end
+    assert p.line() == ""
 
 
-def test_terminal_progress_ticker_keeps_clock(monkeypatch):
+def test_terminal_progress_redraws_on_its_own_clock(monkeypatch):
+    """Notes only update the line; rich redraws it at most REFRESH_PER_SECOND times a second, and
+    keeps redrawing (the clock moves) while a slow check sends nothing."""
     err = _FakeTTY()
     monkeypatch.setattr(sys, "stderr", err)
-    monkeypatch.setattr(_Progress, "INTERVAL", 0.01)
-    p = _Progress("tty")
+    p = Progress("tty")
     p.start()
     p.step(1, 2, "vj.a: slow")
-    time.sleep(0.2)
+    t0 = time.monotonic()
+    for k in range(2000):  # a chatty Monte-Carlo run
+        p.note(f"shard {k}")
+    time.sleep(0.35)
+    elapsed = time.monotonic() - t0
     p.close()
-    assert "[1/2] " in err.getvalue() and "vj.a: slow ..." in err.getvalue()
+    draws = sum("[1/2]" in seg for seg in _screen_lines(err.getvalue()))
+    assert 2 <= draws <= elapsed * Progress.REFRESH_PER_SECOND + 3, (draws, elapsed)
+    assert "vj.a: slow ..." in _ANSI.sub("", err.getvalue())
+
+
+def test_plain_progress_lines_for_logs(capsys):
+    p = Progress("lines")
+    p.start()
+    p.step(1, 2, "vj.a: a")
+    p.note("not in logs")
+    p.echo("a row")
+    p.close()
+    out, err = capsys.readouterr()
+    assert err == "[1/2] vj.a: a ...\n" and out == "a row\n"
 
 
 # --------------------------------------------------------------------------- reproducibility

@@ -1,0 +1,4 @@
+"""``python -m icl_proofs.cli``: the ``icl-proofs`` command."""
+from . import main
+
+main()
