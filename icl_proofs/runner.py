@@ -11,7 +11,8 @@ import time
 import traceback
 from typing import Callable, Iterable
 
-from .claims.base import Check, CheckContext, CheckResult, Claim, Status, aggregate, route as route_info
+from .claims.base import (Check, CheckContext, CheckResult, Claim, Status, aggregate, route as route_info,
+                          stamp_identity)
 
 __all__ = ["run_check", "run_claim", "run_claims", "planned_checks", "STATISTICAL_ROUTES", "is_statistical",
            "statistical_checks", "bonferroni_alpha", "check_p_value", "family_wise", "family_lines",
@@ -84,6 +85,7 @@ def run_check(check: Check, ctx: CheckContext) -> CheckResult:
         except ValueError:
             result.status = Status.INCONCLUSIVE
             result.evidence = f"check crashed: invalid status {result.status!r}; {result.evidence}"
+    stamp_identity(result, check)  # the Check names the result: its run need not
     result.seconds = elapsed
     _stamp_alpha(result, ctx)
     return result

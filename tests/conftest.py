@@ -4,6 +4,11 @@ from __future__ import annotations
 import pytest
 
 
+def pytest_configure(config):
+    # a check whose result names another check or route than its Check is a bug: an error in every test
+    config.addinivalue_line("filterwarnings", "error::icl_proofs.claims.base.CheckIdentityWarning")
+
+
 @pytest.fixture
 def register_claim(monkeypatch):
     """Register claims for one test and unregister them afterwards.

@@ -33,9 +33,11 @@ def _claim_ids():
 
 
 @pytest.mark.slow
+@pytest.mark.filterwarnings("error::icl_proofs.claims.base.CheckIdentityWarning")
 @pytest.mark.parametrize("claim_id", _claim_ids())
 def test_claim_contract_and_controls(claim_id):
-    """Negative controls are not accepted, positive controls are, and nothing lacks a control."""
+    """Negative controls are not accepted, positive controls are, and nothing lacks a control; no
+    check, control or amendment states a name or route other than its Check's (an error here)."""
     claim = registry.get(claim_id)
     plan = planned_checks(claim, CTX)
     assert isinstance(plan, list), plan
@@ -236,3 +238,98 @@ def test_family_wise_keys_on_the_route_property_not_a_string():
     register_route("toy-bootstrap", statistical=True, doc="a plugin's resampling route")
     assert is_statistical({"route": "toy-bootstrap", "details": {}})
     assert not is_statistical({"route": "symbolic", "details": {}})
+
+
+# ------------------------------------------------------ the runner names results (written once)
+
+def _one_check_claim(run, name="c", route="exact-rational", controls=()):
+    class One(Claim):
+        id = "toy.stamp"
+
+        def checks(self):
+            return [Check(name, route, run, controls=tuple(controls))]
+
+    return One()
+
+
+def test_runner_stamps_the_checks_name_and_route_on_its_result():
+    """A check writes its name and route once, in its Check: a result built without them (every
+    builder of icl_proofs.claims.checks) gets the Check's, in the JSON and in the witness."""
+    from icl_proofs.claims.checks import exact_equal, mc_check
+    from icl_proofs.numeric.montecarlo import Estimate
+
+    res = run_claim(_one_check_claim(lambda ctx: refuted("no", {"x": 1}), name="as-printed"), CTX)
+    assert [(c["name"], c["route"]) for c in res["checks"]] == [("as-printed", "exact-rational")]
+    assert res["witness"] == {"x": 1}
+    res = run_claim(_one_check_claim(lambda ctx: exact_equal([({}, 1, 2)], "one case"), route="enumeration"), CTX)
+    assert (res["checks"][0]["route"], res["status"]) == ("enumeration", "refuted")
+    est = Estimate(mean=1.0, se=0.001, n=10**6, sd=1.0)
+    res = run_claim(_one_check_claim(lambda ctx: mc_check(est, 1.0, ctx.alpha, {}, "x"), route="monte-carlo"), CTX)
+    assert (res["checks"][0]["name"], res["checks"][0]["route"]) == ("c", "monte-carlo")
+    assert res["checks"][0]["details"]["check_alpha"] == CTX.alpha  # stamped as statistical by the Check's route
+
+
+def test_a_result_stating_another_name_or_route_than_its_check_is_an_error_in_tests():
+    """The older form that states name and route still works when they agree; a disagreement is a
+    CheckIdentityWarning (this suite turns it into an error) and the Check's identity is kept."""
+    import warnings
+
+    from icl_proofs.claims.base import CheckIdentityWarning
+
+    agree = run_claim(_one_check_claim(lambda ctx: holds("c", "exact-rational", "ok")), CTX)
+    assert (agree["checks"][0]["name"], agree["status"]) == ("c", "holds")
+    for stated in (lambda ctx: holds("other-name", "exact-rational", "ok"),
+                   lambda ctx: holds("c", "monte-carlo", "ok")):
+        with pytest.raises(CheckIdentityWarning, match="check 'c': its result states (name 'other-name'|route "
+                                                       "'monte-carlo'), but the Check declares"):
+            run_claim(_one_check_claim(stated), CTX)
+        with warnings.catch_warnings(record=True) as seen:
+            warnings.simplefilter("always", CheckIdentityWarning)
+            res = run_claim(_one_check_claim(stated), CTX)
+        assert len(seen) == 1
+        assert (res["checks"][0]["name"], res["checks"][0]["route"]) == ("c", "exact-rational")
+
+
+def test_controls_and_amendments_are_stamped_and_held_to_their_check():
+    """A control runs under its check's name and route, and so does each amendment's check (named
+    ``amendment: <check>``); a control whose result names another check is caught."""
+    from icl_proofs.claims.base import CheckIdentityWarning
+
+    good = _one_check_claim(lambda ctx: holds("ok"), controls=[Control.negative("wrong", lambda ctx: refuted("no", {}))])
+    (o,) = controls.run_controls(good, CTX)
+    assert (o.check, o.status, o.passed) == ("c", "refuted", True)
+    stray = _one_check_claim(lambda ctx: holds("ok"), controls=[
+        Control.negative("wrong", lambda ctx: refuted("another-check", "exact-rational", "no", {}))])
+    with pytest.raises(CheckIdentityWarning, match="another-check"):
+        controls.run_controls(stray, CTX)
+
+    class Printed(Claim):
+        id = "toy.amended-stamp"
+
+        def checks(self):
+            return [Check("as-printed", "exact-rational", lambda ctx: refuted("x", {"w": 1}))]
+
+        def amendments(self):
+            return [Amendment("flipped", [Check("flipped", "symbolic", lambda ctx: holds("ok"))])]
+
+    (am,) = run_claim(Printed(), CTX)["amendments"]
+    assert [(c["name"], c["route"], c["status"]) for c in am["checks"]] == [("amendment: flipped", "symbolic", "holds")]
+
+
+def test_builders_take_the_older_form_with_name_and_route_too():
+    """dd25 and plugins still state name and route first; the builders accept both forms."""
+    from icl_proofs.claims.checks import hypothesis_sweep, inconclusive, symbolic_zero, too_coarse
+    from hypothesis import strategies as st
+
+    old, new = holds("n", "symbolic", "ev", k=1), holds("ev", k=1)
+    assert (old.name, old.route, new.name, new.route) == ("n", "symbolic", None, None)
+    assert old.details == new.details == {"k": 1} and old.evidence == new.evidence
+    assert (symbolic_zero("n", 0, "w").route, symbolic_zero(0, "w").route) == ("symbolic", None)
+    assert symbolic_zero("n", 0, "w", route="mpmath").route == "mpmath"
+    sweep = hypothesis_sweep(st.integers(0, 3), lambda x: (True, ""), 5, 0, "ints")
+    assert (sweep.status, sweep.name) == (Status.HOLDS, None)
+    assert hypothesis_sweep("n", st.integers(0, 3), lambda x: (True, ""), 5, 0, "ints").route == "hypothesis"
+    res = {"relative": 0.5, "absolute": 0.5, "power": 0.9, "alpha": 1e-3}
+    assert too_coarse("t", res, 0.05).status is too_coarse("n", "monte-carlo", "t", res, 0.05).status
+    with pytest.raises(TypeError, match=r"inconclusive\(\) takes 1 positional argument"):
+        inconclusive("a", "b")

@@ -56,5 +56,5 @@ class IsotropicStep(Claim):
         exact = float(err.subs({d: dim, N: n, c: step}))
         sampler = samplers.conditional_sampler(step * np.eye(dim), np.eye(dim), n)
         est = mc.estimate(sampler, 100_000, ctx.seed_sequence())
-        return mc_check("monte-carlo", est, exact, ctx.alpha, {"d": dim, "N": n, "c": step},
+        return mc_check(est, exact, ctx.alpha, {"d": dim, "N": n, "c": step},
                         "Wishart-conditioned simulation")

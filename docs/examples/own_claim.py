@@ -29,4 +29,4 @@ class QuadraticFormSquared(Claim):
         L = np.linalg.cholesky(LAM)
         draw = lambda rng, k: np.einsum("ki,ij,kj->k", x := rng.standard_normal((k, 2)) @ L.T, A, x) ** 2
         est = mc.estimate(draw, 200_000, ctx.seed_sequence())
-        return mc_check("monte-carlo", est, exact, ctx.alpha, {}, "E[(x'Ax)^2]", effect=0.05)
+        return mc_check(est, exact, ctx.alpha, {}, "E[(x'Ax)^2]", effect=0.05)

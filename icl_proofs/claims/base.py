@@ -30,10 +30,13 @@ class Status(str, enum.Enum):
 
 @dataclasses.dataclass
 class CheckResult:
-    """Outcome of one check of one claim."""
+    """Outcome of one check of one claim.
 
-    name: str
-    route: str
+    ``name`` and ``route`` are the :class:`Check`'s: the runner stamps them on the result a check's
+    ``run`` returns, so a check need not state them (keyword-only, ``None`` until stamped).  A result
+    that does state them must agree with its Check (see :class:`CheckIdentityWarning`).
+    """
+
     status: Status
     evidence: str
     details: dict = dataclasses.field(default_factory=dict)
@@ -42,6 +45,8 @@ class CheckResult:
     #: statistical checks: the smallest error the check would have caught at its α with power ≥ 0.9
     #: (``{"relative": r, "absolute": a, "power": 0.9, "alpha": α}``, see :func:`.checks.resolution`)
     resolution: dict | None = None
+    name: str | None = dataclasses.field(default=None, kw_only=True)
+    route: str | None = dataclasses.field(default=None, kw_only=True)
 
     def to_json(self) -> dict:
         out = {
@@ -56,6 +61,29 @@ class CheckResult:
         if self.resolution is not None:
             out["resolution"] = self.resolution
         return out
+
+
+class CheckIdentityWarning(UserWarning):
+    """A check's result states a name or route other than its :class:`Check`'s (a programming error:
+    the runner keeps the Check's; the test suite turns this warning into an error)."""
+
+
+def stamp_identity(result: CheckResult, check: "Check") -> CheckResult:
+    """Write ``check``'s name and route onto ``result`` (what a check states need not be repeated).
+
+    A result that states a *different* name or route raises :class:`CheckIdentityWarning` (an error
+    under the tests) and is given the Check's: the declaration is the one place they are written.
+    """
+    import warnings
+
+    for field in ("name", "route"):
+        stated, declared = getattr(result, field), getattr(check, field)
+        if stated is not None and stated != declared:
+            warnings.warn(CheckIdentityWarning(
+                f"check {check.name!r}: its result states {field} {stated!r}, but the Check declares "
+                f"{declared!r} (drop it from the result: the runner stamps the Check's)"), stacklevel=2)
+        setattr(result, field, declared)
+    return result
 
 
 @dataclasses.dataclass

@@ -1,5 +1,11 @@
 """Building blocks for checks: verdict constructors, symbolic equality, Monte-Carlo z-tests and
-Hypothesis sweeps, each returning a :class:`~.base.CheckResult`."""
+Hypothesis sweeps, each returning a :class:`~.base.CheckResult`.
+
+A check's name and route are written once, in its :class:`~.base.Check`: the runner stamps them on
+the result, so a builder is called without them (``holds("3 cases agree")``).  The older form that
+states them first (``holds("my-check", "exact-rational", "3 cases agree")``, ``mc_check("my-check",
+est, ...)``) is still accepted; the runner then checks that they agree with the Check.
+"""
 from __future__ import annotations
 
 import contextlib
@@ -15,16 +21,46 @@ from ..numeric import montecarlo as mc
 from .base import CheckResult, Status
 
 
-def holds(name, route, evidence, **details) -> CheckResult:
-    return CheckResult(name, route, Status.HOLDS, evidence, _jsonable(details))
+def _stated(args: tuple, n: int, builder: str) -> tuple[str | None, str | None, tuple]:
+    """``(name, route, rest)`` of a builder's positional arguments: ``n`` of its own, optionally
+    preceded by the check's name and route (the older form, kept for checks that still state them)."""
+    if len(args) == n:
+        return None, None, args
+    if len(args) == n + 2:
+        return args[0], args[1], args[2:]
+    raise TypeError(f"{builder}() takes {n} positional argument(s) (or the check's name and route "
+                    f"before them), got {len(args)}")
 
 
-def refuted(name, route, evidence, witness: dict, **details) -> CheckResult:
-    return CheckResult(name, route, Status.REFUTED, evidence, _jsonable(details), _jsonable(witness))
+def _named(result: CheckResult, name: str | None, route: str | None) -> CheckResult:
+    result.name, result.route = name, route
+    return result
 
 
-def inconclusive(name, route, evidence, **details) -> CheckResult:
-    return CheckResult(name, route, Status.INCONCLUSIVE, evidence, _jsonable(details))
+def holds(*args, **details) -> CheckResult:
+    """``holds(evidence, **details)``: the check holds."""
+    name, route, (evidence,) = _stated(args, 1, "holds")
+    return _named(CheckResult(Status.HOLDS, evidence, _jsonable(details)), name, route)
+
+
+def refuted(*args, **details) -> CheckResult:
+    """``refuted(evidence, witness, **details)``: the check refutes the claim; ``witness`` shows how."""
+    name, route, (evidence, witness) = _stated(args, 2, "refuted")
+    return _named(CheckResult(Status.REFUTED, evidence, _jsonable(details), _jsonable(witness)), name, route)
+
+
+def inconclusive(*args, **details) -> CheckResult:
+    """``inconclusive(evidence, **details)``: the check cannot decide."""
+    name, route, (evidence,) = _stated(args, 1, "inconclusive")
+    return _named(CheckResult(Status.INCONCLUSIVE, evidence, _jsonable(details)), name, route)
+
+
+def _leading_name(args: tuple) -> tuple[str | None, tuple]:
+    """The check's name if the older form states it first (a string where the builder's own first
+    argument, an expression, estimate or strategy, never is), and the remaining arguments."""
+    if args and isinstance(args[0], str):
+        return args[0], args[1:]
+    return None, args
 
 
 def _jsonable(x: Any):
@@ -45,34 +81,52 @@ def _jsonable(x: Any):
     return str(x)
 
 
-def symbolic_zero(name: str, difference: sp.Expr, what: str, witness: Callable[[], dict] | None = None,
-                  route: str = "symbolic") -> CheckResult:
-    """Holds iff ``difference`` simplifies to exactly 0."""
+def _route(name: str | None, route: str | None, default: str) -> str | None:
+    """The route a builder states: the one given; in the older form (name stated) its default."""
+    return route if route is not None or name is None else default
+
+
+def symbolic_zero(*args, route: str | None = None, **kwargs) -> CheckResult:
+    """``symbolic_zero(difference, what, witness=None)``: holds iff ``difference`` simplifies to
+    exactly 0 (``witness()`` builds the witness of a refutation)."""
+    name, args = _leading_name(args)
+    return _named(_symbolic_zero(*args, **kwargs), name, _route(name, route, "symbolic"))
+
+
+def _symbolic_zero(difference: sp.Expr, what: str, witness: Callable[[], dict] | None = None) -> CheckResult:
     diff = sp.simplify(difference)
     is_zero = diff.is_zero_matrix if isinstance(diff, sp.MatrixBase) else diff == 0
     if is_zero:
-        return holds(name, route, f"{what}: difference simplifies to 0")
-    return refuted(name, route, f"{what}: difference is {sp.sstr(diff)[:300]}",
+        return holds(f"{what}: difference simplifies to 0")
+    return refuted(f"{what}: difference is {sp.sstr(diff)[:300]}",
                    witness() if witness else {"difference": sp.sstr(diff)})
 
 
-def matrix_zero(name: str, difference, what: str, route: str = "symbolic") -> CheckResult:
-    """Holds iff a :class:`~icl_proofs.moments.wick.MatrixPoly` difference is exactly zero."""
+def matrix_zero(*args, route: str | None = None) -> CheckResult:
+    """``matrix_zero(difference, what)``: holds iff a :class:`~icl_proofs.moments.wick.MatrixPoly`
+    difference is exactly zero."""
+    name, (difference, what) = _leading_name(args)
     if difference.is_zero():
-        return holds(name, route, f"{what}: difference is exactly 0")
-    return refuted(name, route, f"{what}: difference {difference!r}"[:400],
-                   {"difference": repr(difference)})
+        out = holds(f"{what}: difference is exactly 0")
+    else:
+        out = refuted(f"{what}: difference {difference!r}"[:400], {"difference": repr(difference)})
+    return _named(out, name, _route(name, route, "symbolic"))
 
 
-def exact_equal(name: str, cases: list[tuple[dict, sp.Expr, sp.Expr]], what: str,
-                route: str = "exact-rational") -> CheckResult:
-    """Every case (params, lhs, rhs) must agree exactly (rational arithmetic)."""
+def exact_equal(*args, route: str | None = None) -> CheckResult:
+    """``exact_equal(cases, what)``: every case ``(params, lhs, rhs)`` must agree exactly (rational
+    arithmetic)."""
+    name, (cases, what) = _leading_name(args)
+    return _named(_exact_equal(cases, what), name, _route(name, route, "exact-rational"))
+
+
+def _exact_equal(cases: list[tuple[dict, sp.Expr, sp.Expr]], what: str) -> CheckResult:
     for params, lhs, rhs in cases:
         diff = sp.simplify(sp.sympify(lhs) - sp.sympify(rhs))
         if (diff.is_zero_matrix is not True) if isinstance(diff, sp.MatrixBase) else diff != 0:
-            return refuted(name, route, f"{what}: {sp.sstr(lhs)[:120]} != {sp.sstr(rhs)[:120]}",
+            return refuted(f"{what}: {sp.sstr(lhs)[:120]} != {sp.sstr(rhs)[:120]}",
                            {"params": params, "lhs": lhs, "rhs": rhs})
-    return holds(name, route, f"{what}: {len(cases)} exact cases agree", cases=len(cases))
+    return holds(f"{what}: {len(cases)} exact cases agree", cases=len(cases))
 
 
 def two_sided_p(z: float) -> float:
@@ -137,17 +191,19 @@ def resolution_text(res: dict) -> str:
     return f"resolution {size} (power {res['power']:g} at α = {res['alpha']:.2g})"
 
 
-def too_coarse(name: str, route: str, result_text: str, res: dict, effect: float, **details) -> CheckResult:
-    """Inconclusive: the test passed but could not have seen an error of the size the claim is about."""
-    out = inconclusive(name, route, f"{result_text}; too coarse to decide: {resolution_text(res)} > "
+def too_coarse(*args, **details) -> CheckResult:
+    """``too_coarse(result_text, res, effect, **details)``: inconclusive, the test passed but could
+    not have seen an error of the size the claim is about (``res``: its :func:`resolution`)."""
+    name, route, (result_text, res, effect) = _stated(args, 3, "too_coarse")
+    out = inconclusive(f"{result_text}; too coarse to decide: {resolution_text(res)} > "
                        f"the {100 * effect:.2g} % it must resolve", effect=effect, **details)
     out.resolution = res
-    return out
+    return _named(out, name, route)
 
 
-def mc_check(name: str, est: mc.Estimate, exact: float, alpha: float, params: dict,
-             what: str, effect: float = DEFAULT_EFFECT) -> CheckResult:
-    """Two-sided CLT z-test of a Monte-Carlo estimate against a closed form at false-alarm rate α.
+def mc_check(*args, **kwargs) -> CheckResult:
+    """``mc_check(est, exact, alpha, params, what, effect=DEFAULT_EFFECT)``: two-sided CLT z-test of
+    a Monte-Carlo estimate ``est`` against a closed form ``exact`` at false-alarm rate ``alpha``.
 
     ``details`` carry ``z``, ``threshold``, ``alpha`` and the two-sided normal ``p_value`` of the
     test (the check refutes iff ``p_value <= alpha``); :func:`icl_proofs.runner.family_wise` reads
@@ -155,6 +211,12 @@ def mc_check(name: str, est: mc.Estimate, exact: float, alpha: float, params: di
     smallest relative error it detects with power 0.9); a passing test whose resolution is coarser
     than ``effect`` (relative) is inconclusive, not "holds".
     """
+    name, args = _leading_name(args)
+    return _named(_mc_check(*args, **kwargs), name, _route(name, None, "monte-carlo"))
+
+
+def _mc_check(est: mc.Estimate, exact: float, alpha: float, params: dict,
+              what: str, effect: float = DEFAULT_EFFECT) -> CheckResult:
     z, thr, ok = mc.z_check(est, exact, alpha)
     res = resolution(est.se, exact, alpha)
     from ..numeric.formatting import estimate
@@ -165,12 +227,12 @@ def mc_check(name: str, est: mc.Estimate, exact: float, alpha: float, params: di
                "estimate": est.to_json(), "exact": exact}
     if ok:
         if res["relative"] is None or res["relative"] > effect:
-            out = too_coarse(name, "monte-carlo", ev, res, effect, **details)
+            out = too_coarse(ev, res, effect, **details)
         else:
-            out = holds(name, "monte-carlo", ev, **details)
+            out = holds(ev, **details)
     else:
-        out = refuted(name, "monte-carlo", ev, {"params": params, "estimate": est.mean, "se": est.se,
-                                                 "exact": exact, "z": z}, **details)
+        out = refuted(ev, {"params": params, "estimate": est.mean, "se": est.se, "exact": exact, "z": z},
+                      **details)
     out.resolution = res
     return out
 
@@ -205,12 +267,18 @@ def witness_shrinking(enabled: bool):
         _SHRINK.reset(token)
 
 
-def hypothesis_sweep(name: str, strategy, predicate: Callable[[Any], tuple[bool, str]],
-                     max_examples: int, seed: int, what: str) -> CheckResult:
-    """Run ``predicate`` on Hypothesis examples; a failing example (shrunk) is the witness.
+def hypothesis_sweep(*args, **kwargs) -> CheckResult:
+    """``hypothesis_sweep(strategy, predicate, max_examples, seed, what)``: run ``predicate`` on
+    Hypothesis examples of ``strategy``; a failing example (shrunk) is the witness.
 
     ``predicate(example) -> (ok, message)``.
     """
+    name, args = _leading_name(args)
+    return _named(_hypothesis_sweep(*args, **kwargs), name, _route(name, None, "hypothesis"))
+
+
+def _hypothesis_sweep(strategy, predicate: Callable[[Any], tuple[bool, str]],
+                      max_examples: int, seed: int, what: str) -> CheckResult:
     from hypothesis import HealthCheck, Phase, given, settings
     from hypothesis import seed as hseed
 
@@ -232,7 +300,6 @@ def hypothesis_sweep(name: str, strategy, predicate: Callable[[Any], tuple[bool,
         run()
     except AssertionError:
         example, msg = failures[-1]
-        return refuted(name, "hypothesis", f"{what}: counterexample: {msg}",
-                       {"example": _jsonable(example), "message": msg})
-    return holds(name, "hypothesis", f"{what}: {max_examples} generated cases pass "
-                 f"({time.perf_counter() - t0:.1f}s)", examples=max_examples)
+        return refuted(f"{what}: counterexample: {msg}", {"example": _jsonable(example), "message": msg})
+    return holds(f"{what}: {max_examples} generated cases pass ({time.perf_counter() - t0:.1f}s)",
+                 examples=max_examples)

@@ -17,8 +17,8 @@ blocks ``r = (w21, w22)`` and ``W_KQ[:, :d] = [U11; u21^T]``,
 (``h = (1/rho) sum_i y_i x_i``, ``X X^T`` including the query column).  The last two terms are even
 in the task vector ``w`` and only add variance, so at the population optimum ``w21 = 0``,
 ``u21 = 0`` and ``P = w22 U11 = Gamma^{-1}`` (Zhang, Frei & Bartlett 2023).  We report both
-``w22 U11`` (:meth:`TrainResult.preconditioner`) and ``w22 U11 + w21 u21^T``
-(:meth:`TrainResult.effective_preconditioner`).
+``w22 U11`` (:meth:`LSATrainResult.preconditioner`) and ``w22 U11 + w21 u21^T``
+(:meth:`LSATrainResult.effective_preconditioner`).
 
 Gradients of the batch loss ``1/2 mean_b (y_hat_b - y_b)^2`` with residuals ``e_b``:
 
@@ -31,14 +31,16 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import time
 from typing import Callable, NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
 
+from ..numeric.optim import TrainResult, descend
+
 __all__ = [
     "LSAGrads",
+    "LSATrainResult",
     "TrainResult",
     "lsa_predict_and_grads",
     "sample_prompts",
@@ -139,27 +141,41 @@ def random_init_full(d: int, sigma: float, rng: np.random.Generator):
     return s * rng.standard_normal((d + 1, d + 1)), s * rng.standard_normal((d + 1, d + 1))
 
 
-@dataclasses.dataclass
-class TrainResult:
-    """Outcome of :func:`train_lsa`.
+@dataclasses.dataclass(kw_only=True)
+class LSATrainResult(TrainResult):
+    """Outcome of :func:`train_lsa`: the optimiser's :class:`~icl_proofs.numeric.optim.TrainResult`
+    (``params`` / ``last`` keyed ``"W_PV"``, ``"W_KQ"``) with the LSA's named views.
 
     ``W_PV``, ``W_KQ`` are the returned parameters (the tail average when ``average_tail > 0``,
     else the last iterate); ``W_PV_last``, ``W_KQ_last`` the last iterate.  ``loss`` holds the
     batch loss of every step, ``loss_ema`` its exponential moving average (span ~ 1% of steps).
     """
 
-    W_PV: Array
-    W_KQ: Array
-    W_PV_last: Array
-    W_KQ_last: Array
-    loss: Array
     loss_ema: Array
-    wall_time: float
-    cpu_time: float
     samples_seen: int
     #: the preconditioner the run is measured against (``target``; zfb23: Gamma^-1)
     Gamma_inv: Array
     config: dict
+
+    @property
+    def W_PV(self) -> Array:
+        return self.params["W_PV"]
+
+    @property
+    def W_KQ(self) -> Array:
+        return self.params["W_KQ"]
+
+    @property
+    def W_PV_last(self) -> Array:
+        return self.last["W_PV"]
+
+    @property
+    def W_KQ_last(self) -> Array:
+        return self.last["W_KQ"]
+
+    @property
+    def loss(self) -> Array:
+        return self.losses
 
     @property
     def d(self) -> int:
@@ -224,7 +240,7 @@ def train_lsa(
     n_fixed: int | None = None,
     betas: tuple[float, float] = (0.9, 0.999),
     progress: Callable[[int, float], None] | None = None,
-) -> TrainResult:
+) -> LSATrainResult:
     """Train the full LSA on linear-regression prompts (``x ~ N(0, Lambda)``) by (stochastic)
     gradient descent; the result is measured against the preconditioner ``target``.
 
@@ -285,69 +301,42 @@ def train_lsa(
     if not fresh_samples:
         fixed = sample_prompts(chol, N, int(n_fixed or batch), rng)
 
-    params = [W_PV, W_KQ]
-    m1 = [np.zeros_like(W_PV), np.zeros_like(W_KQ)]
-    m2 = [np.zeros_like(W_PV), np.zeros_like(W_KQ)]
-    b1, b2 = betas
-    n_avg_start = steps - int(round(average_tail * steps)) if average_tail > 0 else steps
-    avg = [np.zeros_like(W_PV), np.zeros_like(W_KQ)]
-    n_avg = 0
-    losses = np.empty(steps)
     ema = np.empty(steps)
     alpha = 2.0 / (max(10, steps // 100) + 1)
     report_every = max(1, steps // 20)
     seen = 0
 
-    wall0, cpu0 = time.perf_counter(), time.process_time()
-    for k in range(steps):
-        frac = k / steps
+    def batch_loss(k: int, params: dict) -> tuple[float, dict]:
+        """Loss and gradients of step ``k``'s batch: fresh prompts (size on the batch schedule) or
+        the fixed sample."""
+        nonlocal seen
         if fixed is None:
-            Bk = int(round(batch * (bf / batch) ** frac))
+            Bk = int(round(batch * (bf / batch) ** (k / steps)))
             E, yq = sample_prompts(chol, N, Bk, rng)
             seen += Bk
         else:
             E, yq = fixed
-        out = lsa_predict_and_grads(params[0], params[1], E, rho, yq)
-        grads = (out.grad_PV, out.grad_KQ)
-        lr_k = lr * lr_decay ** frac
-        if optimizer == "sgd":
-            for p, g in zip(params, grads):
-                p -= lr_k * g
-        else:
-            for p, g, mm, vv in zip(params, grads, m1, m2):
-                mm *= b1
-                mm += (1 - b1) * g
-                vv *= b2
-                vv += (1 - b2) * g * g
-                mhat = mm / (1 - b1 ** (k + 1))
-                vhat = vv / (1 - b2 ** (k + 1))
-                p -= lr_k * mhat / (np.sqrt(vhat) + 1e-12)
-        if not (np.all(np.isfinite(params[0])) and np.all(np.isfinite(params[1]))):
+        out = lsa_predict_and_grads(params["W_PV"], params["W_KQ"], E, rho, yq)
+        return out.loss, {"W_PV": out.grad_PV, "W_KQ": out.grad_KQ}
+
+    def after_step(k: int, params: dict, loss: float) -> None:
+        if not (np.all(np.isfinite(params["W_PV"])) and np.all(np.isfinite(params["W_KQ"]))):
             raise FloatingPointError(f"training diverged at step {k} (lower lr)")
-        if k >= n_avg_start:
-            avg[0] += params[0]
-            avg[1] += params[1]
-            n_avg += 1
-        losses[k] = out.loss
-        ema[k] = out.loss if k == 0 else (1 - alpha) * ema[k - 1] + alpha * out.loss
+        ema[k] = loss if k == 0 else (1 - alpha) * ema[k - 1] + alpha * loss
         if progress is not None and (k % report_every == 0 or k == steps - 1):
             progress(k, float(ema[k]))
-    wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+
+    # the parameters are tested after each update (a non-finite loss alone does not stop the run)
+    res = descend(batch_loss, {"W_PV": W_PV, "W_KQ": W_KQ}, steps=steps, lr=lambda k: lr * lr_decay ** (k / steps),
+                  method=optimizer, betas=betas, eps=1e-12, average_tail=average_tail,
+                  stop_at_nonfinite_loss=False, on_step=after_step)
     if fixed is not None:
         seen = fixed[0].shape[0]
-
-    if n_avg:
-        W_PV_ret, W_KQ_ret = avg[0] / n_avg, avg[1] / n_avg
-    else:
-        W_PV_ret, W_KQ_ret = params[0].copy(), params[1].copy()
     config = dict(N=N, steps=steps, batch=batch, batch_final=bf, lr=lr, lr_decay=lr_decay,
                   seed=seed, init=init if isinstance(init, str) else init.name if isinstance(init, Init) else "given",
                   sigma=None if sigma is None else float(sigma),
                   optimizer=optimizer,
                   average_tail=average_tail, fresh_samples=fresh_samples,
                   n_fixed=None if fixed is None else fixed[0].shape[0])
-    return TrainResult(
-        W_PV=W_PV_ret, W_KQ=W_KQ_ret, W_PV_last=params[0].copy(), W_KQ_last=params[1].copy(),
-        loss=losses, loss_ema=ema, wall_time=wall, cpu_time=cpu, samples_seen=seen,
-        Gamma_inv=np.array(target, dtype=float), config=config,
-    )
+    return res.extended(LSATrainResult, loss_ema=ema, samples_seen=seen, Gamma_inv=np.array(target, dtype=float),
+                        config=config)

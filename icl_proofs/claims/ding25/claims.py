@@ -151,16 +151,14 @@ class Lemma31(Ding25Claim):
         bad = _engine_vs_enumeration(cross, parts=("H",))
         if bad is not None:
             (d, n, p), diff = bad
-            return inconclusive("pd-exact", "exact-rational",
-                                f"the engine's H disagrees with brute-force enumeration at d={d}, n={n}, p={p} "
+            return inconclusive(f"the engine's H disagrees with brute-force enumeration at d={d}, n={n}, p={p} "
                                 f"({diff}, engine vs enumeration), so its positive-definiteness proves nothing",
                                 d=d, n=n, p=str(p), difference=diff)
         for d, p, n in grid:
             if not _pd_exact(D.exact_system(d, p).H(n)):
-                return refuted("pd-exact", "exact-rational", f"H not positive definite at d={d}, n={n}, p={p}",
+                return refuted(f"H not positive definite at d={d}, n={n}, p={p}",
                                {"d": d, "n": n, "p": str(p)})
-        return holds("pd-exact", "exact-rational",
-                     f"all leading principal minors of the exact H are > 0 (fraction-free Bareiss) at "
+        return holds(f"all leading principal minors of the exact H are > 0 (fraction-free Bareiss) at "
                      f"{len(grid)} configurations (d, p, n); the engine's H(n) equals brute-force enumeration "
                      f"exactly at {len(cross)} of them (d, n ≤ 2, p in {{1/10, 1/2, 9/10}})", cases=len(grid),
                      enumeration_cases=len(cross))
@@ -185,11 +183,9 @@ class Lemma31(Ding25Claim):
             F = np.unique(F, axis=0)
             r = _int_rank(F.tolist())
             if r != d * m_of(d):
-                return refuted("rank-enumeration", "enumeration",
-                               f"features span only {r} < {d * m_of(d)} dimensions at d={d}, n={n}",
+                return refuted(f"features span only {r} < {d * m_of(d)} dimensions at d={d}, n={n}",
                                {"d": d, "n": n, "rank": r})
-        return holds("rank-enumeration", "enumeration",
-                     f"feature vectors of all 2^((n+1)(d+1)) configurations have full rank dm (exact) for "
+        return holds(f"feature vectors of all 2^((n+1)(d+1)) configurations have full rank dm (exact) for "
                      f"(d, n) in {sizes}; every configuration has positive probability, so H > 0. Note: the "
                      "printed proof only shows each entry of z is nonzero with positive probability, which does "
                      "not imply E[zz^T] > 0 (z = (u, u) is a counterexample to that inference)",
@@ -207,7 +203,7 @@ class Lemma31(Ding25Claim):
             ok = _pd_exact(markov.enlarged_system(d, p).H(n)) if d < 3 else _pd_exact(D.exact_system(d, p).H(n))
             return ok, f"H not PD at d={d}, n={n}, p={p}"
 
-        return hypothesis_sweep("pd-hypothesis", strat, pred, 15 if ctx.quick else 60, ctx.stream_seed(),
+        return hypothesis_sweep(strat, pred, 15 if ctx.quick else 60, ctx.stream_seed(),
                                 "H(d, n, p) > 0 over random d ≤ 3, n ≤ 60, p rational in (0, 1)")
 
 
@@ -284,14 +280,13 @@ class Lemma32(Ding25Claim):
             "fixed kernel (conditionally on the kernel), but not under the prior at d ≥ 2, where H must be "
             "computed jointly (as the moment engine does)",
             [Check("factorisation-d1-prior", "exact-rational+enumeration",
-                   lambda ctx: self._prior(ctx, ds=(1,), check="factorisation-d1-prior"), controls=(
+                   lambda ctx: self._prior(ctx, ds=(1,)), controls=(
                        Control.negative("the factorisation under the prior at d = 2 (as printed)",
-                                        lambda ctx: self._prior(ctx, ds=(1, 2), check="factorisation-d1-prior")),)),
+                                        lambda ctx: self._prior(ctx, ds=(1, 2))),)),
              Check("factorisation-fixed-kernel", "enumeration",
-                   lambda ctx: self._fixed_enum(ctx, name="factorisation-fixed-kernel"), controls=(
+                   lambda ctx: self._fixed_enum(ctx), controls=(
                        Control.negative("the kernel's two rates swapped on the factorised side",
-                                        lambda ctx: self._fixed_enum(ctx, swap=True,
-                                                                     name="factorisation-fixed-kernel")),))])]
+                                        lambda ctx: self._fixed_enum(ctx, swap=True)),))])]
 
     def _product(self, ctx, formula=None):
         formula = formula or paper.chain_prob_product
@@ -308,15 +303,13 @@ class Lemma32(Ding25Claim):
                 # exact comparison: sp.nsimplify of an exact Rational may return a product of surds
                 # (71093/100000 became 2**(108/247)*...), which refuted a true identity
                 if sp.simplify(sp.Rational(lhs.numerator, lhs.denominator) - rhs) != 0:
-                    return refuted("product-formula-fixed-kernel", "exact-rational",
-                                   f"mu·kappa product differs from the chain recursion at S={S}",
+                    return refuted(f"mu·kappa product differs from the chain recursion at S={S}",
                                    {"S": list(S), "a": str(a), "c": str(c), "p": str(p), "recursion": str(lhs),
                                     "paper": str(rhs)})
-        return holds("product-formula-fixed-kernel", "exact-rational",
-                     f"mu(t1) prod kappa(t_(l+1) - t_l) equals the forward chain recursion on {cases} state sets "
+        return holds(f"mu(t1) prod kappa(t_(l+1) - t_l) equals the forward chain recursion on {cases} state sets "
                      "(|S| ≤ 4, d ≤ 6, random rational fixed kernels)", cases=cases)
 
-    def _fixed_enum(self, ctx, swap=False, name="fixed-kernel-H-enumeration"):
+    def _fixed_enum(self, ctx, swap=False):
         rng = ctx.rng("kernels")
         sizes = [(1, 2), (2, 1), (2, 2)] if ctx.quick else [(1, 3), (2, 2), (3, 1), (3, 2)]
         for d, n in sizes:
@@ -324,11 +317,9 @@ class Lemma32(Ding25Claim):
             s = markov.enlarged_system(d, p, kernel=(c, a) if swap else (a, c))  # factorised (fixed kernel)
             bf = enumerate_system(d, n, p=p, kernel=[[1 - a, a], [c, 1 - c]])
             if s.H(n) != bf.H or s.h != bf.h:
-                return refuted(name, "enumeration",
-                               f"fixed-kernel H differs from enumeration at d={d}, n={n}",
+                return refuted(f"fixed-kernel H differs from enumeration at d={d}, n={n}",
                                {"d": d, "n": n, "a": str(a), "c": str(c), "p": str(p)})
-        return holds(name, "enumeration",
-                     f"for a FIXED kernel the factorised H and b equal brute-force enumeration exactly at {sizes}")
+        return holds(f"for a FIXED kernel the factorised H and b equal brute-force enumeration exactly at {sizes}")
 
     def _witness(self, d=2, n=1, p=Fraction(1, 2)):
         Ht = D.exact_system(d, p).H(n)
@@ -346,7 +337,7 @@ class Lemma32(Ding25Claim):
 
         return Ht, bf, Hf, i, j, name
 
-    def _prior(self, ctx, ds=(1, 2), check="factorisation-under-prior"):
+    def _prior(self, ctx, ds=(1, 2)):
         # the finding rests on the engine's "true" H, h and E[y]: cross-check them exactly with brute-force
         # enumeration at every configuration used below (n = 2 too, so that H_diff is exercised); if they
         # disagree, neither the d = 1 comparison nor the witness can be trusted, so no verdict either way
@@ -355,37 +346,31 @@ class Lemma32(Ding25Claim):
         bad = _engine_vs_enumeration(cross)
         if bad is not None:
             (d, n, q), diff = bad
-            return inconclusive(check, "exact-rational+enumeration",
-                                f"the engine's H, h, E[y] disagree with brute-force enumeration at d={d}, n={n}, "
+            return inconclusive(f"the engine's H, h, E[y] disagree with brute-force enumeration at d={d}, n={n}, "
                                 f"p={q} ({diff}, engine vs enumeration), so the comparison with the factorised "
                                 "formula (and its witness) is not trustworthy",
                                 d=d, n=n, p=str(q), difference=diff)
         # d = 1: the query's only input state is its initial state, independent of the kernel: valid
         for n in (1, 3):
             if _factorised_H(1, Fraction(1, 3), n) != D.exact_system(1, Fraction(1, 3)).H(n):
-                return refuted(check, "exact-rational", "d = 1 factorisation fails",
+                return refuted("d = 1 factorisation fails",
                                {"d": 1, "n": n, "p": "1/3",
                                 "replay": f"icl-proofs eval ding25.lemma-3.2 -p d=1 -p n={n} -p p=1/3"})
         if 2 not in ds:
-            return holds(check, "exact-rational+enumeration",
-                         "at d = 1 the factorised H equals the true H (engine = brute-force enumeration) exactly at "
+            return holds("at d = 1 the factorised H equals the true H (engine = brute-force enumeration) exactly at "
                          "p = 1/3, n in {1, 3}: the query's only input state is its initial state, independent of "
                          "the kernel")
         Ht, bf, Hf, i, j, name = self._witness(2, 1, p)
         if bf.H != Ht:  # the witness's own H (cross-checked above; kept as a guard on _witness)
-            return inconclusive(check, "exact-rational+enumeration",
-                                "the engine's H disagrees with brute-force enumeration at the witness d=2, n=1, "
+            return inconclusive("the engine's H disagrees with brute-force enumeration at the witness d=2, n=1, "
                                 "p=1/2, so the witness is not trustworthy", d=2, n=1, p="1/2")
         if Ht == Hf:
-            return holds(check, "exact-rational+enumeration",
-                         "factorised H equals the true H at d = 2")
+            return holds("factorised H equals the true H at d = 2")
         s = D.exact_system(2, p)
         Xt = markov.solve(Ht, s.h)
         Xf = markov.solve(Hf, s.h)
         excess = markov.loss_at(s, 1, Xf) - markov.loss_at(s, 1, Xt)
-        return refuted(
-            check, "exact-rational+enumeration",
-            f"under the U(0,1) prior, x_q and the context share the kernel, so they are only conditionally "
+        return refuted(f"under the U(0,1) prior, x_q and the context share the kernel, so they are only conditionally "
             f"independent: at d=2, n=1, p=1/2, E[{name(i)} · {name(j)}] = {Ht[i][j]} (engine = brute-force "
             f"enumeration) but the factorised formula gives {Hf[i][j]}; X* from the factorised H is not the "
             f"minimiser (excess loss {float(excess):.3g}). Holds at d = 1 and for a fixed kernel.",
@@ -405,7 +390,7 @@ class Lemma32(Ding25Claim):
             return F[:, i] * F[:, j]
 
         est = mc.estimate(batch, 200_000 if ctx.quick else 2_000_000, ctx.seed_sequence(), batch=2**16)
-        r = mc_check("factorisation-monte-carlo", est, float(Ht[i][j]), ctx.alpha, {"d": 2, "n": 1, "p": "1/2"},
+        r = mc_check(est, float(Ht[i][j]), ctx.alpha, {"d": 2, "n": 1, "p": "1/2"},
                      f"E[{name(i)} · {name(j)}] (true, engine)")
         z_f, thr, ok_f = mc.z_check(est, float(Hf[i][j]), ctx.alpha)
         r.evidence += f"; factorised value {float(Hf[i][j]):.6g} has z = {z_f:+.1f} ({'not ' if ok_f else ''}excluded)"
@@ -444,7 +429,7 @@ def _global_min_grid(ctx):
     return ps, ns
 
 
-def _engine_vs_symbolic_check(name, init, ctx, extra=()):
+def _engine_vs_symbolic_check(init, ctx, extra=()):
     """The exact engine system that the d = 1 checks read (``D.minimiser(1, p, n, init)``: its H and the
     system's h, E[y]) vs the symbolic d = 1 derivation evaluated at the same (p, n), exactly: every point
     of the global-minimiser grid and the ``extra`` points of the claim's other checks."""
@@ -481,8 +466,7 @@ def _engine_vs_symbolic_check(name, init, ctx, extra=()):
                  ("E[y]", R(s.Ey), Eys.xreplace(at))]
         diff = _first_difference(items)
         if diff is not None:
-            return refuted(name, "exact-rational",
-                           f"the exact engine system read by the other checks (D.minimiser, init {init}) differs "
+            return refuted(f"the exact engine system read by the other checks (D.minimiser, init {init}) differs "
                            f"from {what} at p={p}, n={n}: {diff} (engine vs symbolic)",
                            {"d": 1, "init": init, "p": str(p), "n": n, "difference": diff})
         entries += sum(len(row) for row in H) + len(s.h) + 1
@@ -490,8 +474,7 @@ def _engine_vs_symbolic_check(name, init, ctx, extra=()):
     if extra:
         where += (f", which contains the other checks' points {[(str(p), n) for p, n in extra if (p, n) in grid]}"
                   if not beyond else f", plus {[(str(p), n) for p, n in beyond]}")
-    return holds(name, "exact-rational",
-                 f"the exact engine system read by the other checks (D.minimiser, init {init}: H(n), h, E[y]) "
+    return holds(f"the exact engine system read by the other checks (D.minimiser, init {init}: H(n), h, E[y]) "
                  f"equals {what} at every (p, n) they use: {len(grid) + len(beyond)} points ({where}), "
                  f"{entries} entries equal exactly", cases=len(grid) + len(beyond), entries=entries)
 
@@ -516,26 +499,23 @@ def _one_layer_rows(points, init, ctx):
 GAP_TOL = 1e-7
 
 
-def _gap_verdict(name, rows, predicted_minimiser) -> "CheckResult":
+def _gap_verdict(rows, predicted_minimiser) -> "CheckResult":
     """Both one-layer routes agree, and min f = min f~ exactly where ``predicted_minimiser(row)``."""
     for r in rows:
         if abs(r["one_layer_exact"] - r["one_layer_numeric"]) > GAP_TOL:
-            return refuted(name, "exact-algebra+numeric",
-                           f"the one-layer minimum by exact algebra ({r['one_layer_exact']:.12g}) and by BFGS over "
+            return refuted(f"the one-layer minimum by exact algebra ({r['one_layer_exact']:.12g}) and by BFGS over "
                            f"(b, a) ({r['one_layer_numeric']:.12g}) disagree at p={r['p']}, n={r['n']}", r)
         zero_gap = r["gap"] <= GAP_TOL
         if r["gap"] < -GAP_TOL:
-            return refuted(name, "exact-algebra+numeric", f"one-layer minimum below min f~ at p={r['p']}, n={r['n']}", r)
+            return refuted(f"one-layer minimum below min f~ at p={r['p']}, n={r['n']}", r)
         if zero_gap != bool(predicted_minimiser(r)):
-            return refuted(name, "exact-algebra+numeric",
-                           f"at p={r['p']}, n={r['n']} ({'' if r['realizable'] else 'not '}realizable) the one-layer "
+            return refuted(f"at p={r['p']}, n={r['n']} ({'' if r['realizable'] else 'not '}realizable) the one-layer "
                            f"minimum exceeds min f~ by {r['gap']:.3g}, but the statement predicts "
                            f"{'equality' if predicted_minimiser(r) else 'a strict gap'}", r)
     kinds = {r["realizable"] for r in rows}
     if kinds != {True, False}:
-        return inconclusive(name, "exact-algebra+numeric", f"the points cover only realizable = {kinds}", rows=rows)
-    return holds(name, "exact-algebra+numeric",
-                 "one-layer minimum by exact algebra = BFGS over (b, a) (within 1e-7), and min f = min f~ exactly "
+        return inconclusive(f"the points cover only realizable = {kinds}", rows=rows)
+    return holds("one-layer minimum by exact algebra = BFGS over (b, a) (within 1e-7), and min f = min f~ exactly "
                  "where X* is realizable, a strict gap where it is not: "
                  + "; ".join(f"p={r['p']}, n={r['n']}: {'R' if r['realizable'] else 'not R'}, gap {r['gap']:.3g}"
                              for r in rows), rows=rows)
@@ -584,20 +564,19 @@ N0 = {"iid": {1: 5, 2: 5, 3: 6, 4: 6, 5: 6, 6: 6, 7: 7, 8: 8, 9: 9},
       "example-c5": {1: 8, 2: 6, 3: 6, 4: 6, 5: 5, 6: 5, 7: 5, 8: 5, 9: 5}}
 
 
-def _threshold_check(name, init, ctx, stated=None):
+def _threshold_check(init, ctx, stated=None):
     """The stated n0(p) table: realizable iff n >= n0(p), proved exactly per p (see _threshold_n0)."""
     stated = stated or N0[init]
     ks = [1, 3, 5, 7, 9] if ctx.quick else list(range(1, 10))
     for k in ks:
         n0, iff = _threshold_n0(init, Fraction(k, 10))
         if n0 != stated[k] or not iff:
-            return refuted(name, "exact-rational", f"at p={k}/10 X* is realizable for all n >= {n0} (and "
+            return refuted(f"at p={k}/10 X* is realizable for all n >= {n0} (and "
                            f"{'not' if iff else 'also'} below), but the statement says n0 = {stated[k]}",
                            {"init": init, "p": f"{k}/10", "n0_exact": n0, "n0_stated": stated[k], "iff": iff,
                             "replay": f"icl-proofs eval {'ding25.thm-3.3' if init == 'iid' else 'ding25.thm-3.4'} "
                                       f"-p p={k}/10 -p n={stated[k] - 1 if n0 is not None and n0 < stated[k] else stated[k]}"})
-    return holds(name, "exact-rational",
-                 f"X*(p, n) is realizable iff n >= n0(p) at p = k/10 for k in {ks}: n0 = "
+    return holds(f"X*(p, n) is realizable iff n >= n0(p) at p = k/10 for k in {ks}: n0 = "
                  f"{ {f'{k}/10': stated[k] for k in ks} } — disc(n) = X2² - 4 X1 X3 is an exact rational function of "
                  "n (per-chain structure derivation, solved over Q(n)); beyond its last real zero or pole its sign is "
                  "constant (>= 0), and every integer n below is evaluated exactly", n0={f"{k}/10": stated[k] for k in ks})
@@ -608,11 +587,11 @@ def _minimiser_points(init, ctx):
     return pts if ctx.quick else pts + [(Fraction(9, 10), 5), (Fraction(9, 10), 100), (Fraction(1, 10), 3)]
 
 
-def _minimiser_iff_realizable(name, init, ctx, predicted=None):
+def _minimiser_iff_realizable(init, ctx, predicted=None):
     """Substituting X* gives a global minimiser of the one-layer loss exactly where X* is realizable
     (``predicted``: which points the statement under test calls minimisers; default: the realizable)."""
     rows = _one_layer_rows(_minimiser_points(init, ctx), init, ctx)
-    return _gap_verdict(name, rows, predicted or (lambda r: r["realizable"]))
+    return _gap_verdict(rows, predicted or (lambda r: r["realizable"]))
 
 
 def _minimiser_amendments(init):
@@ -622,35 +601,32 @@ def _minimiser_amendments(init):
         f"X* as printed; substituting X* into Eq. 10 gives a global minimiser of f iff X* is realizable "
         f"(X2² ≥ 4 X1 X3), i.e. for p = k/10 iff n ≥ n0(p) with n0 = {{{table}}}; for smaller n the one-layer "
         f"minimum (exact algebra) is strictly above min f~ (Theorem {which}, amended)",
-        [Check("realizable-threshold", "exact-rational", lambda ctx: _threshold_check("realizable-threshold", init, ctx),
+        [Check("realizable-threshold", "exact-rational", lambda ctx: _threshold_check(init, ctx),
                controls=(Control.negative("the threshold at p = 1/10 stated one lower", lambda ctx: _threshold_check(
-                   "realizable-threshold", init, ctx, {**N0[init], 1: N0[init][1] - 1})),)),
+                   init, ctx, {**N0[init], 1: N0[init][1] - 1})),)),
          Check("minimiser-iff-realizable", "exact-algebra+numeric",
-               lambda ctx: _minimiser_iff_realizable("minimiser-iff-realizable", init, ctx),
+               lambda ctx: _minimiser_iff_realizable(init, ctx),
                controls=(Control.negative("the statement as printed: a global minimiser at every (p, n)",
-                                          lambda ctx: _minimiser_iff_realizable("minimiser-iff-realizable", init, ctx,
-                                                                                lambda r: True)),))])]
+                                          lambda ctx: _minimiser_iff_realizable(init, ctx, lambda r: True)),))])]
 
 
-def _global_min_check(name, init, ctx):
+def _global_min_check(init, ctx):
     ps, ns = _global_min_grid(ctx)
     rows = _sweep_realizability(init, ps, ns)
     bad = [r for r in rows if not r[3]]
     # cross-check the d = 1 criterion with the general exact solver on every point
     for p, n, X, ok, *_ in rows:
         if realize_exact([sp.Rational(x.numerator, x.denominator) for x in X], 1).realizable != ok:
-            return refuted(name, "exact-algebra", "realizability solvers disagree", {"p": str(p), "n": n})
+            return refuted("realizability solvers disagree", {"p": str(p), "n": n})
     if not bad:
-        return holds(name, "exact-algebra", f"X* is realizable by a one-layer (b, a) at all {len(rows)} (p, n)")
+        return holds(f"X* is realizable by a one-layer (b, a) at all {len(rows)} (p, n)")
     p, n, X, _, disc, s, H, fX = min(bad, key=lambda r: (r[1], abs(r[0] - Fraction(3, 10))))
     opt = lsa_optimum.one_layer_min_d1(H, s.h, s.Ey)
     first_ok = {}
     for r in rows:
         if r[3]:
             first_ok.setdefault(str(r[0]), r[1])
-    return refuted(
-        name, "exact-algebra",
-        f"X* is not realizable at {len(bad)}/{len(rows)} grid points (p, n), e.g. p={p}, n={n}: "
+    return refuted(f"X* is not realizable at {len(bad)}/{len(rows)} grid points (p, n), e.g. p={p}, n={n}: "
         f"X2² - 4 X1 X3 = {disc} < 0, so no (b, a) has phi(b, a) = X*; the true one-layer minimum is "
         f"{sp.N(opt['min_loss'], 12)} > min f~ = {float(fX):.12g} (exact algebra: all {opt['critical_points']} real "
         f"critical points of the profile). first realizable n per p on the grid: {first_ok}",
@@ -693,19 +669,19 @@ class Thm33(Ding25Claim):
             Check("rhs-symbolic", "symbolic", self._rhs),
             Check("H-enumeration", "enumeration", self._enum),
             Check("loss-monte-carlo", "monte-carlo", self._mc),
-            Check("global-minimiser", "exact-algebra", lambda ctx: _global_min_check("global-minimiser", "iid", ctx),
+            Check("global-minimiser", "exact-algebra", lambda ctx: _global_min_check("iid", ctx),
                   controls=(Control.positive("the corrected statement: X* gives a global minimiser iff realizable",
-                                             lambda ctx: _minimiser_iff_realizable("global-minimiser", "iid", ctx)),)),
+                                             lambda ctx: _minimiser_iff_realizable("iid", ctx)),)),
             Check("one-layer-optimum-routes", "numeric", self._routes),
             Check("engine-vs-symbolic-system", "exact-rational", lambda ctx: _engine_vs_symbolic_check(
-                "engine-vs-symbolic-system", "iid", ctx, extra=(self._MC_POINT, *self._ROUTE_POINTS))),
+                "iid", ctx, extra=(self._MC_POINT, *self._ROUTE_POINTS))),
         ]
 
     def amendments(self):
         return _minimiser_amendments("iid")
 
     def _rhs(self, ctx):
-        r = symbolic_zero("rhs-symbolic", D.system_d1_iid()["h"] - paper.thm33_rhs(),
+        r = symbolic_zero(D.system_d1_iid()["h"] - paper.thm33_rhs(),
                           "derived E[x_q y_q g] vs printed [p²/2, p²/3, p²/12 + p/4] (any n)")
         typo = sp.simplify(D.system_d1_iid()["h"] - paper.thm33_rhs_appendix_end())
         if typo != sp.zeros(3, 1):
@@ -721,8 +697,7 @@ class Thm33(Ding25Claim):
             bf = enumerate_system(1, n, p=p)
             cases.append(({"p": str(p), "n": n}, Hs.subs({D.p: sp.Rational(p.numerator, p.denominator), D.n: n}),
                           sp.Matrix(bf.H).applyfunc(lambda x: sp.Rational(x.numerator, x.denominator))))
-        return exact_equal("H-enumeration", cases, "symbolic H(p, n) vs brute-force enumeration",
-                           route="enumeration")
+        return exact_equal(cases, "symbolic H(p, n) vs brute-force enumeration")
 
     _MC_POINT = (Fraction(3, 10), 30)
     _ROUTE_POINTS = ((Fraction(1, 2), 1), (Fraction(1, 2), 5))
@@ -737,7 +712,7 @@ class Thm33(Ding25Claim):
             return (features(st) @ Xf - st[:, n, 1]) ** 2
 
         est = mc.estimate(batch, 100_000 if ctx.quick else 1_000_000, ctx.seed_sequence(), batch=2**14)
-        return mc_check("loss-monte-carlo", est, float(fX), ctx.alpha, {"p": "3/10", "n": 30},
+        return mc_check(est, float(fX), ctx.alpha, {"p": "3/10", "n": 30},
                         "f~(X*) = E[(ŷ - y_q)^2] at the derived X* (App. A setting)")
 
     def _routes(self, ctx):
@@ -752,11 +727,9 @@ class Thm33(Ding25Claim):
                                                   seed=ctx.stream_seed("direct", str(p), n))["min_loss"]
             out.append((str(p), n, ex, ms, dr))
             if abs(ex - ms) > 1e-9 or abs(ex - dr) > 1e-7 or ex < float(fX) - 1e-15:
-                return refuted("one-layer-optimum-routes", "numeric",
-                               f"one-layer optimum routes disagree at p={p}, n={n}: exact {ex}, sphere {ms}, "
+                return refuted(f"one-layer optimum routes disagree at p={p}, n={n}: exact {ex}, sphere {ms}, "
                                f"direct {dr}", {"p": str(p), "n": n})
-        return holds("one-layer-optimum-routes", "numeric",
-                     "exact-algebra one-layer minimum = multistart over b on the sphere (1e-9) = BFGS over (b, a) "
+        return holds("exact-algebra one-layer minimum = multistart over b on the sphere (1e-9) = BFGS over (b, a) "
                      f"(1e-7): {out}")
 
 
@@ -788,8 +761,7 @@ class Thm34(Ding25Claim):
         "H-engine-enumeration": (Control.negative("c1 with its sign flipped", mutant="example_c5_moments[0] flip-sign"),),
         "global-minimiser": (Control.negative("engine E[y] with its sign flipped", mutant="exact_system.Ey flip-sign"),
                              Control.positive("the corrected statement: X* gives a global minimiser iff realizable",
-                                              lambda ctx: _minimiser_iff_realizable("global-minimiser", "example-c5",
-                                                                                    ctx))),
+                                              lambda ctx: _minimiser_iff_realizable("example-c5", ctx))),
         "engine-vs-symbolic-system": (Control.negative("engine E[y] with its sign flipped",
                                                        mutant="exact_system.Ey flip-sign"),),
     }
@@ -800,22 +772,22 @@ class Thm34(Ding25Claim):
     def checks(self):
         return [
             Check("rhs-symbolic", "symbolic", lambda ctx: symbolic_zero(
-                "rhs-symbolic", D.system_d1_correlated()["h"] - paper.thm34_rhs(),
+                D.system_d1_correlated()["h"] - paper.thm34_rhs(),
                 "derived rhs (any initial law independent of the kernel) vs printed")),
             Check("c1-example-c5", "symbolic", lambda ctx: symbolic_zero(
-                "c1-example-c5", D.example_c5_moments()[0] - paper.example_c5_c1(), "c1 of Example C.5")),
+                D.example_c5_moments()[0] - paper.example_c5_c1(), "c1 of Example C.5")),
             Check("iid-special-case", "symbolic", self._iid),
             Check("H-engine-enumeration", "exact-rational+enumeration", self._engine),
             Check("global-minimiser", "exact-algebra",
-                  lambda ctx: _global_min_check("global-minimiser", "example-c5", ctx)),
+                  lambda ctx: _global_min_check("example-c5", ctx)),
             Check("engine-vs-symbolic-system", "exact-rational",
-                  lambda ctx: _engine_vs_symbolic_check("engine-vs-symbolic-system", "example-c5", ctx)),
+                  lambda ctx: _engine_vs_symbolic_check("example-c5", ctx)),
         ]
 
     def _iid(self, ctx):
         r = D.system_d1_correlated()
         iid = {D.c1: D.n * D.p**2, D.c2: D.n * (D.n - 1) * D.p**3}
-        return symbolic_zero("iid-special-case", r["H"].subs(iid) - D.system_d1_iid()["H"],
+        return symbolic_zero(r["H"].subs(iid) - D.system_d1_iid()["H"],
                              "H(p, n, c1, c2) at iid c1 = n p², c2 = n(n-1) p³ vs the iid derivation (two derivations)")
 
     def _engine(self, ctx):
@@ -831,9 +803,8 @@ class Thm34(Ding25Claim):
             bfm = sp.Matrix(bf.H).applyfunc(lambda x: sp.Rational(x.numerator, x.denominator))
             cases.append(({"p": str(p), "n": n, "vs": "engine"}, Hs, eng))
             cases.append(({"p": str(p), "n": n, "vs": "enumeration"}, Hs, bfm))
-        return exact_equal("H-engine-enumeration", cases,
-                           "H(p, n, c1, c2) at Example C.5 vs mixture engine vs enumeration",
-                           route="exact-rational+enumeration")
+        return exact_equal(cases,
+                           "H(p, n, c1, c2) at Example C.5 vs mixture engine vs enumeration")
 
 
 # ============================================================================================
@@ -946,10 +917,9 @@ class EnlargedMin(Ding25Claim):
                 s = D.exact_system(d, p)
                 bf = enumerate_system(d, n, p=p)
                 if s.H(n) != bf.H or s.h != bf.h or s.Ey != bf.Ey:
-                    return refuted("engine-vs-enumeration", "enumeration", f"mismatch at d={d}, n={n}, p={p}",
+                    return refuted(f"mismatch at d={d}, n={n}, p={p}",
                                    {"d": d, "n": n, "p": str(p)})
-        return holds("engine-vs-enumeration", "enumeration",
-                     f"cubature engine H, h, E[y] equal brute-force enumeration exactly at (d, n) in {sizes}, "
+        return holds(f"cubature engine H, h, E[y] equal brute-force enumeration exactly at (d, n) in {sizes}, "
                      "p in {1/3, 3/4}")
 
     def _gauss(self, ctx):
@@ -967,10 +937,9 @@ class EnlargedMin(Ding25Claim):
             err = max(abs(Xm[i] - mpmath.mpf(X[i].numerator) / X[i].denominator) for i in range(len(X)))
             digits = float(-mpmath.log10(err / max(abs(x) for x in Xm))) if err else float(ctx.dps)
         if digits >= ctx.dps - 2:
-            return holds("exact-vs-gauss-mpmath", "mpmath",
-                         f"X* from Gauss-Legendre cubature at {ctx.dps + 10} digits agrees with the exact rational "
+            return holds(f"X* from Gauss-Legendre cubature at {ctx.dps + 10} digits agrees with the exact rational "
                          f"X* to {digits:.1f} digits (d=2, n=7, p=1/3)", digits=digits)
-        return refuted("exact-vs-gauss-mpmath", "mpmath", f"only {digits:.1f} digits agree",
+        return refuted(f"only {digits:.1f} digits agree",
                        {"d": d, "n": n, "p": str(p), "digits": digits})
 
     def _mc(self, ctx):
@@ -983,7 +952,7 @@ class EnlargedMin(Ding25Claim):
             return (features(st) @ Xf - st[:, n, d]) ** 2
 
         est = mc.estimate(batch, 100_000 if ctx.quick else 1_000_000, ctx.seed_sequence(), batch=2**14)
-        return mc_check("loss-monte-carlo", est, float(fX), ctx.alpha, {"d": d, "n": n, "p": "1/2"},
+        return mc_check(est, float(fX), ctx.alpha, {"d": d, "n": n, "p": "1/2"},
                         "min f~ = f~(X*) (d = 2, n = 5, p = 1/2)")
 
     controls = {
@@ -1012,8 +981,8 @@ class EnlargedMin(Ding25Claim):
         N = 200_000 if ctx.quick else 2_000_000
         e1 = mc.estimate(lambda r, k: batch(r, k)[:, 0], N, ctx.seed_sequence("uHu"), batch=2**15)
         e2 = mc.estimate(lambda r, k: batch(r, k)[:, 1], N, ctx.seed_sequence("uh"), batch=2**15)
-        r1 = mc_check("nonbinary-monte-carlo", e1, Hu, ctx.alpha / 2, {"S": S, "d": d, "n": n}, "uᵀHu, |S| = 3")
-        r2 = mc_check("nonbinary-monte-carlo", e2, hu, ctx.alpha / 2, {"S": S, "d": d, "n": n}, "uᵀh, |S| = 3")
+        r1 = mc_check(e1, Hu, ctx.alpha / 2, {"S": S, "d": d, "n": n}, "uᵀHu, |S| = 3")
+        r2 = mc_check(e2, hu, ctx.alpha / 2, {"S": S, "d": d, "n": n}, "uᵀh, |S| = 3")
         if r1.status != r2.status:
             return r1 if r1.status.value == "refuted" else r2
         r1.evidence += "; " + r2.evidence
@@ -1034,6 +1003,4 @@ class EnlargedMin(Ding25Claim):
             for r in rows:
                 r["one_layer_exact"] = exact_route(r)
                 r["gap"] = r["one_layer_exact"] - r["min_f_tilde"]
-        res = _gap_verdict("lsa-gap", rows, lambda r: r["realizable"])
-        res.route = "exact-algebra+numeric"
-        return res
+        return _gap_verdict(rows, lambda r: r["realizable"])

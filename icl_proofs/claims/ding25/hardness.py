@@ -286,13 +286,13 @@ def _printed_target(problem: str = "C.9", printed=None) -> tuple[str, str, dict]
     return "holds", "the printed reduction has the C.9 pattern", facts
 
 
-def _as(name, route, status, evidence, details):
+def _as(status, evidence, details):
     """A CheckResult from a (status, evidence, details) triple of the shared logic."""
     if status == "holds":
-        return holds(name, route, evidence, **details)
+        return holds(evidence, **details)
     if status == "refuted":
-        return refuted(name, route, evidence, details)
-    return inconclusive(name, route, evidence, **details)
+        return refuted(evidence, details)
+    return inconclusive(evidence, **details)
 
 
 def _always_unrealizable(X, d):
@@ -318,11 +318,9 @@ class Thm35(Ding25Claim):
                                  lambda ctx: self._bruteforce(ctx, flip="xor")),)),
             Check("reduction-sound-as-printed", "exact-rational", self._literal, controls=(
                 Control.negative("a wrong reduction (group 4, B w2 - g2 + 1 <= z2, left out)",
-                                 lambda ctx: _as("reduction-sound-as-printed", "exact-rational",
-                                                 *_soundness(ctx, reduce=_drop_group4))),
+                                 lambda ctx: _as(*_soundness(ctx, reduce=_drop_group4))),
                 Control.positive("the repaired reduction (z >= 0 as explicit inequalities) is sound",
-                                 lambda ctx: _as("reduction-sound-as-printed", "exact-rational",
-                                                 *_soundness(ctx, "explicit"))))),
+                                 lambda ctx: _as(*_soundness(ctx, "explicit"))))),
             Check("reduction-repaired", "lp-enumeration+lp-branching", self._repaired, controls=(
                 Control.negative("a wrong reduction (group 4, B w2 - g2 + 1 <= z2, left out)",
                                  lambda ctx: self._repaired(ctx, _drop_group4)),
@@ -331,11 +329,10 @@ class Thm35(Ding25Claim):
                                      Ap, B, nonnegativity="none"))))),
             Check("reduction-target-is-c9", "printed-structure", self._target, controls=(
                 Control.negative("a printed reduction with C.9's D^(1) = E_11 but '<=' groups and fixed entries",
-                                 lambda ctx: _as("reduction-target-is-c9", "printed-structure", *_printed_target(
+                                 lambda ctx: _as(*_printed_target(
                                      "C.9", {**paper.THM35_PRINTED_REDUCTION, "objective_D1": "E_11"}))),
                 Control.positive("the corrected statement: the printed reduction targets C.10/C.11",
-                                 lambda ctx: _as("reduction-target-is-c9", "printed-structure",
-                                                 *_printed_target("C.10/C.11"))))),
+                                 lambda ctx: _as(*_printed_target("C.10/C.11"))))),
             Check("c9-polynomial-time", "exact-algebra+groebner", self._c9, controls=(
                 Control.negative("a wrong solver that calls every X unrealizable",
                                  lambda ctx: self._c9(ctx, exact=_always_unrealizable)),
@@ -353,19 +350,18 @@ class Thm35(Ding25Claim):
                 Control.negative("a wrong solver that calls every X unrealizable",
                                  lambda ctx: self._c9_in_p(ctx, exact=_always_unrealizable)),)),
              Check("repaired-reduction-correct", "lp-enumeration+lp-branching",
-                   lambda ctx: self._repaired(ctx, name="repaired-reduction-correct"), controls=(
-                       Control.negative("a wrong reduction (group 4 left out)", lambda ctx: self._repaired(
-                           ctx, _drop_group4, name="repaired-reduction-correct")),)),
+                   lambda ctx: self._repaired(ctx), controls=(
+                       Control.negative("a wrong reduction (group 4 left out)",
+                                        lambda ctx: self._repaired(ctx, _drop_group4)),)),
              Check("repaired-reduction-sound", "exact-rational",
-                   lambda ctx: _as("repaired-reduction-sound", "exact-rational", *_soundness(ctx, "explicit")),
-                   controls=(Control.negative("the printed reduction without z >= 0", lambda ctx: _as(
-                       "repaired-reduction-sound", "exact-rational", *_soundness(ctx, "none"))),)),
+                   lambda ctx: _as(*_soundness(ctx, "explicit")),
+                   controls=(Control.negative("the printed reduction without z >= 0",
+                                             lambda ctx: _as(*_soundness(ctx, "none"))),)),
              Check("printed-target-is-c10-c11", "printed-structure",
-                   lambda ctx: _as("printed-target-is-c10-c11", "printed-structure", *_printed_target("C.10/C.11")),
-                   controls=(Control.negative("the target read as C.9", lambda ctx: _as(
-                       "printed-target-is-c10-c11", "printed-structure", *_printed_target("C.9"))),
-                       Control.negative("a printed d = 9 for Example C.13", lambda ctx: _as(
-                           "printed-target-is-c10-c11", "printed-structure", *_printed_target("C.10/C.11", {
+                   lambda ctx: _as(*_printed_target("C.10/C.11")),
+                   controls=(Control.negative("the target read as C.9", lambda ctx: _as(*_printed_target("C.9"))),
+                       Control.negative("a printed d = 9 for Example C.13", lambda ctx: _as(*_printed_target(
+                           "C.10/C.11", {
                                **paper.THM35_PRINTED_REDUCTION,
                                "example_sizes": {**paper.THM35_PRINTED_REDUCTION["example_sizes"], "d": 9}}))),))])]
 
@@ -377,13 +373,11 @@ class Thm35(Ding25Claim):
             heur = bilinear.bilinear_program_value(Ap, B, starts=6, seed=ctx.stream_seed("bilinear", name))
             rows.append((name, expected, bf.separable, heur.value))
             if bf.separable != expected or (bf.separable and heur.value > 1e-7):
-                return refuted("separability-bruteforce-vs-bilinear", "lp-enumeration",
-                               f"instance {name}: expected {expected}, LP brute force {bf.separable}, "
+                return refuted(f"instance {name}: expected {expected}, LP brute force {bf.separable}, "
                                f"bilinear program value {heur.value:.3g}",
                                {"instance": name, "A_prime": Ap, "B": B, "expected": expected,
                                 "bruteforce": bf.separable, "bilinear_value": heur.value})
-        return holds("separability-bruteforce-vs-bilinear", "lp-enumeration",
-                     "Bennett-Mangasarian bilinear separability: LP enumeration of the 2^k' assignments agrees "
+        return holds("Bennett-Mangasarian bilinear separability: LP enumeration of the 2^k' assignments agrees "
                      "with the known answers, and the bilinear program (alternating LPs) reaches value 0 exactly "
                      f"on the separable ones: {[(r[0], r[2], round(r[3], 6)) for r in rows]}")
 
@@ -392,34 +386,32 @@ class Thm35(Ding25Claim):
         if status == "refuted":
             evidence = ("the reduction as printed splits z = z+ - z- but C.10/C.11 carry no sign constraints, so "
                         "the z >= 0 of Bennett-Mangasarian is lost: " + evidence)
-        return _as("reduction-sound-as-printed", "exact-rational", status, evidence, details)
+        return _as(status, evidence, details)
 
-    def _repaired(self, ctx, reduce=None, name="reduction-repaired"):
+    def _repaired(self, ctx, reduce=None):
         status, evidence, details = _reduction_matches_separability(ctx, reduce)
         if status == "holds":
             evidence = ("with z >= 0 restored as explicit inequalities (and group 4 moved to column 1 of A, where "
                         "z2 lives): " + evidence)
-        return _as(name, "lp-enumeration+lp-branching", status, evidence, details)
+        return _as(status, evidence, details)
 
     def _target(self, ctx):
-        return _as("reduction-target-is-c9", "printed-structure", *_printed_target("C.9"))
+        return _as(*_printed_target("C.9"))
 
     def _c9(self, ctx, exact=None, flt=None):
         ok, evidence, details = c9_decision_verified(ctx, exact, flt)
         if not ok:
-            return inconclusive("c9-polynomial-time", "exact-algebra+groebner",
-                                "the polynomial-time decision of C.9 was not confirmed, so no verdict on "
+            return inconclusive("the polynomial-time decision of C.9 was not confirmed, so no verdict on "
                                 f"Theorem 3.5: {evidence}", **details)
-        return refuted("c9-polynomial-time", "exact-algebra+groebner",
-                       "Problem C.9 (phi(b, A) = X) is decided in polynomial time, every decision confirmed by an "
+        return refuted("Problem C.9 (phi(b, A) = X) is decided in polynomial time, every decision confirmed by an "
                        f"independent route: {evidence}. So C.9 is in P and the theorem as stated would imply P = NP",
                        details)
 
     def _c9_in_p(self, ctx, exact=None, flt=None):
         ok, evidence, details = c9_decision_verified(ctx, exact, flt)
         if ok:
-            return holds("c9-in-p", "exact-algebra+groebner", evidence, **details)
-        return inconclusive("c9-in-p", "exact-algebra+groebner", f"not confirmed: {evidence}", **details)
+            return holds(evidence, **details)
+        return inconclusive(f"not confirmed: {evidence}", **details)
 
 
 _READING_TEXT = {"divide": "(y - wᵀx)³/(3 x_(j,d))", "multiply": "x_(j,d)(y - wᵀx)³/3"}
@@ -441,7 +433,7 @@ class Thm41(Ding25Claim):
                 Control.negative("θ recursion with its update sign flipped (the forward pass then disagrees)",
                                  mutant="theta_recursion flip-sign"),
                 Control.positive("the corrected statement y_q^(l) = −⟨w_l, x_q⟩ (output read as −[Z_L])",
-                                 lambda ctx: self._identity(ctx, "negated", name="identity-as-printed")))),
+                                 lambda ctx: self._identity(ctx, "negated")))),
             Check("identity-symbolic", "symbolic", self._symbolic, controls=(
                 Control.negative("the cubic term read x_(j,d)(y − wᵀx)³/3 (multiply)",
                                  lambda ctx: self._symbolic(ctx, "multiply")),)),
@@ -454,11 +446,11 @@ class Thm41(Ding25Claim):
         return [Amendment("y_q^(l) = −⟨w_l, x_q⟩ (output read as −[Z_L]); the rest of Theorem 4.1 as printed", [
             Check("identity-negated-sign", "exact-rational", lambda ctx: self._identity(ctx, "negated"), controls=(
                 Control.negative("the printed sign y_q^(l) = +⟨w_l, x_q⟩",
-                                 lambda ctx: self._identity(ctx, "printed", name="identity-negated-sign")),)),
+                                 lambda ctx: self._identity(ctx, "printed")),)),
             Check("identity-negated-symbolic", "symbolic",
-                  lambda ctx: self._symbolic(ctx, name="identity-negated-symbolic"), controls=(
+                  lambda ctx: self._symbolic(ctx), controls=(
                       Control.negative("the cubic term read x_(j,d)(y − wᵀx)³/3 (multiply)",
-                                       lambda ctx: self._symbolic(ctx, "multiply", name="identity-negated-symbolic")),)),
+                                       lambda ctx: self._symbolic(ctx, "multiply")),)),
         ])]
 
     def _instances(self, ctx, kinds=("binary",)):
@@ -469,34 +461,29 @@ class Thm41(Ding25Claim):
         for inst in self._instances(ctx):
             r = thm41.check_theta_recursion(inst["prompt"], inst["weights"])
             if not r["holds"]:
-                return refuted("theta-recursion-exact", "exact-rational", "forward pass != theta recursion", r)
-        return holds("theta-recursion-exact", "exact-rational",
-                     "exact generic forward pass (full P_l, Q_l, mask) = our recursion: context labels y_j + θ_lᵀx_j, "
+                return refuted("forward pass != theta recursion", r)
+        return holds("exact generic forward pass (full P_l, Q_l, mask) = our recursion: context labels y_j + θ_lᵀx_j, "
                      "query θ_lᵀx_q, θ_(l+1)ᵀ = θ_lᵀ + b_lᵀ G(θ_l) A_l, on random exact instances")
 
-    def _identity(self, ctx, conv, name=None):
+    def _identity(self, ctx, conv):
         insts = self._instances(ctx)
-        name = name or ("identity-as-printed" if conv == "printed" else "identity-negated-sign")
         for inst in insts:
             r = thm41.check_identity(inst["prompt"], inst["weights"], conv, "divide")
             if not r["holds"]:
-                return refuted(name, "exact-rational",
-                               f"y_q^(l) = {'' if conv == 'printed' else '-'}<w_l, x_q> fails at layer "
+                return refuted(f"y_q^(l) = {'' if conv == 'printed' else '-'}<w_l, x_q> fails at layer "
                                f"{r['witness']['layer']}: y_q = {r['witness']['lhs_y_q']} vs "
                                f"{r['witness']['rhs_s_w_xq']} (binary prompt, exact); the printed objectives "
                                "give w_l = -θ_l, i.e. y_q^(l) = -<w_l, x_q>", r["witness"])
-        return holds(name, "exact-rational",
-                     f"y_q^(l) = {'' if conv == 'printed' else '-'}<w_l, x_q> with w_l from the printed update "
+        return holds(f"y_q^(l) = {'' if conv == 'printed' else '-'}<w_l, x_q> with w_l from the printed update "
                      f"(Jacobians by sympy.diff of the printed R1, R2) on {len(insts)} exact binary instances "
                      "(d = 2..4, L ≤ 3, x_(j,d) ∈ {0, 1} both present)")
 
-    def _symbolic(self, ctx, cubic="divide", name="identity-symbolic"):
+    def _symbolic(self, ctx, cubic="divide"):
         for d in (2, 3):
             r = thm41.symbolic_check(d, cubic)
             if not r["holds"]:
-                return refuted(name, "symbolic", f"per-chain identity fails at d={d} (cubic term: {cubic})", r)
-        return holds(name, "symbolic",
-                     "for generic real x, y, w: grad R1(w) = -G_chain(-w)[:, :d] and grad R2(w)[:, d] = "
+                return refuted(f"per-chain identity fails at d={d} (cubic term: {cubic})", r)
+        return holds("for generic real x, y, w: grad R1(w) = -G_chain(-w)[:, :d] and grad R2(w)[:, d] = "
                      "-G_chain(-w)[:, d+1] on both branches of R2 (d = 2, 3), so w_l = -θ_l for every prompt")
 
     def _cubic(self, ctx, reading="divide"):
@@ -505,11 +492,9 @@ class Thm41(Ding25Claim):
         for cub in thm41.CUBIC_READINGS:
             res[cub] = sum(thm41.check_identity(i["prompt"], i["weights"], "negated", cub)["holds"] for i in insts)
         if res[reading] == len(insts):
-            return holds("cubic-term-reading", "exact-rational",
-                         f"on real-valued (rational, ternary) prompts the cubic term read {reading!r} "
+            return holds(f"on real-valued (rational, ternary) prompts the cubic term read {reading!r} "
                          f"({_READING_TEXT[reading]}) gives the identity on {res[reading]}/{len(insts)} instances; "
                          f"divide {res['divide']}/{len(insts)}, multiply {res['multiply']}/{len(insts)} (the two "
                          "agree for binary states)", counts=res)
-        return refuted("cubic-term-reading", "exact-rational",
-                       f"the reading {reading!r} fails on {len(insts) - res[reading]}/{len(insts)} instances: {res}",
+        return refuted(f"the reading {reading!r} fails on {len(insts) - res[reading]}/{len(insts)} instances: {res}",
                        {"counts": res, "reading": reading, "seed": ctx.stream_seed("instances", "rational", "ternary")})

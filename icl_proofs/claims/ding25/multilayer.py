@@ -42,6 +42,7 @@ from typing import Callable, Union
 import numpy as np
 from numpy.typing import NDArray
 
+from ...numeric.optim import TrainResult, adam
 from ..base import UserInputError
 
 __all__ = [
@@ -59,6 +60,7 @@ __all__ = [
     "MODELS",
     "predict",
     "loss_and_grads",
+    "MultilayerTrainResult",
     "TrainResult",
     "train_adam",
     "fit",
@@ -304,14 +306,13 @@ def loss_and_grads(model: str, params: Params, states):
     return _model(model)[1](states, params)
 
 
-@dataclasses.dataclass
-class TrainResult:
-    """Outcome of :func:`train_adam`: final parameters and the per-step training loss."""
+@dataclasses.dataclass(kw_only=True)
+class MultilayerTrainResult(TrainResult):
+    """Outcome of :func:`train_adam`: the optimiser's :class:`~icl_proofs.numeric.optim.TrainResult`
+    (final ``params``, per-step ``losses``: the loss of the batch used at each step, before the
+    update; ``diverged``) and the ``model`` it trained, which :meth:`predict` runs."""
 
     model: str
-    params: Params
-    losses: Array  # loss of the batch used at each step (before the update)
-    diverged: bool = False
 
     def predict(self, states) -> Array:
         return predict(self.model, self.params, states)
@@ -321,8 +322,8 @@ Data = Union[np.ndarray, Callable[[np.random.Generator], np.ndarray]]
 
 
 def train_adam(model: str, params0: Params, data: Data, *, lr: float = 0.01, steps: int = 1000,
-               seed: int = 0, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8) -> TrainResult:
-    """Adam on ``mean (output - target)^2``.
+               seed: int = 0, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8) -> MultilayerTrainResult:
+    """Adam (:func:`icl_proofs.numeric.optim.adam`) on ``mean (output - target)^2``.
 
     ``data`` is either a fixed batch of prompts (full-batch training) or ``sample(rng) -> prompts``
     called once per step with a generator seeded by ``seed`` (fresh prompts each step).  The run is a
@@ -333,32 +334,18 @@ def train_adam(model: str, params0: Params, data: Data, *, lr: float = 0.01, ste
         raise UserInputError(f"need steps >= 0 and lr > 0; got steps={steps}, lr={lr:g}")
     lg = _model(model)[1]
     rng = np.random.default_rng(seed)
-    params = {k: np.array(v, dtype=np.float64, copy=True) for k, v in params0.items()}
-    if not callable(data):
-        data = as_batch(data)  # split once, reuse G_xx at every step
-    m = {k: np.zeros_like(v) for k, v in params.items()}
-    s = {k: np.zeros_like(v) for k, v in params.items()}
-    losses = np.empty(steps)
-    diverged = False
-    for t in range(1, steps + 1):
-        batch = data(rng) if callable(data) else data
-        loss, _, grads = lg(batch, params)
-        losses[t - 1] = loss
-        if not np.isfinite(loss):
-            diverged = True
-            losses = losses[:t]
-            break
-        for k, g in grads.items():
-            m[k] = beta1 * m[k] + (1 - beta1) * g
-            s[k] = beta2 * s[k] + (1 - beta2) * g * g
-            mhat = m[k] / (1 - beta1**t)
-            shat = s[k] / (1 - beta2**t)
-            params[k] -= lr * mhat / (np.sqrt(shat) + eps)
-    return TrainResult(model, params, losses, diverged)
+    fixed = None if callable(data) else as_batch(data)  # split once, reuse G_xx at every step
+
+    def batch_loss(step: int, params: Params):
+        loss, _, grads = lg(data(rng) if fixed is None else fixed, params)
+        return loss, grads
+
+    res = adam(batch_loss, params0, lr=lr, steps=steps, betas=(beta1, beta2), eps=eps)
+    return res.extended(MultilayerTrainResult, model=model)
 
 
 def fit(model: str, d: int, data: Data, *, L: int = 1, lr: float = 0.01, steps: int = 1000, seed: int = 0,
-        init_scale: float = 0.1) -> TrainResult:
+        init_scale: float = 0.1) -> MultilayerTrainResult:
     """Initialise (``N(0, init_scale^2)`` entries, generator seeded by ``seed``) and train with Adam.
 
     ``L`` is the number of layers of the structured model; the dense model has one layer.

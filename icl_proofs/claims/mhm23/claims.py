@@ -76,7 +76,7 @@ def _column(rng, k, column, **kw):
     return _prompt_statistics(rng, k, **kw)[:, column]
 
 
-def _stationarity(name, ctx, *, N, Sigma, Psi, sigma2, Gamma, directions, references, n, what, params):
+def _stationarity(ctx, *, N, Sigma, Psi, sigma2, Gamma, directions, references, n, what, params):
     """Two-sided z-tests (Bonferroni over the directions) that E[(x_qᵀΓh − x_qᵀw)(x_qᵀDh)] = 0.
 
     ``references[j]`` = E[(x_qᵀw)(x_qᵀD_jh)] (exact): the test's resolution relative to it is the
@@ -101,11 +101,11 @@ def _stationarity(name, ctx, *, N, Sigma, Psi, sigma2, Gamma, directions, refere
     details = {"z": max(zs, key=abs), "threshold": thr, "alpha": ctx.alpha, "p_value": bonferroni_p(zs),
                "estimates": est_json}
     if all(abs(z) <= thr for z in zs):
-        out = (too_coarse(name, "monte-carlo", ev, worst, EFFECT, **details)
+        out = (too_coarse(ev, worst, EFFECT, **details)
                if worst["relative"] is None or worst["relative"] > EFFECT
-               else holds(name, "monte-carlo", ev, **details))
+               else holds(ev, **details))
     else:
-        out = refuted(name, "monte-carlo", ev, {"params": params, "z": [float(z) for z in zs]}, **details)
+        out = refuted(ev, {"params": params, "z": [float(z) for z in zs]}, **details)
     out.resolution = worst
     return out
 
@@ -164,17 +164,17 @@ class IsotropicOneStep(Mhm23Claim):
 
     def _step_symbolic(self, ctx, claimed=None):
         claimed = paper.isotropic_step() if claimed is None else claimed
-        return symbolic_zero("step-symbolic", D.isotropic_step_optimum()["eta*"] - claimed,
+        return symbolic_zero(D.isotropic_step_optimum()["eta*"] - claimed,
                              "argmin of the Wick-engine loss over the step η vs the stated η, symbolic d, n, σ²")
 
     def _preconditioner_symbolic(self, ctx, claimed=None):
         claimed = paper.isotropic_step() if claimed is None else claimed
-        return symbolic_zero("preconditioner-symbolic", D.isotropic_preconditioner() - claimed,
+        return symbolic_zero(D.isotropic_preconditioner() - claimed,
                              "zero of the matrix gradient over all Γ at Λ = I (Γ* = g·I) vs the stated η")
 
     def _d1(self, ctx, claimed=None):
         claimed = paper.isotropic_step() if claimed is None else claimed
-        return symbolic_zero("d1-chi-square", D.d1_step_optimum() - claimed.subs(d_sym, 1),
+        return symbolic_zero(D.d1_step_optimum() - claimed.subs(d_sym, 1),
                              "argmin at d = 1 from chi-square moments vs the stated η at d = 1, symbolic n, σ²")
 
     def _full_lsa(self, ctx, claimed=None):
@@ -212,13 +212,13 @@ class IsotropicOneStep(Mhm23Claim):
               f"including the fit's p/n = {phi.shape[1] / n_fit:.2g} overfitting allowance")
         details = {"z": z, "threshold": thr, "alpha": ctx.alpha, "p_value": float(norm.cdf(z))}
         if z < -thr:
-            out = refuted("full-lsa-monte-carlo", "monte-carlo", ev,
+            out = refuted(ev,
                           {"params": {"d": dim, "N": n_prompt, "sigma2": s2, "eta": eta},
                            "improvement": -mean, "se": se, "z": z}, **details)
         elif res["relative"] > EFFECT:
-            out = too_coarse("full-lsa-monte-carlo", "monte-carlo", ev, res, EFFECT, **details)
+            out = too_coarse(ev, res, EFFECT, **details)
         else:
-            out = holds("full-lsa-monte-carlo", "monte-carlo", ev, **details)
+            out = holds(ev, **details)
         out.resolution = res
         return out
 
@@ -229,7 +229,7 @@ class IsotropicOneStep(Mhm23Claim):
         claimed = paper.isotropic_step() if claimed is None else claimed
         eta = float(claimed.subs({d_sym: dim, N_sym: n_prompt, sigma2_sym: s2}))
         I = np.eye(dim)
-        return _stationarity("step-monte-carlo", ctx, N=n_prompt, Sigma=I, Psi=I, sigma2=s2, Gamma=eta * I,
+        return _stationarity(ctx, N=n_prompt, Sigma=I, Psi=I, sigma2=s2, Gamma=eta * I,
                              directions=[I], references=[dim], n=200_000 if ctx.quick else 2_000_000,
                              what=f"d = {dim}, n = {n_prompt}, σ² = {s2}, η = {eta:.6g}",
                              params={"d": dim, "N": n_prompt, "sigma2": s2, "eta": eta})
@@ -314,7 +314,7 @@ class PreconditionedOneStep(Mhm23Claim):
             G = claimed(Sigma)
             value = grad.evaluate({"Lambda": Sigma, "Psi": Sigma.inv(), "Gamma": G})
             cases.append(({"Sigma": Sigma, "Gamma": G}, value.applyfunc(sp.simplify), sp.zeros(*Sigma.shape)))
-        return exact_equal("gradient-exact", cases, "∂L/∂Γ at the stated Γ, symbolic n and σ²")
+        return exact_equal(cases, "∂L/∂Γ at the stated Γ, symbolic n and σ²")
 
     def _mc(self, ctx, claimed=paper.preconditioner):
         Sigma = sp.Matrix([[2, sp.Rational(1, 2)], [sp.Rational(1, 2), 1]])
@@ -324,7 +324,7 @@ class PreconditionedOneStep(Mhm23Claim):
         directions = [np.eye(2), np.array([[1.0, 0], [0, 0]]), np.array([[0, 1.0], [1.0, 0]])]
         # E[(x_qᵀw)(x_qᵀDh)] = tr(D E[h wᵀ] Σ) = tr(DΣ) since E[h wᵀ] = E[Σ̂] Ψ = ΣΣ⁻¹ = I
         references = [float(np.trace(Dm @ Sf)) for Dm in directions]
-        return _stationarity("gradient-monte-carlo", ctx, N=n_prompt, Sigma=Sf, Psi=np.linalg.inv(Sf),
+        return _stationarity(ctx, N=n_prompt, Sigma=Sf, Psi=np.linalg.inv(Sf),
                              sigma2=float(s2), Gamma=np.array(G.tolist(), dtype=float), directions=directions,
                              references=references, n=400_000 if ctx.quick else 4_000_000,
                              what=f"Σ = {Sigma.tolist()}, n = {n_prompt}, σ² = {s2}",
@@ -418,7 +418,7 @@ class GapToBayes(Mhm23Claim):
             gap = sp.N((lsa - g["Bayes limit"]).subs({alpha_sym: a, D.s_sym: s}), 50)
             return bool(gap > sp.Float(10) ** -40), f"α = {a}, s = {s}: LSA − Bayes = {sp.N(gap, 12)}"
 
-        return hypothesis_sweep("gap-sweep", st.tuples(ratio, ratio), pred, 30 if ctx.quick else 300,
+        return hypothesis_sweep(st.tuples(ratio, ratio), pred, 30 if ctx.quick else 300,
                                 ctx.stream_seed() % 2 ** 32, "LSA limit − Bayes limit > 0")
 
     def _mc(self, ctx, lsa=None):
@@ -461,17 +461,17 @@ class GapToBayes(Mhm23Claim):
                    "alpha": ctx.alpha, "p_value": bonferroni_p([cmp_lsa["z"], cmp_bayes["z"]], 3),
                    "gap_z": z_gap}
         if not (cmp_lsa["agrees"] and cmp_bayes["agrees"]):
-            out = refuted("gap-monte-carlo", "monte-carlo", ev,
+            out = refuted(ev,
                           {"alpha": a, "s": s, "lsa_intercept": fits["lsa"].limit, "lsa_limit": lsa_lim,
                            "bayes_intercept": fits["bayes"].limit, "bayes_limit": bayes_lim}, **details)
         elif not (cmp_lsa["one_over_d_fits"] and cmp_bayes["one_over_d_fits"]):
-            out = inconclusive("gap-monte-carlo", "monte-carlo", ev + "; the 1/d fit does not describe the bias",
+            out = inconclusive(ev + "; the 1/d fit does not describe the bias",
                                **details)
         elif worst["relative"] > EFFECT:
-            out = too_coarse("gap-monte-carlo", "monte-carlo", ev, worst, EFFECT, **details)
+            out = too_coarse(ev, worst, EFFECT, **details)
         elif z_gap > thr_gap:
-            out = holds("gap-monte-carlo", "monte-carlo", ev, **details)
+            out = holds(ev, **details)
         else:
-            out = inconclusive("gap-monte-carlo", "monte-carlo", ev + "; the gap is not resolved", **details)
+            out = inconclusive(ev + "; the gap is not resolved", **details)
         out.resolution = worst
         return out

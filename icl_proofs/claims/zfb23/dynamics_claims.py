@@ -260,11 +260,10 @@ class GradientFlow(Zfb23Claim):
                                               f"relative distance {run.distance:.3g} from the target, loss gap "
                                               f"{run.loss_gap:.3g}")
 
-        res = hypothesis_sweep("flow-hypothesis", strat, pred, 5 if ctx.quick else 30, ctx.stream_seed(),
+        res = hypothesis_sweep(strat, pred, 5 if ctx.quick else 30, ctx.stream_seed(),
                                "gradient flow from Assumption 3.3 reaches W_* (distance ≤ 1e-6), d ≤ 6")
         if res.status.value == "holds" and undecided:
-            return inconclusive("flow-hypothesis", "hypothesis",
-                                f"no counterexample, but {len(undecided)} runs neither reached W_* nor stopped "
+            return inconclusive(f"no counterexample, but {len(undecided)} runs neither reached W_* nor stopped "
                                 f"within 100 time constants: {'; '.join(undecided)}", undecided=undecided)
         return res
 
@@ -281,9 +280,8 @@ class GradientFlow(Zfb23Claim):
                 a, b = g1(x), g2(x)
                 worst = max(worst, float(np.linalg.norm(a - b) / max(1e-300, np.linalg.norm(b))))
         if worst < 1e-12:
-            return holds("derived-vs-printed-gradient", "numeric",
-                         f"engine-derived ∇L equals the paper's flow field at random points (rel. diff {worst:.1e})")
-        return refuted("derived-vs-printed-gradient", "numeric", f"relative difference {worst:.3g}",
+            return holds(f"engine-derived ∇L equals the paper's flow field at random points (rel. diff {worst:.1e})")
+        return refuted(f"relative difference {worst:.3g}",
                        {"max_relative_difference": worst})
 
     def _grad_of_loss(self, ctx):
@@ -307,8 +305,7 @@ class GradientFlow(Zfb23Claim):
             pairs.append(("dL/du", sp.diff(L, D.u), concrete(l["dL/du"])))
             for what, by_diff, derived in pairs:
                 if sp.expand(by_diff - derived) != 0:
-                    return refuted("derived-loss-and-gradient", "symbolic",
-                                   f"d={dim}, N={n}: {what} of the derived loss is {sp.expand(by_diff)} but the "
+                    return refuted(f"d={dim}, N={n}: {what} of the derived loss is {sp.expand(by_diff)} but the "
                                    f"derived gradient is {sp.expand(derived)}",
                                    {"Lambda": str(Lam.tolist()), "N": n, "entry": what})
             # the value the flow's verdict (loss gap at the end point) is measured in: at u = 1,
@@ -317,12 +314,10 @@ class GradientFlow(Zfb23Claim):
             at_opt = sp.nsimplify(L.subs({D.u: 1, **{Us[i, j]: Vs[i, j] for i in range(dim) for j in range(dim)}}))
             ml = sp.nsimplify(Z.min_loss(Lam, n))
             if sp.simplify(at_opt - ml) != 0:
-                return refuted("derived-loss-and-gradient", "exact-rational",
-                               f"d={dim}, N={n}: the flow's loss at u = 1, U = V* is {at_opt} but min L(V) is {ml}",
+                return refuted(f"d={dim}, N={n}: the flow's loss at u = 1, U = V* is {at_opt} but min L(V) is {ml}",
                                {"Lambda": str(Lam.tolist()), "N": n, "loss_at_V_star": str(at_opt),
                                 "min_loss": str(ml)})
-        return holds("derived-loss-and-gradient", "symbolic",
-                     "the Wick engine's ∇_U L and ∂L/∂u equal SymPy's componentwise derivatives of the concrete "
+        return holds("the Wick engine's ∇_U L and ∂L/∂u equal SymPy's componentwise derivatives of the concrete "
                      "derived L(U, u), and L(U = V*, u = 1) equals the separately derived min L(V), exactly "
                      "(d = 1, 2, random rational SPD Λ)")
 
@@ -344,11 +339,10 @@ class GradientFlow(Zfb23Claim):
                         f"relative distance {run.distance:.3g} from W_*, loss gap {run.loss_gap:.3g}, "
                         f"balancedness drift {row['balancedness_drift']:.2g}")
                 if run.verdict == "refuted" or drift_bad:
-                    return refuted("flow-converges-below-bound", "ode", what,
+                    return refuted(what,
                                    {"Lambda": Lam, "N": n, "sigma": sigma, **row}, runs=rows)
-                return inconclusive("flow-converges-below-bound", "ode", what, runs=rows)
-        return holds("flow-converges-below-bound", "ode",
-                     "σ = bound/2: reached W_* to ≤ %.0e (%s) at min L, balancedness drift ≤ %.1e, linear rate %s"
+                return inconclusive(what, runs=rows)
+        return holds("σ = bound/2: reached W_* to ≤ %.0e (%s) at min L, balancedness drift ≤ %.1e, linear rate %s"
                      % (ENDPOINT_TOL, ", ".join(f"d={r['d']}, N={r['N']}" for r in rows),
                         max(r["balancedness_drift"] for r in rows), ", ".join(f"{r['rate']:.3g}" for r in rows)),
                      runs=rows)
@@ -370,13 +364,11 @@ class GradientFlow(Zfb23Claim):
         failed = [r for r in rows if r["verdict"] != "holds"]
         ks = sorted({r["k"] for r in rows})
         if failed:
-            return inconclusive("flow-above-bound", "ode",
-                                "observation beyond Theorem 4.1 (not the theorem) fails: "
+            return inconclusive("observation beyond Theorem 4.1 (not the theorem) fails: "
                                 + "; ".join(f"d={r['d']}, N={r['N']}, σ = {r['k']:g}·bound: {r['verdict']}, distance "
                                             f"{r['distance']:.3g}" for r in failed)
                                 + f" ({len(failed)}/{len(rows)} runs did not reach W_*)", runs=rows)
-        return holds("flow-above-bound", "ode",
-                     f"observation beyond the theorem: {len(rows)}/{len(rows)} runs with σ = k·bound "
+        return holds(f"observation beyond the theorem: {len(rows)}/{len(rows)} runs with σ = k·bound "
                      f"(k ∈ {ks}; " + ", ".join(f"d={r['d']}, N={r['N']}" for r in rows)
                      + f") reach W_* to ≤ {ENDPOINT_TOL:.0e} at min L — the condition is sufficient, not necessary",
                      runs=rows)
@@ -418,13 +410,13 @@ class GradientFlow(Zfb23Claim):
                 f"{1 - ctx.alpha:.3g} interval [{max(lo, 0):.2%}, {hi:.2%}] (replica noise {spread / scale:.2%}); "
                 f"tolerance {TRAIN_TOL:.0%}; ‖w21‖ ≤ {max(r.summary()['norm_w21'] for r in runs):.2g}")
         if hi <= TRAIN_TOL:
-            out = holds("train-plain-lsa", "training", text + " — within tolerance", **details)
+            out = holds(text + " — within tolerance", **details)
         elif lo > TRAIN_TOL:
-            out = refuted("train-plain-lsa", "training", text + " — the trained limit is elsewhere",
+            out = refuted(text + " — the trained limit is elsewhere",
                           {"Lambda": Lam, "N": n, "P_mean": P_bar, "target": Gi, "distance": delta, "ci": [lo, hi]},
                           **details)
         else:
-            out = inconclusive("train-plain-lsa", "training", text + " — cannot tell", **details)
+            out = inconclusive(text + " — cannot tell", **details)
         out.resolution = res
         return out
 
@@ -572,20 +564,19 @@ class RandomCovariance(Zfb23Claim):
             a, b = brute(dim, n), vs.subs({dsym: dim, D.N: n})
             return sp.simplify(a - b) == 0, f"d={dim}, N={n}: brute force {a} vs symbolic-d {b}"
 
-        return hypothesis_sweep("finite-d-hypothesis", st.tuples(st.integers(1, 6), st.integers(1, 200)), pred,
+        return hypothesis_sweep(st.tuples(st.integers(1, 6), st.integers(1, 200)), pred,
                                 8 if ctx.quick else 30, ctx.stream_seed(), "symbolic-d V* vs brute-force Exp(1) moments")
 
     def _sym(self, ctx):
-        return symbolic_zero("minimiser-vs-paper-symbolic", self.v_star() - self.v_paper(),
+        return symbolic_zero(self.v_star() - self.v_paper(),
                              "E_τ-minimiser (Gamma-moment expectation, symbolic d, N) vs [EΓΛ²]⁻¹E[Λ²]")
 
     def _limit(self, ctx, v=None):
         lim = sp.limit(self.v_star() if v is None else v, D.N, sp.oo)
         if lim == sp.Rational(1, 3):
-            return holds("limit-one-third", "symbolic",
-                         f"lim_(N→∞) V_ii* = {lim} for every d: with Σ̂ → I on an isotropic test prompt, "
+            return holds(f"lim_(N→∞) V_ii* = {lim} for every d: with Σ̂ → I on an isotropic test prompt, "
                          "ŷ → ⅓⟨w, x_q⟩ (not covariate-robust)")
-        return refuted("limit-one-third", "symbolic", f"limit is {lim}", {"limit": str(lim)})
+        return refuted(f"limit is {lim}", {"limit": str(lim)})
 
     def _integrate(self, ctx, v=None):
         """Second route at d = 2: E over (λ_1, λ_2) by direct integration against e^{-λ1-λ2}
@@ -602,7 +593,7 @@ class RandomCovariance(Zfb23Claim):
             ev = sp.integrate(sp.integrate(sp.expand(val) * sp.exp(-l1 - l2), (l1, 0, sp.oo)), (l2, 0, sp.oo))
             vstar = sp.solve(sp.diff(ev, v), v)[0]
             cases.append(({"d": 2, "N": n}, vstar, claimed.subs({dsym: 2, D.N: n})))
-        return exact_equal("exact-integration-d2", cases, "∫ L(vI) e^{-λ1-λ2} dλ minimised vs symbolic-d V*")
+        return exact_equal(cases, "∫ L(vI) e^{-λ1-λ2} dλ minimised vs symbolic-d V*")
 
     def _mc(self, ctx, v=None):
         """Stationarity of the population loss at the claimed V* = v·I along V = vI:
@@ -644,12 +635,12 @@ class RandomCovariance(Zfb23Claim):
                 f"(|z| ≤ {thr:.2f} at α = {ctx.alpha:g}), d={dim}, N={n}, v*={v:.6g}; {resolution_text(res)} in V*")
         details = dict(p_value=two_sided_p(z), alpha=ctx.alpha, z=z, threshold=thr, estimate=est.to_json())
         if not ok:
-            out = refuted("estimating-equation-monte-carlo", "monte-carlo", text,
+            out = refuted(text,
                           {"d": dim, "N": n, "v_star": v, "estimate": est.mean, "se": est.se, "z": z}, **details)
         elif res["relative"] > _V_EFFECT:
-            out = too_coarse("estimating-equation-monte-carlo", "monte-carlo", text, res, _V_EFFECT, **details)
+            out = too_coarse(text, res, _V_EFFECT, **details)
         else:
-            out = holds("estimating-equation-monte-carlo", "monte-carlo", text, **details)
+            out = holds(text, **details)
         out.resolution = res
         return out
 

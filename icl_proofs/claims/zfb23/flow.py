@@ -168,7 +168,7 @@ def train_lsa(
     sigma: float | None = None,
     Theta: Array | None = None,
     **schedule,
-) -> training.TrainResult:
+) -> training.LSATrainResult:
     """Train the full LSA on zfb23 prompts (:func:`icl_proofs.models.training.train_lsa`, whose
     ``schedule`` keywords pass through) and measure it against the Thm 4.1 limit ``Gamma^-1``.
 

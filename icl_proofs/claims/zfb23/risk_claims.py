@@ -105,7 +105,7 @@ class Risk(Zfb23Claim):
 
     def _sym(self, ctx):
         direct, rhs = _thm42_spectral()
-        return symbolic_zero("theorem-4.2-symbolic", spectral_normal_form(direct - rhs),
+        return symbolic_zero(spectral_normal_form(direct - rhs),
                              "direct E(ŷ−y)² for y = ⟨a,x⟩+ε vs Theorem 4.2's formula, symbolic d, N, M")
 
     def _exact(self, ctx):
@@ -133,7 +133,7 @@ class Risk(Zfb23Claim):
             lhs = ew.expect(sp.expand(err ** 2), [*xs, xq, *noise])
             theorem = eval_at_matrix(rhs.subs({D.N: n, D.M: m, D.s2: s2}), Lam, {"a": a})
             cases.append(({"d": dim, "M": m, "N": n, "s2": s2, "Lambda": Lam, "a": a}, lhs, theorem))
-        return exact_equal("theorem-4.2-exact", cases,
+        return exact_equal(cases,
                            "literal predictor, E(ŷ−y)² by the MGF-coefficient engine vs Theorem 4.2's right-hand "
                            "side (exact, d ≤ 2, M ≤ 2)" if ctx.quick else
                            "literal predictor, E(ŷ−y)² by the MGF-coefficient engine vs Theorem 4.2's right-hand "
@@ -141,7 +141,7 @@ class Risk(Zfb23Claim):
 
     def _iso(self, ctx):
         diff = spectral_normal_form(D.risk()["error_spectral"] - paper.thm42_rhs_isotropic_tasks())
-        return symbolic_zero("isotropic-tasks-symbolic", diff,
+        return symbolic_zero(diff,
                              "derived error for w ~ N(0,I) vs Theorem 4.2 averaged over w")
 
     def _bound(self, ctx):
@@ -162,7 +162,7 @@ class Risk(Zfb23Claim):
             bound = paper.corollary_bound(Lam.shape[0], Lam.trace(), hi / lo, n, m)
             return bool(err <= bound), f"d={Lam.shape[0]}, N={n}, M={m}: error {float(err):.6g} vs bound {float(bound):.6g}"
 
-        return hypothesis_sweep("corollary-bound-hypothesis", strat, pred, 10 if ctx.quick else 60, ctx.stream_seed(),
+        return hypothesis_sweep(strat, pred, 10 if ctx.quick else 60, ctx.stream_seed(),
                                 "error ≤ (d+1)trΛ/M + (1+2d+d²κ)trΛ/N² (exact), d ≤ 6, κ ≤ 10⁶")
 
     def _mc(self, ctx):
@@ -172,7 +172,7 @@ class Risk(Zfb23Claim):
         model = dataclasses.replace(D.RISK_MODEL, Lambda=Lam, N=n, M=m)
         est = mc.estimate(model.sampler(Z.preconditioner(Lam, n)), _mc_n(ctx, 100_000, 1_000_000),
                           ctx.seed_sequence("monte-carlo"))
-        return mc_check("error-monte-carlo", est, float(Z.risk_error(Lam, n, m)), ctx.alpha,
+        return mc_check(est, float(Z.risk_error(Lam, n, m)), ctx.alpha,
                         {"Lambda": Lam, "N": n, "M": m}, "E(ŷ−y)², N=5, M=9, d=3 (Wishart-conditioned)", effect=MC_EFFECT)
 
     def _mc_fixed(self, ctx):
@@ -185,7 +185,7 @@ class Risk(Zfb23Claim):
         model = dataclasses.replace(D.FIXED_TASK_MODEL, Lambda=Lam, task_vector=a, sigma2=s2, N=n, M=m)
         sample = model.sampler(Z.preconditioner(Lam, n), method="naive")  # the literal LSA forward pass
         est = mc.estimate(sample, _mc_n(ctx, 200_000, 2_000_000), ctx.seed_sequence("monte-carlo"))
-        return mc_check("fixed-task-noise-monte-carlo", est, exact, ctx.alpha,
+        return mc_check(est, exact, ctx.alpha,
                         {"Lambda": Lam, "a": a, "N": n, "M": m, "s2": s2},
                         "naive LSA simulation, fixed task a + label noise", effect=MC_EFFECT)
 
@@ -216,7 +216,7 @@ class Risk(Zfb23Claim):
 
         # 4×10⁵ quick: at 2×10⁵ the resolution reached 3.9 % on one of 20 seeds (heavy quadratic tails)
         est = mc.estimate(sample, _mc_n(ctx, 400_000, 2_000_000), ctx.seed_sequence("monte-carlo"))
-        return mc_check("nonlinear-task-monte-carlo", est, float(rhs), ctx.alpha,
+        return mc_check(est, float(rhs), ctx.alpha,
                         {"Lambda": Lam, "a": a, "B": Bq, "c": cq, "N": n, "M": m},
                         "Theorem 4.2 RHS (engine ingredients) vs simulated error, quadratic task",
                         effect=MC_EFFECT)
@@ -278,7 +278,7 @@ class _ShiftClaim(Zfb23Claim):
             b = Z.risk_error(Lam, n, m)
             return sp.simplify(a - b) == 0, f"d={dim}, N={n}, M={m}: {a} vs {b}"
 
-        return hypothesis_sweep(f"{self.kind}-shift-hypothesis", strat, pred, 8 if ctx.quick else 40, ctx.stream_seed(),
+        return hypothesis_sweep(strat, pred, 8 if ctx.quick else 40, ctx.stream_seed(),
                                 "shift switched off reproduces the unshifted exact risk, d ≤ 6, κ ≤ 10⁶")
 
 
@@ -342,7 +342,7 @@ class TaskShift(_ShiftClaim):
             lhs = self._exact_error(Lam, n, m, Psi=Psi, mu=mu, s2=s2)
             rhs = traces.evaluate_exact(averaged.subs({D.N: n, D.M: m}), env, {D.s2: s2})
             cases.append(({"d": dim, "Lambda": Lam, "Psi": Psi, "mu": mu, "N": n, "M": m, "s2": s2}, lhs, rhs))
-        return exact_equal("theorem-4.2-averaged-exact", cases,
+        return exact_equal(cases,
                            "exact task-shift risk (engine) vs Theorem 4.2 averaged over w ~ N(μ,Ψ)")
 
     def _limit(self, ctx):
@@ -352,9 +352,8 @@ class TaskShift(_ShiftClaim):
         s2 = sp.Rational(1, 5)
         lim = _limit_at_matrices(lambda k: self._exact_error(Lam, k, k, Psi=Psi, mu=mu, s2=s2), Lam)
         if sp.simplify(lim - s2) == 0:
-            return holds("limit-bayes-error", "exact-rational",
-                         f"lim_(N=M→∞) of the exact risk = {lim} = s² (Bayes error): tolerated")
-        return refuted("limit-bayes-error", "exact-rational", f"limit {lim} ≠ s² = {s2}",
+            return holds(f"lim_(N=M→∞) of the exact risk = {lim} = s² (Bayes error): tolerated")
+        return refuted(f"limit {lim} ≠ s² = {s2}",
                        {"Lambda": Lam, "Psi": Psi, "mu": mu, "s2": s2, "limit": lim})
 
     def _mc(self, ctx):
@@ -366,7 +365,7 @@ class TaskShift(_ShiftClaim):
         exact = float(self._exact_error(Lam, n, m, Psi=Psi, mu=mu, s2=s2))
         sampler = Z.shift_model(self.kind, Lam, n, m, Psi=Psi, mu=mu, s2=s2).sampler(P)
         est = mc.estimate(sampler, _mc_n(ctx, 100_000, 1_000_000), ctx.seed_sequence("monte-carlo"))
-        return mc_check("task-shift-monte-carlo", est, exact, ctx.alpha,
+        return mc_check(est, exact, ctx.alpha,
                         {"Lambda": Lam, "Psi": Psi, "mu": mu, "N": n, "M": m, "s2": s2},
                         "task shift w ~ N(μ,Ψ) + noise, d=3", effect=MC_EFFECT)
 
@@ -408,10 +407,9 @@ class QueryShift(_ShiftClaim):
         lim = _limit_at_matrices(lambda k: self._exact_error(Lam, k, k, Lambda_q=Lq), Lam)
         finite = [float(self._exact_error(Lam, k, k, Lambda_q=Lq)) for k in (10, 100, 1000)]
         if lim == 0:
-            return holds("limit-zero", "exact-rational",
-                         "lim_(N=M→∞) exact risk = 0 (tolerated); at N=M=10,100,1000: "
+            return holds("lim_(N=M→∞) exact risk = 0 (tolerated); at N=M=10,100,1000: "
                          + ", ".join(f"{v:.3g}" for v in finite), finite=finite)
-        return refuted("limit-zero", "exact-rational", f"limit {lim} ≠ 0",
+        return refuted(f"limit {lim} ≠ 0",
                        {"Lambda": Lam, "Lambda_query": Lq, "limit": lim})
 
     def _mc(self, ctx):
@@ -422,7 +420,7 @@ class QueryShift(_ShiftClaim):
         exact = float(self._exact_error(Lam, n, m, Lambda_q=Lq))
         sampler = Z.shift_model(self.kind, Lam, n, m, Lambda_q=Lq).sampler(P)
         est = mc.estimate(sampler, _mc_n(ctx, 100_000, 1_000_000), ctx.seed_sequence("monte-carlo"))
-        return mc_check("query-shift-monte-carlo", est, exact, ctx.alpha,
+        return mc_check(est, exact, ctx.alpha,
                         {"Lambda": Lam, "Lambda_query": Lq, "N": n, "M": m}, "query shift, d=3", effect=MC_EFFECT)
 
 
@@ -471,9 +469,9 @@ class CovariateShift(_ShiftClaim):
         E = Lt * Lam.inv() - sp.eye(2)  # lim P·Σ̂' − I
         predicted = (E * Lt * E.T).trace()
         if sp.simplify(lim - predicted) == 0 and lim != 0:
-            return holds("limit-nonzero", "exact-rational",
-                         f"lim_(N=M→∞) exact risk = tr((Λ'Λ⁻¹−I)Λ'(Λ⁻¹Λ'−I)) = {float(lim):.6g} ≠ 0: not tolerated")
-        return refuted("limit-nonzero", "exact-rational", f"limit {lim} (expected nonzero {predicted})",
+            return holds(f"lim_(N=M→∞) exact risk = tr((Λ'Λ⁻¹−I)Λ'(Λ⁻¹Λ'−I)) = {float(lim):.6g} ≠ 0: "
+                         "not tolerated")
+        return refuted(f"limit {lim} (expected nonzero {predicted})",
                        {"Lambda": Lam, "Lambda_test": Lt, "limit": lim})
 
     def _scaling(self, ctx):
@@ -486,11 +484,10 @@ class CovariateShift(_ShiftClaim):
             lim = _limit_at_matrices(lambda k: self._exact_error(Lam, k, k, Lambda_t=Lt), Lam)
             expected = (c ** 2 - 1) ** 2 * Lt.trace()
             if lim_map != c ** 2 * sp.eye(2) or sp.simplify(lim - expected) != 0:
-                return refuted("scaling-c-squared", "exact-rational",
-                               f"c={c}: lim Γ⁻¹Λ' = {lim_map.tolist()}, risk limit {lim} vs {expected}",
+                return refuted(f"c={c}: lim Γ⁻¹Λ' = {lim_map.tolist()}, risk limit {lim} vs {expected}",
                                {"Lambda": Lam, "c": c})
             out.append(f"c={c}: lim Γ⁻¹Σ̂' = {c**2}·I, risk → (c²−1)²tr Λ' = {expected}")
-        return holds("scaling-c-squared", "exact-rational", "; ".join(out) + " (ŷ → c²⟨w,x_q⟩)")
+        return holds("; ".join(out) + " (ŷ → c²⟨w,x_q⟩)")
 
     def _mc(self, ctx):
         rng = ctx.rng()
@@ -501,5 +498,5 @@ class CovariateShift(_ShiftClaim):
         exact = float(self._exact_error(Lam, n, m, Lambda_t=Lt))
         sampler = Z.shift_model(self.kind, Lam, n, m, Lambda_t=Lt).sampler(P)
         est = mc.estimate(sampler, _mc_n(ctx, 100_000, 1_000_000), ctx.seed_sequence("monte-carlo"))
-        return mc_check("covariate-shift-monte-carlo", est, exact, ctx.alpha,
+        return mc_check(est, exact, ctx.alpha,
                         {"Lambda": Lam, "Lambda_test": Lt, "N": n, "M": m}, "covariate shift, d=3", effect=MC_EFFECT)
