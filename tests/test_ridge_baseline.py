@@ -179,3 +179,16 @@ def test_exact_route_refuses_d3_in_one_line():
     with pytest.raises(UserInputError, match="d = 1 or 2") as err:
         _model(3).ridge_error_exact(0.5)
     assert "\n" not in str(err.value)
+
+
+def test_readme_example_runs_and_is_the_one_in_the_readme(capsys):
+    import pathlib
+    import runpy
+
+    root = pathlib.Path(__file__).resolve().parent.parent
+    path = root / "examples" / "ridge_baseline_in_20_lines.py"
+    text = path.read_text()
+    assert sum(1 for line in text.splitlines() if line.strip()) <= 21
+    assert text.strip() in (root / "README.md").read_text()
+    runpy.run_path(str(path), run_name="__main__")
+    assert "monte-carlo" in capsys.readouterr().out
