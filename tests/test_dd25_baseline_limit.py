@@ -81,10 +81,23 @@ def test_claim_checks_and_their_negative_controls(name):
         assert _run(check, control.run).status != Status.HOLDS, control.description
 
 
-@pytest.mark.slow        # dd25's simulation pipeline at d = 16..40 (about a minute on an idle machine)
-def test_ridgeless_simulation_quick_agrees_and_its_control_is_rejected():
-    # quick: 8 runs per d, too coarse to say holds (resolution ~10 %), but it must not refute; the τ = ∞
-    # value (no finite-n penalty) is refuted by the same data
-    check = next(c for c in B.LinearBaselineLimit().checks() if c.name == "ridgeless-dd25-simulation")
+@pytest.mark.slow        # dd25's simulation pipeline at d = 16..40 (about a minute each on an idle machine)
+@pytest.mark.parametrize("name", ["ridgeless-dd25-simulation", "ridge-dd25-simulation"])
+def test_simulation_quick_agrees_and_its_control_is_rejected(name):
+    # quick: 8 runs per d, possibly too coarse to say holds, but it must not refute; the wrong value
+    # (ridgeless: no finite-n penalty; ridge: λ′ ignored) is refuted by the same (cached) data
+    check = next(c for c in B.LinearBaselineLimit().checks() if c.name == name)
     assert _run(check, check.run).status != Status.REFUTED
     assert _run(check, check.controls[0].run).status == Status.REFUTED
+
+
+def test_ridge_limit_tends_to_the_ridgeless_limit_and_decreases_the_variance():
+    # route "proportional-limit": λ′ → 0⁺ of the MP ridge formula is the inverse-Wishart OLS limit (τ > 1)
+    t = sp.Symbol("t", positive=True)
+    ridge = B.ridge_limit("relu").subs(B.tau, 1 + t)
+    r0 = sp.limit(ridge, pp.lam_sym, 0, "+")
+    assert _zero(r0 - B.ridgeless_limit("relu").subs(B.tau, 1 + t))
+    # a small ridge helps at τ = 2 (the derivative in λ′ at 0⁺ is negative) — a property, not a tautology
+    at = {B.alpha: 1, B.Delta: sp.Rational(1, 10), B.tau: 2}
+    f = sp.lambdify(pp.lam_sym, ridge.subs(t, 1).subs(at))
+    assert f(0.05) < float(r0.subs(t, 1).subs(at))
