@@ -10,7 +10,11 @@ A claim states its setting once, as a :class:`PromptModel`, and gets from it
 * :meth:`PromptModel.sampler` — a vectorised Monte-Carlo sampler ``sampler(rng, k)`` of the squared
   error (:mod:`icl_proofs.models.samplers`), a route independent of the derivation;
 * :meth:`PromptModel.ols_error` — the OLS baseline on the same test prompt, from the inverse-Wishart
-  moments (:mod:`icl_proofs.moments.inverse_wishart`), where that module covers the model.
+  moments (:mod:`icl_proofs.moments.inverse_wishart`), where that module covers the model;
+* the ridge baseline ``ŷ = x_qᵀ(Σ̂ + λI)⁻¹(1/M)Σ y_i x_i`` (isotropic covariates, any task law):
+  :meth:`PromptModel.ridge_error_exact` (d = 1, 2, quadrature), :meth:`PromptModel.ridge_sampler`
+  (Monte Carlo, any d), :meth:`PromptModel.ridge_risk_limit` (Marchenko–Pastur, M/d = α) and the
+  Bayes-optimal λ* (:meth:`PromptModel.bayes_lambda`).
 
 The data model (one test prompt)::
 
@@ -38,6 +42,7 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
+from ..errors import UserInputError
 from ..moments import traces
 from ..moments.wick import expect, gaussian, matrix, sample_cov, vector
 
@@ -282,6 +287,97 @@ class PromptModel:
             raise ValueError("a symbolic query shift needs concrete matrices for the OLS baseline")
         return iw.ols_icl_error(N=self.M, sigma2=self.sigma2, Sigma=sigma, Sigma_q=query,
                                 with_label_noise=True)
+
+    # ------------------------------------------------------------------ ridge baseline
+    # ŷ = x_qᵀ(Σ̂ + λI)⁻¹(1/M)Σ y_i x_i on the test prompt.  The resolvent has no closed form in a
+    # symbolic d, so the ridge routes need isotropic covariates Λ′ = cI, Λ_q = qI at a concrete d:
+    # exact quadrature at d = 1, 2, Monte Carlo at any d, and the Marchenko–Pastur limit.
+    def _ridge_setting(self) -> dict:
+        """d, c (Λ′ = cI), q (Λ_q = qI) and signal = tr E[wwᵀ] (the only feature of the task law the
+        ridge error sees when the covariates are isotropic, see :mod:`icl_proofs.moments.resolvent`)."""
+        test = self.Lambda if self.Lambda_test is None else self.Lambda_test
+        c = _isotropic_scale(test, "the test covariance Λ′")
+        q = c if self.Lambda_query is None else _isotropic_scale(self.Lambda_query, "the query covariance Λ_q")
+        d = _as_np(test).shape[0]
+        if self.task_vector is not None:
+            a = _as_np(self._value("task_vector")).ravel()
+            signal = float(a @ a)
+        elif self.task_pool is not None:
+            signal = float(np.trace(_as_np(self.pool_second_moment())))
+        else:
+            signal = float(d if self.task_cov is None else np.trace(_as_np(self._value("task_cov"))))
+            if self.task_mean is not None:
+                mu = _as_np(self._value("task_mean")).ravel()
+                signal += float(mu @ mu)
+        m, noise = sp.sympify(self.M), sp.sympify(self.sigma2)
+        if not (m.is_number and noise.is_number):
+            raise UserInputError("the ridge baseline needs a concrete test prompt length M and noise sigma2")
+        return {"d": d, "c": c, "q": q, "signal": signal, "M": int(m), "sigma2": float(noise)}
+
+    def ridge_error_exact(self, lam, dps: int = 30):
+        """E(ŷ_ridge − y_q)² exactly (mpmath quadrature of the Wishart eigenvalue law) at d = 1 or 2."""
+        from ..moments import resolvent as rv
+
+        st = self._ridge_setting()
+        t1, t2 = rv.resolvent_traces_exact(st["d"], st["M"], lam, scale=st["c"], dps=dps)
+        return rv.ridge_error_from_traces(t1, t2, lam=lam, d=st["d"], N=st["M"], sigma2=st["sigma2"],
+                                          signal=st["signal"], query_scale=st["q"])
+
+    def ridge_sampler(self, lam):
+        """``sampler(rng, k)``: k iid ridge errors, each conditional on a sampled prompt's spectrum
+        (task, noise and query integrated out exactly: same mean as whole-prompt simulation)."""
+        from ..moments import resolvent as rv
+
+        st = self._ridge_setting()
+
+        def sample(rng, k):
+            t1, t2 = rv.sample_resolvent_traces(rng, st["d"], st["M"], float(lam), k, scale=st["c"])
+            return rv.ridge_error_from_traces(t1, t2, lam=float(lam), d=st["d"], N=st["M"], sigma2=st["sigma2"],
+                                              signal=st["signal"], query_scale=st["q"])
+        return sample
+
+    def ridge_risk_limit(self, lam, alpha=None) -> sp.Expr:
+        """The proportional limit (d, M → ∞, M/d = α; default α = M/d of this model) of the ridge error,
+        from the Marchenko–Pastur deterministic equivalent :func:`icl_proofs.moments.proportional.ridge_risk_limit`
+        with the task signal tr E[wwᵀ] held fixed.  With Λ′ = cI the ridge at λ on Σ̂ is the ridge at λ/c
+        on Σ̂/c with noise σ²/c, scaled by the query variance q; the query label adds σ²."""
+        from ..moments import proportional as pp
+
+        st = self._ridge_setting()
+        alpha = sp.Rational(st["M"], st["d"]) if alpha is None else sp.sympify(alpha)
+        c, q = sp.nsimplify(st["c"]), sp.nsimplify(st["q"])
+        noise, signal = sp.nsimplify(st["sigma2"]), sp.nsimplify(st["signal"])
+        lam = sp.sympify(lam)
+        return q * pp.ridge_risk_limit(lam / c, 1 / alpha, noise / c, signal) + noise
+
+    def bayes_lambda(self):
+        """λ* = σ²/(ψM): the ridge equal to the posterior mean for the task law w ~ N(0, ψI) (the
+        Bayes-optimal predictor of this model), with Σ̂ = (1/M)XᵀX."""
+        from ..moments import resolvent as rv
+
+        st = self._ridge_setting()
+        if self.task_vector is not None or self.task_pool is not None or self.task_mean is not None:
+            raise UserInputError("the Bayes ridge needs a centred isotropic Gaussian task law w ~ N(0, ψI)")
+        psi = 1.0 if self.task_cov is None else _isotropic_scale(self.task_cov, "the task covariance Ψ")
+        return rv.bayes_lambda(st["sigma2"], psi, st["M"])
+
+
+def _as_np(A) -> np.ndarray:
+    """A float array (a NumPy array passes through: converting a d = 400 matrix through SymPy is slow)."""
+    if isinstance(A, np.ndarray):
+        return A.astype(float)
+    return _to_np(A)
+
+
+def _isotropic_scale(A, what: str) -> float:
+    """c where A = cI (c > 0); anything else is refused in one line."""
+    if _is_letter(A):
+        raise UserInputError(f"{what} is the letter {A!r}: the ridge baseline needs it as a concrete multiple of I")
+    A = _as_np(A)
+    c = float(A[0, 0])
+    if A.ndim != 2 or A.shape[0] != A.shape[1] or c <= 0 or not np.allclose(A, c * np.eye(A.shape[0]), rtol=0, atol=0):
+        raise UserInputError(f"the ridge baseline needs isotropic covariates: {what} must be c·I with c > 0")
+    return c
 
 
 def _to_np(A) -> np.ndarray:
