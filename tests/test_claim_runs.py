@@ -11,6 +11,10 @@ import difflib
 import json
 import os
 import re
+import signal
+import subprocess
+import sys
+import threading
 import time
 
 import pytest
@@ -107,9 +111,14 @@ def fresh_costs(tmp_path, monkeypatch):
 def test_side_by_side_gives_the_sequential_results_and_callbacks_in_order(fresh_costs):
     """Reference: one worker.  Before: run_claims had no side-by-side mode (TypeError on
     ``parallel``), and every claim ran in this process."""
-    local = type("Local", (Claim,), {"id": "sbs.local",  # defined here: cannot be pickled, runs here
+    local = type("Local", (Claim,), {"id": "sbs.local",  # defined here: travels by value
                                      "checks": lambda self: [Check("draw", "numeric", _draw)]})
-    claims = [Alpha(), Beta(), Gamma(), Delta(), local()]
+
+    class Epsilon(Beta):
+        id = "sbs.epsilon"
+        lock = threading.Lock()  # cannot travel at all: runs here
+
+    claims = [Alpha(), Beta(), Gamma(), Delta(), local(), Epsilon()]
     ctx = CheckContext(quick=True, seed=7)
     ref, ref_events = _run(claims, ctx, workers=1)
     try:
@@ -123,7 +132,7 @@ def test_side_by_side_gives_the_sequential_results_and_callbacks_in_order(fresh_
     assert run.ran_in_pool  # some claim really ran in the worker
     pids = {r["claim"]: {c["details"].get("pid") for c in r["checks"]} for r in out}
     assert any(os.getpid() not in p for p in pids.values())
-    assert os.getpid() in pids["sbs.local"] and os.getpid() in pids["sbs.delta"]
+    assert os.getpid() in pids["sbs.epsilon"] and os.getpid() in pids["sbs.delta"]
     # nested parallelism: wherever a claim ran, its Monte Carlo ran in its own process
     assert all(c["details"]["workers"] == 1 for r in out for c in r["checks"] if c["name"] == "draw")
 
@@ -191,3 +200,59 @@ def test_when_claims_may_run_side_by_side(workers, n, seconds, parallel, expect)
     claims = [Beta()] * n
     with using(workers=workers):
         assert claim_runs.should_run_side_by_side(claims, [seconds / n] * n, parallel=parallel) is expect
+
+
+CTRL_C_SCRIPT = """
+import sys, time
+from icl_proofs.claims.base import Check, CheckContext, Claim
+from icl_proofs.claims.checks import holds
+from icl_proofs.parallel import lifecycle, using
+from icl_proofs.runner import run_claims
+
+def nap(ctx):
+    time.sleep(1.0)
+    return holds("nap", "numeric", "slept")
+
+class Nap(Claim):
+    def __init__(self, i):
+        self.id = f"nap.{i}"
+    def checks(self):
+        return [Check("nap", "numeric", nap)]
+
+lifecycle.handle_sigterm()
+try:
+    with using(workers=2, placement="pool"):
+        run_claims([Nap(i) for i in range(40)], CheckContext(), parallel=True,
+                   on_result=lambda r: print(r["claim"], flush=True))
+except KeyboardInterrupt:
+    print("script: interrupted", file=sys.stderr)
+    sys.exit(130)
+"""
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="POSIX signals and /proc")
+def test_ctrl_c_stops_claims_side_by_side(tmp_path, fresh_costs):
+    """Ctrl-C (SIGINT to the process group) while claims run here and in a worker: exit 130, one
+    line, the worker gone at once (not left running its claim)."""
+    psutil = pytest.importorskip("psutil")
+    script = tmp_path / "run.py"
+    script.write_text(CTRL_C_SCRIPT)
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([root, os.environ.get("PYTHONPATH", "")])}
+    p = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+                         start_new_session=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    try:
+        for _ in range(3):  # three claims released: the worker is up and busy
+            assert p.stdout.readline().startswith(b"nap."), p.stderr.read() if p.poll() is not None else ""
+        kids = psutil.Process(p.pid).children(recursive=True)
+        os.killpg(p.pid, signal.SIGINT)
+        _, err = p.communicate(timeout=60)
+    finally:
+        if p.poll() is None:
+            os.killpg(p.pid, signal.SIGKILL)
+    assert p.returncode == 130
+    assert [ln for ln in err.decode().splitlines() if ln.strip()] == ["script: interrupted"]
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(k.is_running() and k.status() != psutil.STATUS_ZOMBIE for k in kids):
+        time.sleep(0.1)
+    assert not any(k.is_running() and k.status() != psutil.STATUS_ZOMBIE for k in kids)

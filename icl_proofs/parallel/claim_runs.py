@@ -180,10 +180,13 @@ def _quiet(msg: str) -> None:
     """Progress notes from inside a worker's checks go nowhere (the parent shows per claim)."""
 
 
-def _claim_task(shared: tuple, claim) -> Recorded:
+def _claim_task(shared: tuple, claim_blob: bytes) -> Recorded:
     """In a pool worker: run one claim, Monte Carlo in this process (no pool inside the pool)."""
+    import cloudpickle
+
     from ..runner import planned_checks
 
+    claim = cloudpickle.loads(claim_blob)
     ctx, execution, hypothesis_home, blas = shared
     _set_hypothesis_home(hypothesis_home)
     from threadpoolctl import threadpool_limits
@@ -326,12 +329,15 @@ class _SideBySide:
             self.feeders.append(t)
             t.start()
 
-    def _travels(self, i: int) -> bool:
+    def _blob(self, i: int) -> bytes | None:
+        """The claim as the worker gets it, or ``None`` if it cannot travel.  cloudpickle: a claim
+        of a script (``__main__``, which workers do not import) or of a function goes by value."""
+        import cloudpickle
+
         try:
-            pickle.dumps(self.claims[i])
-            return True
-        except Exception:  # noqa: BLE001 - a claim defined in a function, holding a lock, ...
-            return False
+            return cloudpickle.dumps(self.claims[i])
+        except Exception:  # noqa: BLE001 - a claim holding a lock, an open file, ...
+            return None
 
     def _feed(self, pool: executors.LocalPool, blob: bytes) -> None:
         """One pool slot: wait for the worker, then take claims until none is left."""
@@ -345,11 +351,12 @@ class _SideBySide:
             i = self._take(for_pool=True)
             if i is None:
                 return
-            if not self._travels(i):
+            claim_blob = self._blob(i)
+            if claim_blob is None:
                 self._back_here(i)
                 continue
             try:
-                rec = pool.submit(_claim_task, key, blob, self.claims[i]).result()
+                rec = pool.submit(_claim_task, key, blob, claim_blob).result()
             except Exception as e:  # noqa: BLE001 - the claim runs here instead: never lost
                 self._back_here(i)
                 if pool.is_lost(e) or isinstance(e, RuntimeError):
