@@ -36,7 +36,8 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from . import executors, routing, settings, worker
+from . import executors, routing, settings
+from .ordered import helper_count
 
 __all__ = ["load_costs", "save_costs", "expected_seconds", "should_run_side_by_side", "run_side_by_side",
            "COST_FILE", "DEFAULT_COST_S", "MIN_PARALLEL_S", "GATE_S"]
@@ -285,7 +286,7 @@ class _SideBySide:
         self.out: list[dict] = out  # released results, in order (kept by the caller if interrupted)
         self.cond = threading.Condition()
         self.stop = threading.Event()
-        self.slots = max(1, settings.current().local_workers - 1)
+        self.slots = helper_count(settings.current().local_workers)  # the pool Monte Carlo uses too
         self.execution = dataclasses.replace(settings.current(), workers=1)
         self.pool: executors.LocalPool | None = None
         self.feeders: list[threading.Thread] = []
