@@ -3,11 +3,14 @@
 A claim's numbers depend only on the run's settings and its own name (every check draws from the
 stream of (seed, claim id, check name), see ``CheckContext.rng``), so a claim gives the same result
 in a worker process as here.  When a core is spare and the selection is long enough to pay for a
-worker, this process and ``cores - 1`` pool workers take claims from one queue, the longest
-expected first; results are released **in the order given**, each with the callbacks a sequential
-run would have made (``on_start`` per check, ``on_check`` per result, ``on_result`` per claim),
-replayed from a record once every earlier claim is out.  Progress therefore comes per claim,
-in order, as each can be released.
+worker, this process and ``cores - 1`` pool workers take claims from one queue: the pool the
+longest expected first, this process the next claim to report if nobody has it yet (run with its
+callbacks live, as in a sequential run), else the longest.  Results are released **in the order
+given**, each with the callbacks a sequential run would have made (``on_start`` per check,
+``on_check`` per result, ``on_result`` per claim), replayed from a record once every earlier
+claim is out.  Progress therefore comes per check for the claims run live and per claim, in
+order, for the others.  Until the worker is up (and always when no core is spare) this is
+exactly the sequential run.
 
 Why this process computes too (rather than only waiting on a pool of ``cores`` workers): it starts
 at once, while the worker boots on the other core, and only one new process pays the imports.
@@ -297,7 +300,13 @@ class _SideBySide:
     # -- the queue
 
     def _take(self, for_pool: bool) -> int | None:
+        """The next claim for the pool (the longest expected left), or for this process: the next
+        one to release if nobody took it yet (it then runs with its callbacks live, as in a
+        sequential run), else the longest left."""
         with self.cond:
+            if not for_pool and self.next_out in self.queue:
+                self.queue.remove(self.next_out)
+                return self.next_out
             for pos, i in enumerate(self.queue):
                 if not (for_pool and i in self.here_only):
                     return self.queue.pop(pos)
@@ -379,7 +388,24 @@ class _SideBySide:
 
     def _run_here(self, i: int) -> None:
         with settings.using(self.execution):
-            self._finish(i, run_recorded(self.claims[i], self.ctx, self.plans[i]))
+            if i == self.next_out:  # every earlier claim is out: report as it runs
+                self._run_live(i)
+            else:
+                self._finish(i, run_recorded(self.claims[i], self.ctx, self.plans[i]))
+
+    def _run_live(self, i: int) -> None:
+        from ..runner import run_claim
+
+        def on_start(claim, check, _i, _n):
+            self.counter += 1
+            if self.on_start:
+                self.on_start(claim, check, self.counter, self.total)
+
+        res = run_claim(self.claims[i], self.ctx, checks=self.plans[i], on_start=on_start, on_check=self.on_check)
+        self.out.append(res)
+        self.next_out += 1
+        if self.on_result:
+            self.on_result(res)
 
     def _release(self) -> None:
         """Replay, in the given order, every claim whose predecessors are all out."""
@@ -404,7 +430,7 @@ class _SideBySide:
                 self.on_result(rec.out)
 
     def run(self) -> list[dict]:
-        first = self._take(for_pool=False)  # the longest is this process's, taken before any worker
+        first = self._take(for_pool=False)  # taken before any worker starts
         gate = _Gate(self._warm, self._remaining_s, immediately=self.placement == "pool")
         interrupted = False
         try:
