@@ -189,7 +189,8 @@ def run_claims(
     out: list[dict] = []
     try:
         if claim_runs.should_run_side_by_side(claims, expected, parallel=parallel):
-            return claim_runs.run_side_by_side(claims, plans, ctx, expected, on_result=on_result,
+            return claim_runs.run_side_by_side(claims, plans, ctx, expected, run_claim=run_claim,
+                                               planned_checks=planned_checks, on_result=on_result,
                                                on_check=on_check, on_start=on_start, total=total, out=out)
         counter = [0]
         for claim, plan in zip(claims, plans):

@@ -170,9 +170,9 @@ class Recorded:
     events: list
 
 
-def run_recorded(claim, ctx, plan) -> Recorded:
-    from ..runner import run_claim
-
+def run_recorded(run_claim, claim, ctx, plan) -> Recorded:
+    """``run_claim`` (:func:`icl_proofs.runner.run_claim`, passed in: the runner sits above this
+    layer) on one claim, its callbacks recorded."""
     events: list = []
     out = run_claim(claim, ctx, checks=plan,
                     on_start=lambda claim_, check, i, n: events.append(("start", None)),
@@ -188,17 +188,15 @@ def _claim_task(shared: tuple, claim_blob: bytes) -> Recorded:
     """In a pool worker: run one claim, Monte Carlo in this process (no pool inside the pool)."""
     import cloudpickle
 
-    from ..runner import planned_checks
-
     claim = cloudpickle.loads(claim_blob)
-    ctx, execution, hypothesis_home, blas = shared
+    ctx, execution, hypothesis_home, blas, run_claim, planned_checks = shared
     _set_hypothesis_home(hypothesis_home)
     from threadpoolctl import threadpool_limits
 
     # the BLAS threads of the process that would have run the claim, not the pool's one: a
     # least-squares fit's last bits depend on how many threads split it (mhm23's full-lsa fit did)
     with threadpool_limits(limits=blas), settings.using(execution):
-        return run_recorded(claim, ctx, planned_checks(claim, ctx))
+        return run_recorded(run_claim, claim, ctx, planned_checks(claim, ctx))
 
 
 def blas_threads() -> dict[str, int]:
@@ -274,8 +272,10 @@ class _Gate:
 
 
 class _SideBySide:
-    def __init__(self, claims, plans, ctx, expected, on_result, on_check, on_start, total, placement, out):
+    def __init__(self, claims, plans, ctx, expected, on_result, on_check, on_start, total, placement, out,
+                 run_claim=None, planned_checks=None):
         self.claims, self.plans, self.ctx = claims, plans, ctx
+        self.run_claim, self.planned_checks = run_claim, planned_checks
         self.expected = expected
         self.on_result, self.on_check, self.on_start = on_result, on_check, on_start
         self.total = total
@@ -332,7 +332,7 @@ class _SideBySide:
     def _warm(self) -> None:
         self.pool = executors.warm_pool(self.slots)
         blob = pickle.dumps((dataclasses.replace(self.ctx, progress=_quiet), self.execution, _hypothesis_home(),
-                             self.blas))
+                             self.blas, self.run_claim, self.planned_checks))
         for k in range(self.pool.workers):
             t = threading.Thread(target=self._feed, args=(self.pool, blob), name=f"icl-proofs-claims-{k}",
                                  daemon=True)
@@ -391,17 +391,15 @@ class _SideBySide:
             if i == self.next_out:  # every earlier claim is out: report as it runs
                 self._run_live(i)
             else:
-                self._finish(i, run_recorded(self.claims[i], self.ctx, self.plans[i]))
+                self._finish(i, run_recorded(self.run_claim, self.claims[i], self.ctx, self.plans[i]))
 
     def _run_live(self, i: int) -> None:
-        from ..runner import run_claim
-
         def on_start(claim, check, _i, _n):
             self.counter += 1
             if self.on_start:
                 self.on_start(claim, check, self.counter, self.total)
 
-        res = run_claim(self.claims[i], self.ctx, checks=self.plans[i], on_start=on_start, on_check=self.on_check)
+        res = self.run_claim(self.claims[i], self.ctx, checks=self.plans[i], on_start=on_start, on_check=self.on_check)
         self.out.append(res)
         self.next_out += 1
         if self.on_result:
@@ -456,13 +454,15 @@ class _SideBySide:
                 executors.discard_pool(self.pool)
 
 
-def run_side_by_side(claims: list, plans: list, ctx, expected: list[float], *, on_result=None, on_check=None,
-                     on_start=None, total: int = 0, out: list | None = None) -> list[dict]:
+def run_side_by_side(claims: list, plans: list, ctx, expected: list[float], *, run_claim, planned_checks,
+                     on_result=None, on_check=None, on_start=None, total: int = 0,
+                     out: list | None = None) -> list[dict]:
     """Run ``claims`` here and on ``cores - 1`` workers; return and report results in the given order
-    (see the module doc).  ``plans``: :func:`icl_proofs.runner.planned_checks` of each claim;
-    ``out``: a list the results are appended to as they are released."""
+    (see the module doc).  ``run_claim``, ``planned_checks``: the runner's functions (module-level,
+    so that a worker gets them by name); ``plans``: ``planned_checks`` of each claim; ``out``: a
+    list the results are appended to as they are released."""
     run = _SideBySide(claims, plans, ctx, expected, on_result, on_check, on_start, total,
-                      settings.current().placement, [] if out is None else out)
+                      settings.current().placement, [] if out is None else out, run_claim, planned_checks)
     out = run.run()
     run_side_by_side.last = run  # what ran where, for tests and benchmarks
     return out
