@@ -3,14 +3,12 @@
 A claim's numbers depend only on the run's settings and its own name (every check draws from the
 stream of (seed, claim id, check name), see ``CheckContext.rng``), so a claim gives the same result
 in a worker process as here.  When a core is spare and the selection is long enough to pay for a
-worker, this process and ``cores - 1`` pool workers take claims from one queue: the pool the
-longest expected first, this process the next claim to report if nobody has it yet (run with its
-callbacks live, as in a sequential run), else the longest.  Results are released **in the order
-given**, each with the callbacks a sequential run would have made (``on_start`` per check,
-``on_check`` per result, ``on_result`` per claim), replayed from a record once every earlier
-claim is out.  Progress therefore comes per check for the claims run live and per claim, in
-order, for the others.  Until the worker is up (and always when no core is spare) this is
-exactly the sequential run.
+worker, this process and ``cores - 1`` pool workers take claims from one queue, the longest
+expected first.  Results are released **in the order given**, each with the callbacks a
+sequential run would have made (``on_start`` per check, ``on_check`` per result, ``on_result`` per
+claim), replayed from a record once every earlier claim is out: progress comes per claim, in
+order.  Until a worker starts (and always when no core is spare) this process runs the claims in
+the given order with live callbacks: exactly the sequential run.
 
 Why this process computes too (rather than only waiting on a pool of ``cores`` workers): it starts
 at once, while the worker boots on the other core, and only one new process pays the imports.
@@ -291,7 +289,7 @@ class _SideBySide:
         self.stop = threading.Event()
         self.slots = helper_count(settings.current().local_workers)  # the pool Monte Carlo uses too
         self.execution = dataclasses.replace(settings.current(), workers=1)
-        self.pool: executors.LocalPool | None = None
+        self.pool: executors.LocalPool | None = None  # set once the gate warms it
         self.feeders: list[threading.Thread] = []
         self.placement = placement
         self.ran_in_pool: list[str] = []  # ids of the claims the pool ran (tests and benchmarks read it)
@@ -300,11 +298,13 @@ class _SideBySide:
     # -- the queue
 
     def _take(self, for_pool: bool) -> int | None:
-        """The next claim for the pool (the longest expected left), or for this process: the next
-        one to release if nobody took it yet (it then runs with its callbacks live, as in a
-        sequential run), else the longest left."""
+        """The next claim: the longest expected left, except for this process while no worker is
+        starting: the next one to release (it runs with its callbacks live, as sequentially).
+
+        Why this process goes longest-first too once a worker starts: the worker joins late (its
+        start-up), so leaving it a long claim would end the run on that claim alone."""
         with self.cond:
-            if not for_pool and self.next_out in self.queue:
+            if not for_pool and self.pool is None and self.next_out in self.queue:
                 self.queue.remove(self.next_out)
                 return self.next_out
             for pos, i in enumerate(self.queue):
