@@ -194,6 +194,25 @@ def test_this_process_keeps_computing_beside_the_pool(tmp_path, sleeping_work_co
     assert est == _reference(f, 60 * 500, 9, 500)
 
 
+def test_a_worker_dying_beside_this_process_loses_no_shard(tmp_path, sleeping_work_counts):
+    """Fault route, with this process computing beside the pool: the worker exits during a shard;
+    its shards are run again with the same seeds, and the estimate is the sequential one."""
+    main, marker = os.getpid(), str(tmp_path / "died")
+
+    def f(rng, k):
+        time.sleep(0.02)
+        if os.getpid() != main and not os.path.exists(marker):
+            open(marker, "w").close()
+            os._exit(13)  # the worker vanishes mid-run
+        return rng.standard_normal(k)
+
+    assert executors.warm_pool(1).wait_ready(120)
+    with using(workers=2):
+        est = mc.estimate(f, 60 * 500, seed=9, batch=500)
+    assert os.path.exists(marker)
+    assert est == _reference(lambda rng, k: rng.standard_normal(k), 60 * 500, 9, 500)
+
+
 def test_dd25_runs_are_routed_with_the_same_numbers():
     """The other user of the engine: dd25 simulation runs (a task each), routed vs in process."""
     from icl_proofs.claims.dd25 import sim as dd25_sim
