@@ -106,9 +106,11 @@ def point_main(kind: str, workers: int | None) -> dict:
     ex = {} if workers is None else {"workers": workers}
     out = {"workers": workers}
     with using(**ex):
-        if kind == "startup":
+        if kind == "startup":  # the pool the router warms for ``workers`` (this process is one of them)
+            from icl_proofs.parallel.ordered import helper_count
+
             t0 = time.perf_counter()
-            executors.warm_pool(workers).wait_ready(300)
+            executors.warm_pool(helper_count(workers)).wait_ready(300)
             out.update(seconds=time.perf_counter() - t0)
         elif kind == "small":
             t0 = time.perf_counter()
@@ -235,8 +237,9 @@ def bench_overhead(args) -> dict:
     shutdown_all()
     from icl_proofs.parallel import routing
 
-    print(f"\noverhead: pool of 2 workers, {args.repeat} runs")
-    print(f"  start-up in a fresh interpreter (forkserver, every worker answered)   {_mm(starts)}   router: warm once >= "
+    print(f"\noverhead: workers = 2 (start-up: the pool of 1 beside this process; per task: a pool of 2), {args.repeat} runs")
+    print(f"  start-up of the pool beside this process, fresh interpreter (forkserver, every worker answered)   "
+          f"{_mm(starts)}   router: warm once >= "
           f"{routing.WARM_AFTER_S:g} s of work remain")
     print(f"  per task on a warm pool (no work)  {min(per_task) * 1e3:.2f} / "
           f"{statistics.median(per_task) * 1e3:.2f} ms   router assumes {routing.TASK_OVERHEAD_S * 1e3:g} ms")
