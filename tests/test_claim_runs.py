@@ -256,3 +256,24 @@ def test_ctrl_c_stops_claims_side_by_side(tmp_path, fresh_costs):
     while time.monotonic() < deadline and any(k.is_running() and k.status() != psutil.STATUS_ZOMBIE for k in kids):
         time.sleep(0.1)
     assert not any(k.is_running() and k.status() != psutil.STATUS_ZOMBIE for k in kids)
+
+
+@pytest.mark.parametrize("load, share_min, warms", [
+    (0.9, 0.0, True),  # this process alone on the machine
+    (2.5, 0.0, False),  # the load average leaves no core (before: warmed on the share alone)
+    (0.9, 1.5, False),  # this process got less than the share asked (over the whole run so far)
+])
+def test_the_gate_warms_only_with_a_core_to_spare(monkeypatch, load, share_min, warms):
+    from icl_proofs.parallel import routing
+
+    monkeypatch.setattr(routing, "SHARE_MIN", share_min)  # the share, measured, is tested by the router
+    monkeypatch.setattr(os, "getloadavg", lambda: (load, load, load))
+    monkeypatch.setattr(claim_runs.settings, "cpu_count", lambda: 2)
+    fired = []
+    gate = claim_runs._Gate(lambda: fired.append(1), lambda: 100.0, immediately=False)
+    try:
+        time.sleep(claim_runs.GATE_S + 0.05)
+        gate.check()
+    finally:
+        gate.close()
+    assert bool(fired) is warms and gate.warmed is warms

@@ -13,9 +13,10 @@ the given order with live callbacks: exactly the sequential run.
 Why this process computes too (rather than only waiting on a pool of ``cores`` workers): it starts
 at once, while the worker boots on the other core, and only one new process pays the imports.
 
-The same gate as the Monte-Carlo router decides whether a core is spare (see
+The Monte-Carlo router's measure decides whether a core is spare (see
 :mod:`icl_proofs.parallel.routing`): the pool is warmed only while this process gets at least
-``SHARE_MIN`` of a core.  Whether a selection is long enough comes from the seconds each claim
+``SHARE_MIN`` of a core (over the whole run so far), and, since whole claims are long and a worker
+started in vain costs seconds, only while the load average leaves a core (:class:`_Gate`).  Whether a selection is long enough comes from the seconds each claim
 took last time (:func:`load_costs`, a small JSON table in the cache directory).  Only *where* a
 claim runs depends on timing; nothing a claim computes does.
 
@@ -226,6 +227,14 @@ def _set_hypothesis_home(home) -> None:
 # ----------------------------------------------------------------------------- side by side
 
 
+def _load_leaves_a_core() -> bool:
+    """The 1-minute load average is below the number of cores this process may use."""
+    try:
+        return os.getloadavg()[0] < settings.cpu_count()
+    except (AttributeError, OSError):  # pragma: no cover - no load average here: trust the share
+        return True
+
+
 class _Gate:
     """Warm the pool once this process has been seen getting a whole core (see the module doc)."""
 
@@ -251,18 +260,24 @@ class _Gate:
         self._warm()
 
     def check(self) -> None:
-        """Warm now if the window so far shows a spare core and enough work is left; otherwise
-        start a new window (called by the timer and after each claim run here)."""
+        """Warm now if a core is spare and enough work is left (called by the timer and after each
+        claim run here).
+
+        A core is spare when (1) this process got at least ``SHARE_MIN`` of a core *since the run
+        began* (the router's measure, over the whole run: a short window passed by chance on the
+        shared machine at load 5, and the worker then only shared our one core), and (2) the
+        1-minute load average is below the core count (this process counts about 1): with one
+        other busy process, (1) holds but a worker only takes a share of the same two cores.
+        """
         with self._lock:
             if self.warmed:
                 return
             wall, cpu = time.perf_counter() - self._t0, time.process_time() - self._c0
             if wall < GATE_S:
                 return
-            if cpu >= routing.SHARE_MIN * wall and self._remaining_s() >= MIN_PARALLEL_S / 2:
+            if (cpu >= routing.SHARE_MIN * wall and _load_leaves_a_core()
+                    and self._remaining_s() >= MIN_PARALLEL_S / 2):
                 self._fire()
-            else:
-                self._reset()
 
     def close(self) -> None:
         if self._timer is not None:
