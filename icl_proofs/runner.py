@@ -170,24 +170,42 @@ def run_claims(
     on_result: OnResult | None = None,
     on_check: OnCheck | None = None,
     on_start: OnStart | None = None,
+    parallel: bool | None = None,
 ) -> list[dict]:
     """Run every check of every claim (under ``--quick``, only checks with ``quick=True``).
 
     ``on_start(claim, check, i, n)`` is called before the i-th of n checks, ``on_check(claim,
     result)`` after each check and ``on_result(result_dict)`` after each claim.  A claim with no
     (selected) checks is ``inconclusive``.
+
+    ``parallel``: whether whole claims may run side by side on a spare core
+    (:mod:`icl_proofs.parallel.claim_runs`): ``None`` (default) when the current execution has two
+    local workers or more and the selection's expected work pays for a worker, ``False`` never.
+    Results and callbacks come in the order of ``claims`` and are the same either way.
     """
+    from .parallel import claim_runs
+
     claims = list(claims)
     plans = [planned_checks(c, ctx) for c in claims]
     total = sum(len(p) if isinstance(p, list) else 0 for p in plans)
-    counter = [0]
+    expected = claim_runs.expected_seconds(claims, claim_runs.load_costs(ctx.quick))
     out: list[dict] = []
-    for claim, plan in zip(claims, plans):
-        res = run_claim(claim, ctx, on_check=on_check, on_start=on_start, checks=plan, counter=counter, total=total)
-        out.append(res)
-        if on_result:
-            on_result(res)
-    return out
+    try:
+        if claim_runs.should_run_side_by_side(claims, expected, parallel=parallel):
+            return claim_runs.run_side_by_side(claims, plans, ctx, expected, run_claim=run_claim,
+                                               planned_checks=planned_checks, on_result=on_result,
+                                               on_check=on_check, on_start=on_start, total=total, out=out)
+        counter = [0]
+        for claim, plan in zip(claims, plans):
+            res = run_claim(claim, ctx, on_check=on_check, on_start=on_start, checks=plan, counter=counter,
+                            total=total)
+            out.append(res)
+            if on_result:
+                on_result(res)
+        return out
+    finally:  # the next run orders its claims by these (an interrupted run keeps what finished)
+        claim_runs.save_costs(ctx.quick, {r["claim"]: r["seconds"] for r in out
+                                          if isinstance(r.get("seconds"), (int, float))})
 
 
 # ============================================================================================

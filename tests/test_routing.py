@@ -165,20 +165,52 @@ def test_large_job_warms_the_pool_in_the_background(tmp_path, monkeypatch, sleep
     with using(workers=2):
         est = mc.estimate(f, 20 * 500, seed=9, batch=500)
     here, pool = _where(tmp_path)
-    assert warmed == [2] and here >= 1 and here + pool == 20
+    assert warmed == [1] and here >= 1 and here + pool == 20  # one worker beside this process
     assert est == _reference(f, 20 * 500, 9, 500)
 
 
 def test_large_job_moves_to_a_warm_pool_with_the_same_numbers(tmp_path, sleeping_work_counts):
     """Warm: 60 shards of 40 ms (2.4 s): the first shard runs here, the rest go to the pool; the
     estimate is bit for bit the sequential one."""
-    assert executors.warm_pool(2).wait_ready(120)
+    assert executors.warm_pool(1).wait_ready(120)  # workers=2: this process and one pool worker
     f = _recording(tmp_path, 0.04)
     with using(workers=2):
         est = mc.estimate(f, 60 * 500, seed=9, batch=500)
     here, pool = _where(tmp_path)
     assert here >= 1 and pool >= 1 and here + pool == 60
     assert est == _reference(f, 60 * 500, 9, 500)
+
+
+def test_this_process_keeps_computing_beside_the_pool(tmp_path, sleeping_work_counts):
+    """After the hand-over this process is one of the workers: 60 shards of 40 ms split between it
+    and the one pool worker.  Before: it only waited (1 shard here, 59 on a pool of 2 workers)."""
+    assert executors.warm_pool(1).wait_ready(120)
+    f = _recording(tmp_path, 0.04)
+    with using(workers=2):
+        est = mc.estimate(f, 60 * 500, seed=9, batch=500)
+    here, pool = _where(tmp_path)
+    assert here >= 10 and pool >= 10 and here + pool == 60
+    assert executors.ready_pool(2) is None  # no second, larger pool was started
+    assert est == _reference(f, 60 * 500, 9, 500)
+
+
+def test_a_worker_dying_beside_this_process_loses_no_shard(tmp_path, sleeping_work_counts):
+    """Fault route, with this process computing beside the pool: the worker exits during a shard;
+    its shards are run again with the same seeds, and the estimate is the sequential one."""
+    main, marker = os.getpid(), str(tmp_path / "died")
+
+    def f(rng, k):
+        time.sleep(0.02)
+        if os.getpid() != main and not os.path.exists(marker):
+            open(marker, "w").close()
+            os._exit(13)  # the worker vanishes mid-run
+        return rng.standard_normal(k)
+
+    assert executors.warm_pool(1).wait_ready(120)
+    with using(workers=2):
+        est = mc.estimate(f, 60 * 500, seed=9, batch=500)
+    assert os.path.exists(marker)
+    assert est == _reference(lambda rng, k: rng.standard_normal(k), 60 * 500, 9, 500)
 
 
 def test_dd25_runs_are_routed_with_the_same_numbers():

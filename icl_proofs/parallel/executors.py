@@ -19,7 +19,7 @@ from ..errors import UserInputError
 from . import worker
 
 __all__ = ["SchedulerError", "ShardLostError", "LocalPool", "DaskCluster", "local_pool", "warm_pool",
-           "ready_pool", "dask_cluster", "shutdown_all"]
+           "ready_pool", "discard_pool", "dask_cluster", "shutdown_all"]
 
 
 class SchedulerError(UserInputError):
@@ -350,6 +350,15 @@ def ready_pool(workers: int) -> LocalPool | None:
     with _LOCK:
         pool = _POOLS.get(workers)
     return pool if pool is not None and pool.usable and pool.is_ready else None
+
+
+def discard_pool(pool: LocalPool) -> None:
+    """Stop ``pool`` now (its workers killed) and forget it, so that a later job starts a fresh one."""
+    with _LOCK:
+        for k, p in list(_POOLS.items()):
+            if p is pool:
+                del _POOLS[k]
+    pool.shutdown(kill=True)
 
 
 def dask_cluster(address: str, timeout: float = 10.0) -> DaskCluster:

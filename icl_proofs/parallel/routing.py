@@ -20,7 +20,9 @@ alone, and the shard layout is fixed by the caller's arguments, so the numbers a
 same whichever way the router decides (tests check this).
 
 The constants were measured on a 2-core machine (``benchmarks/bench_parallel.py`` prints them):
-starting the pool costs 0.7-1.3 s of wall time, a warm pool about 1-2 ms per task.
+starting the pool costs 0.7-1.3 s of wall time, a warm pool about 1-2 ms per task.  (Since the pool
+is one worker fewer, working beside this process, and its workers no longer import SciPy's
+statistics, its start-up measured 0.2 s at load 4; the constants were left as they were.)
 """
 from __future__ import annotations
 
