@@ -101,3 +101,95 @@ def test_ridge_limit_tends_to_the_ridgeless_limit_and_decreases_the_variance():
     at = {B.alpha: 1, B.Delta: sp.Rational(1, 10), B.tau: 2}
     f = sp.lambdify(pp.lam_sym, ridge.subs(t, 1).subs(at))
     assert f(0.05) < float(r0.subs(t, 1).subs(at))
+
+
+# ------------------------------------------------------------------ the quick routes against the old ones
+# The claim's quick mode reads its formulas from the derivation cache and replaces SymPy's ``limit`` by
+# cheaper exact routes; each new route is checked here against the old one (route named per test).
+
+def test_route_leading_coefficient_vs_sympy_limit_at_tau_infinity():
+    r1 = B.lu_result1(branch="tau>1")
+    slipped = r1.subs(B.rho, B.rho - 1) + 1
+    for expr in (r1, slipped):
+        assert _zero(B.limit_at_infinity(expr, B.tau) - sp.limit(expr, B.tau, sp.oo))
+    assert B.limit_at_infinity(1 / B.tau, B.tau) == 0
+    with pytest.raises(B.UserInputError, match="infinite"):
+        B.limit_at_infinity(B.tau ** 2 / (B.tau + 1), B.tau)
+
+
+@pytest.mark.parametrize("branch", ["tau<1", "tau>1"])
+def test_route_placeholder_series_vs_sympy_limit_of_the_full_ridge_formula(branch):
+    # old route of lu-result1-symbolic: SymPy's limit of the whole ridge_limit (seconds); new: the
+    # leading term of the MP ridge risk with placeholder noise/signal, E_lin(∞) and m2 − E_lin(∞) put in
+    old = sp.limit(B.ridge_limit("linear").subs(B.tau, B.BRANCH_TAU[branch]), pp.lam_sym, 0, "+")
+    assert _zero(B.ridge_limit_at_zero("linear", branch) - old)
+    # and the series route against SymPy's limit on the small expression itself
+    small = pp.ridge_risk_limit(pp.lam_sym, 1 / B.BRANCH_TAU[branch], B._NOISE, B._SIGNAL)
+    assert _zero(B.limit_at_zero_plus(small, pp.lam_sym) - sp.limit(small, pp.lam_sym, 0, "+"))
+
+
+def test_limit_at_zero_plus_orders():
+    x = sp.Symbol("x", positive=True)
+    assert B.limit_at_zero_plus(x * (1 + x), x) == 0
+    assert B.limit_at_zero_plus((sp.sqrt(1 + x) - 1) / x, x) == sp.Rational(1, 2)
+    with pytest.raises(B.UserInputError, match="diverges"):
+        B.limit_at_zero_plus(1 / x + 1, x)
+
+
+def test_fast_zero_test_agrees_with_full_simplification():
+    a, x, k = B.alpha, B.x_probe, B.k_probe
+    rational_zero = a / (a + 1) - 1 + 1 / (a + 1)
+    assert B._is_zero(rational_zero)
+    assert not B._is_zero(rational_zero + a ** 2 / (a + 3))          # cancel is canonical: nonzero is nonzero
+    radical = B.M_kappa_authors(x, k) - pp.mp_resolvent(x, 1 / k)
+    assert B._is_zero(radical) and _zero(radical)
+    assert not B._is_zero(radical + 1 / (x + 7))
+
+
+def test_cached_derivations_round_trip_the_disk_format_and_match_the_direct_routes():
+    # every value of derived() must be cacheable, else disk_cached silently returns it uncached and
+    # every run pays the derivation again
+    from icl_proofs import cache
+
+    doc = cache.entry_document("dd25-baseline-limit", "test", B.derived.__wrapped__())
+    back = cache.value_of(doc, "dd25-baseline-limit", "test")
+    for link in B.LINKS:
+        direct = B.integrate_link_moments(link)
+        for key, val in direct.items():
+            assert _zero(back[link]["moments"][key] - val) and _zero(B.link_moments(link)[key] - val)
+        lim = pp.proportional_limit(B.optimal_error(link), {B.ell: B.alpha}, d=B.d).value
+        assert _zero(back[link]["limit"] - lim) and _zero(B.optimal_error_limit(link) - lim)
+    assert _zero(back["mp-resolvent at gamma = 1/k"] - pp.mp_resolvent(B.x_probe, 1 / B.k_probe))
+
+
+def test_symbolic_check_and_its_control_need_no_sympy_limit(monkeypatch):
+    # the old check took SymPy's limit three times (seconds); the quick route must not fall back to it
+    B.derived()                                   # the cached derivations themselves are computed first
+
+    def no_limit(*args, **kwargs):
+        raise AssertionError("sp.limit called")
+
+    monkeypatch.setattr(sp, "limit", no_limit)
+    check = next(c for c in B.LinearBaselineLimit().checks() if c.name == "lu-result1-symbolic")
+    assert _run(check, check.run).status == Status.HOLDS
+    assert _run(check, check.controls[0].run).status == Status.REFUTED
+
+
+def test_route_diagonal_slice_vs_trace_of_the_feature_block():
+    import numpy as np
+
+    from icl_proofs.claims.dd25 import data
+
+    dd, L = 5, 7
+    src = data.Source(data.Cov.identity(dd), data.Cov.identity(dd), 0.1, "relu")
+    batch = data.sample_source_chunk(src, 64, L, np.random.default_rng(0))
+    trace = np.trace(batch.h.reshape(64, dd, dd + 1)[:, :, :dd], axis1=1, axis2=2)
+    assert np.allclose(batch.h[:, ::dd + 2].sum(axis=1), trace, rtol=1e-12, atol=1e-12)
+    assert batch.h[:, ::dd + 2].shape == (64, dd)
+
+
+def test_quick_sampler_check_states_each_case_resolution_within_the_effect():
+    check = next(c for c in B.LinearBaselineLimit().checks() if c.name == "optimum-finite-d-sampler")
+    out = _run(check, check.run)
+    assert out.status == Status.HOLDS and out.resolution["relative"] <= 0.05
+    assert out.evidence.count("resolution") == 4      # one per case, and the worst
