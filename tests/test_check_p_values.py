@@ -66,10 +66,10 @@ def test_runner_reads_recorded_p_value_without_second_factor():
 
 
 def _z_family(zs, exact=1.0, se=0.01, alpha=1e-3):
-    from icl_proofs.claims.dd25 import attention as A
+    from icl_proofs.claims.dd25 import attention
 
     tests = [(f"t{i}", mc.Estimate(exact + z * se, se, 10_000, se * 100), exact) for i, z in enumerate(zs)]
-    return A._z_family("fake", tests, alpha, {}, "fake family")
+    return attention._z_family("fake", tests, alpha, {}, "fake family")
 
 
 def test_z_family_far_off_estimate_refutes_with_small_p():
@@ -105,9 +105,9 @@ def test_ridge_one_sided_p_value(monkeypatch, bound, status):
     """One-sided: refuted iff ridge is significantly *below* the bound; p = 2 min Φ(z)."""
     from scipy.stats import norm
 
-    from icl_proofs.claims.dd25 import derive as D
+    from icl_proofs.claims.dd25 import derive
 
-    monkeypatch.setattr(D, "linear_error_lower_bound", lambda *a, **k: bound)
+    monkeypatch.setattr(derive, "linear_error_lower_bound", lambda *a, **k: bound)
     ctx = CheckContext(quick=True)
     r = _check("dd25.attention-features", "linear-bound-ridge-never-beats").run(ctx)
     assert r.status is status

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from icl_proofs.claims.base import UserInputError
-from icl_proofs.claims.ding25 import experiments as E
+from icl_proofs.claims.ding25 import experiments
 from icl_proofs.claims.ding25 import markov_lsa
 from icl_proofs.claims.ding25 import multilayer as mm
 from icl_proofs.claims.ding25.samplers import sample_prompts
@@ -132,23 +132,23 @@ def test_bad_shapes_are_user_errors():
 def test_oracle_accuracy_bound_used_for_fig3():
     """Fig. 3 reference: knowing the kernel, at a state independent of it, gives accuracy
     E[max of a Dirichlet(1) row] = (1/S) sum_k 1/k.  Route: exact formula vs Monte Carlo."""
-    assert E.oracle_accuracy_dirichlet1(3) == Fraction(11, 18)
+    assert experiments.oracle_accuracy_dirichlet1(3) == Fraction(11, 18)
     rng = np.random.default_rng(0)
     for S in (2, 3, 4):
         mc = rng.dirichlet(np.ones(S), size=200_000).max(axis=1).mean()
-        assert abs(mc - float(E.oracle_accuracy_dirichlet1(S))) < 0.004
+        assert abs(mc - float(experiments.oracle_accuracy_dirichlet1(S))) < 0.004
 
 
 def test_experiment_functions_run_small():
     """The experiment functions (App. A, B.1, Fig. 3) return their dicts at tiny sizes."""
-    a = E.appA_sparse_vs_dense(seeds=(0,), steps=30, n_test=500)
+    a = experiments.appA_sparse_vs_dense(seeds=(0,), steps=30, n_test=500)
     assert {"sparse_test_mse", "dense_test_mse", "enlarged_lstsq_test_mse", "paper"} <= set(a)
-    b = E.appB1_lsa_vs_enlarged(d_values=(1, 2), seeds=(0, 1), n=10, n_train=100, n_test=100, steps=20)
+    b = experiments.appB1_lsa_vs_enlarged(d_values=(1, 2), seeds=(0, 1), n=10, n_train=100, n_test=100, steps=20)
     assert [r["d"] for r in b["rows"]] == [1, 2]
     # least squares on the enlarged space cannot have larger training MSE than the LSA it contains
     for r in b["rows"]:
         assert all(ls <= lsa + 1e-12 for ls, lsa in zip(r["ls_train_mse"]["values"], r["lsa_train_mse"]["values"]))
-    f = E.fig3_layers(S_values=(3,), L_values=(1, 2), seeds=(0,), n_train_values=(50,), n_test=200, steps=20)
+    f = experiments.fig3_layers(S_values=(3,), L_values=(1, 2), seeds=(0,), n_train_values=(50,), n_test=200, steps=20)
     assert len(f["rows"]) == 2 and f["rows"][0]["independent_state_oracle_exact"] == pytest.approx(11 / 18)
 
 

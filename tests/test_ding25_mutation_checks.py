@@ -7,7 +7,7 @@ from fractions import Fraction
 import pytest
 
 from icl_proofs.claims import CheckContext, Status, get
-from icl_proofs.claims.ding25 import derive as D
+from icl_proofs.claims.ding25 import derive
 
 CTX = CheckContext(quick=True, seed=0, dps=30, alpha=1e-3)
 
@@ -28,16 +28,16 @@ MUTANTS = {
 
 @pytest.fixture
 def mutated(monkeypatch, request):
-    orig = D.exact_system
+    orig = derive.exact_system
     mut = MUTANTS[request.param]
 
     def fake(*args, **kw):
         return mut(orig(*args, **kw))
 
-    D.minimiser.cache_clear()
-    monkeypatch.setattr(D, "exact_system", fake)
+    derive.minimiser.cache_clear()
+    monkeypatch.setattr(derive, "exact_system", fake)
     yield request.param
-    D.minimiser.cache_clear()
+    derive.minimiser.cache_clear()
 
 
 def _run(claim_id, check_name):
@@ -73,17 +73,17 @@ def test_engine_vs_symbolic_holds_and_is_fast(claim_id, monkeypatch):
     ``subs`` or ``simplify`` per case (63 cases)."""
     import sympy as sp
 
-    D.system_d1_correlated()  # the derivation itself (cached) is not the check's work
+    derive.system_d1_correlated()  # the derivation itself (cached) is not the check's work
     calls = {"subs": 0, "simplify": 0}
     subs, simplify = sp.Basic.subs, sp.simplify
     monkeypatch.setattr(sp.Basic, "subs", lambda self, *a, **k: calls.__setitem__("subs", calls["subs"] + 1)
                         or subs(self, *a, **k))
     monkeypatch.setattr(sp, "simplify", lambda *a, **k: calls.__setitem__("simplify", calls["simplify"] + 1)
                         or simplify(*a, **k))
-    D.minimiser.cache_clear()
+    derive.minimiser.cache_clear()
     res = _run(claim_id, "engine-vs-symbolic-system")
     assert res.status is Status.HOLDS, res.evidence
-    assert res.details["cases"] == 63 == D.minimiser.cache_info().misses
+    assert res.details["cases"] == 63 == derive.minimiser.cache_info().misses
     assert calls["subs"] <= 20 and calls["simplify"] == 0, calls
 
 

@@ -131,7 +131,7 @@ def test_engine_vs_symbolic_iid_sides_are_independent(monkeypatch):
     bug in the engine cancelled.  Now the symbolic side is the engine-free per-chain derivation."""
     import dataclasses
 
-    from icl_proofs.claims.ding25 import derive as D
+    from icl_proofs.claims.ding25 import derive
     from icl_proofs.moments import markov
 
     real = markov.enlarged_system
@@ -142,29 +142,29 @@ def test_engine_vs_symbolic_iid_sides_are_independent(monkeypatch):
 
     monkeypatch.setenv("ICL_PROOFS_CACHE", "0")
     monkeypatch.setattr(markov, "enlarged_system", buggy)
-    for f in (D.system_d1_iid, D.exact_system, D.minimiser):
+    for f in (derive.system_d1_iid, derive.exact_system, derive.minimiser):
         f.cache_clear()
     try:
         assert _run("ding25.thm-3.3", "engine-vs-symbolic-system").status is Status.REFUTED
     finally:
         monkeypatch.undo()
-        for f in (D.system_d1_iid, D.exact_system, D.minimiser):
+        for f in (derive.system_d1_iid, derive.exact_system, derive.minimiser):
             f.cache_clear()
 
 
 def test_threshold_n0_is_exact_and_checked():
     """The amendment's n0(p): unrealizable below, realizable from n0 on (exact), cross-checked with the
     engine's X* at the integers around it."""
-    from icl_proofs.claims.ding25 import claims as C
-    from icl_proofs.claims.ding25 import derive as D
+    from icl_proofs.claims.ding25 import claims
+    from icl_proofs.claims.ding25 import derive
 
     for init in ("iid", "example-c5"):
         for k in (1, 5, 9):
             p = Fraction(k, 10)
-            n0, iff = C._threshold_n0(init, p)
-            assert (n0, iff) == (C.N0[init][k], True)
+            n0, iff = claims._threshold_n0(init, p)
+            assert (n0, iff) == (claims.N0[init][k], True)
             for n in (n0 - 1, n0, n0 + 1, 50):
-                X = D.minimiser(1, p, n, init)[2]
+                X = derive.minimiser(1, p, n, init)[2]
                 assert (X[1] ** 2 - 4 * X[0] * X[2] >= 0) == (n >= n0), (init, p, n)
 
 

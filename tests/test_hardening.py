@@ -344,10 +344,10 @@ def test_tampered_number_is_detected_and_recomputed(cache_dir):
     checks): the content hash no longer matches, the derivation is recomputed, the verdict stands."""
     from icl_proofs.claims import registry
     from icl_proofs.claims.base import CheckContext
-    from icl_proofs.claims.zfb23 import derive as D
+    from icl_proofs.claims.zfb23 import derive as derivations
 
-    D.global_min.cache_clear()
-    true = D.global_min()
+    derivations.global_min.cache_clear()
+    true = derivations.global_min()
     path = cache._entry_path("zfb23-global-min")
     raw = path.read_text()
     doc = json.loads(raw)
@@ -364,11 +364,11 @@ def test_tampered_number_is_detected_and_recomputed(cache_dir):
 
     assert bump(doc["payload"])
     path.write_text(json.dumps(doc))
-    D.global_min.cache_clear()
-    assert D.global_min() == true
+    derivations.global_min.cache_clear()
+    assert derivations.global_min() == true
     claim = registry.get("zfb23.global-min")
     assert claim._sym_minimiser(CheckContext()).status is Status.HOLDS
-    D.global_min.cache_clear()
+    derivations.global_min.cache_clear()
 
 
 def test_cache_temp_file_never_follows_a_planted_symlink(cache_dir, tmp_path):

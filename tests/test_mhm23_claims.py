@@ -6,8 +6,8 @@ import sympy as sp
 
 from icl_proofs.claims import all_claims, get
 from icl_proofs.claims.base import CheckContext, Status
-from icl_proofs.claims.mhm23 import claims as C
-from icl_proofs.claims.mhm23 import derive as D
+from icl_proofs.claims.mhm23 import claims
+from icl_proofs.claims.mhm23 import derive
 from icl_proofs.claims.mhm23 import paper
 from icl_proofs.moments import iterated_gd as ig
 from icl_proofs.moments.inverse_wishart import N_sym, d_sym
@@ -37,7 +37,7 @@ def test_check_holds(claim_id, check_name):
     assert r.status is Status.HOLDS, r.evidence
     assert r.route == next(k.route for k in get(claim_id).checks() if k.name == check_name)
     if r.route == "monte-carlo":      # a statistical "holds" states a resolution finer than 5 %
-        assert r.resolution["relative"] <= C.EFFECT
+        assert r.resolution["relative"] <= claims.EFFECT
 
 
 # ---------------------------------------------------------------- each route, against wrong answers
@@ -55,7 +55,7 @@ def test_full_lsa_route_refutes_noise_blind_step():
 
 def test_lsa_features_span_the_gd_step():
     """The stated predictor ηx_qᵀh is in the span of the LSA features (so the relaxation contains it)."""
-    phi, _, h_xq = C._lsa_features(np.random.default_rng(0), 50, 2, 3, 1.0)
+    phi, _, h_xq = claims._lsa_features(np.random.default_rng(0), 50, 2, 3, 1.0)
     coef, *_ = np.linalg.lstsq(phi, h_xq, rcond=None)
     assert np.allclose(phi @ coef, h_xq, atol=1e-9)
 
@@ -87,8 +87,8 @@ def test_isotropic_optimum_by_shared_step_optimiser():
     for d, n, s2 in [(2, 3, 2), (3, 7, sp.Rational(1, 2)), (1, 5, 0)]:
         opt = ig.optimal_step(1, d, n, s2)
         at = {d_sym: d, N_sym: n, ig.sigma2_sym: s2}
-        assert sp.simplify(opt.eta - D.isotropic_step_optimum()["eta*"].subs(at)) == 0
-        assert sp.simplify(opt.loss - D.isotropic_step_optimum()["min loss"].subs(at)) == 0
+        assert sp.simplify(opt.eta - derive.isotropic_step_optimum()["eta*"].subs(at)) == 0
+        assert sp.simplify(opt.loss - derive.isotropic_step_optimum()["min loss"].subs(at)) == 0
 
 
 def test_min_loss_monte_carlo():
@@ -96,7 +96,7 @@ def test_min_loss_monte_carlo():
     d, n, s2 = 3, 5, 0.5
     eta = float(paper.isotropic_step().subs({d_sym: d, N_sym: n, ig.sigma2_sym: sp.Rational(1, 2)}))
     sampler = lambda rng, k: ig.sample_gd_error(rng, k, d, n, [eta], s2)  # noqa: E731
-    assert_expectation(sampler, D.isotropic_step_optimum()["min loss"],
+    assert_expectation(sampler, derive.isotropic_step_optimum()["min loss"],
                        exact_at={d_sym: d, N_sym: n, ig.sigma2_sym: s2}, n=400_000)
 
 
@@ -104,7 +104,7 @@ def test_preconditioned_solution_is_stated_one():
     """eval's Γ* (the zero of the derived gradient) is ηΣ⁻¹ exactly, and the loss there is the
     isotropic minimum (whitening invariance)."""
     Sigma = sp.Matrix([[2, 1], [1, 3]])
-    G = C.PreconditionedOneStep._solve(Sigma, 7, sp.Rational(1, 3))
+    G = claims.PreconditionedOneStep._solve(Sigma, 7, sp.Rational(1, 3))
     assert sp.simplify(G - paper.preconditioner(Sigma, 7, sp.Rational(1, 3))) == sp.zeros(2, 2)
     q = get("mhm23.preconditioned-one-step-gd").quantities({"Sigma": Sigma, "N": 7, "sigma2": 0})
     assert abs(float(q["min_loss_clean_label"]) - 2 * 3 / 10) < 1e-25
@@ -128,7 +128,7 @@ def test_eval_ols_baseline_only_where_it_exists():
 def test_wishart_spectra_moments():
     """The bidiagonal spectrum sampler against exact Wishart moments: E tr Σ̂/d = 1,
     E tr Σ̂²/d = 1 + (d + 1)/n (independent of the dense-matrix sampler)."""
-    e = C._wishart_spectra(np.random.default_rng(5), 30, 45, 4000)
+    e = claims._wishart_spectra(np.random.default_rng(5), 30, 45, 4000)
     m1, m2 = e.mean(axis=1), (e ** 2).mean(axis=1)
     se1, se2 = m1.std() / np.sqrt(len(m1)), m2.std() / np.sqrt(len(m2))
     assert abs(m1.mean() - 1) < 4 * se1
@@ -138,29 +138,29 @@ def test_wishart_spectra_moments():
 def test_lsa_limit_matches_finite_formula_at_large_d():
     """The derived limit against the exact finite-d optimum at d = 10⁶ (N = αd, σ² = s·d)."""
     from icl_proofs.moments.proportional import alpha_sym
-    g = D.proportional_gap()
+    g = derive.proportional_gap()
     a, s, d = sp.Rational(3, 2), sp.Rational(1, 3), 10 ** 6
-    finite = D.isotropic_step_optimum()["min loss"].subs({d_sym: d, N_sym: a * d, ig.sigma2_sym: s * d}) / d
-    assert abs(float(finite - g["LSA limit"].subs({alpha_sym: a, D.s_sym: s}))) < 1e-5
+    finite = derive.isotropic_step_optimum()["min loss"].subs({d_sym: d, N_sym: a * d, ig.sigma2_sym: s * d}) / d
+    assert abs(float(finite - g["LSA limit"].subs({alpha_sym: a, derive.s_sym: s}))) < 1e-5
 
 
 def test_bayes_limit_small_noise_is_the_interpolation_limit():
     """s → 0: the Bayes risk tends to max(0, 1 − α) (noiseless recovery needs n ≥ d)."""
     from icl_proofs.moments.proportional import alpha_sym
-    b = D.proportional_gap()["Bayes limit"]
-    assert sp.limit(b.subs(alpha_sym, sp.Rational(1, 2)), D.s_sym, 0, "+") == sp.Rational(1, 2)
-    assert sp.limit(b.subs(alpha_sym, 2), D.s_sym, 0, "+") == 0
+    b = derive.proportional_gap()["Bayes limit"]
+    assert sp.limit(b.subs(alpha_sym, sp.Rational(1, 2)), derive.s_sym, 0, "+") == sp.Rational(1, 2)
+    assert sp.limit(b.subs(alpha_sym, 2), derive.s_sym, 0, "+") == 0
 
 
 def test_gap_sweep_finds_counterexample_to_noise_blind_limit():
-    r = get("mhm23.gap-to-bayes")._sweep(CTX, C._noise_blind_limit())
+    r = get("mhm23.gap-to-bayes")._sweep(CTX, claims._noise_blind_limit())
     assert r.status is Status.REFUTED and "LSA − Bayes" in r.evidence
 
 
 def test_gap_monte_carlo_refutes_wrong_bayes_limit(monkeypatch):
     """A Bayes limit off by 3 % is seen by the Monte-Carlo route."""
-    true = D.proportional_gap()
+    true = derive.proportional_gap()
     wrong = dict(true, **{"Bayes limit": true["Bayes limit"] * sp.Rational(103, 100)})
-    monkeypatch.setattr(D, "proportional_gap", lambda: wrong)
+    monkeypatch.setattr(derive, "proportional_gap", lambda: wrong)
     ctx = CheckContext(quick=True, seed=0, claim_id="mhm23.gap-to-bayes", check_name="gap-monte-carlo")
     assert get("mhm23.gap-to-bayes")._mc(ctx).status is Status.REFUTED

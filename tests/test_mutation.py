@@ -160,11 +160,11 @@ def test_mutation_leaves_no_trace():
     """After a run every derivation is the original again and the disk cache is writable again."""
     from icl_proofs import cache
     from icl_proofs.claims import checks as checks_mod
-    from icl_proofs.claims.zfb23 import derive as D
+    from icl_proofs.claims.zfb23 import derive
 
-    before = D.gaussian_moments
+    before = derive.gaussian_moments
     mutate_claim(StrongToy())
-    assert D.gaussian_moments is before and toy_formula()["value"] == x / 2 + x**2 / N
+    assert derive.gaussian_moments is before and toy_formula()["value"] == x / 2 + x**2 / N
     assert cache.writes_enabled() and checks_mod.shrinking_witnesses()
 
 

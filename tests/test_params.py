@@ -221,11 +221,11 @@ def test_no_eval_of_user_text(monkeypatch):
 
 def test_spd_exact_fallback_near_singular(monkeypatch):
     # 1 ± 1e-398 on the diagonal: beyond the interval stage's precision, so the exact elimination decides
-    from icl_proofs.claims import params as P
+    from icl_proofs.claims import params as params_module
 
     calls = []
-    exact = P._ldl_exact
-    monkeypatch.setattr(P, "_ldl_exact", lambda A: calls.append(1) or exact(A))
+    exact = params_module._ldl_exact
+    monkeypatch.setattr(params_module, "_ldl_exact", lambda A: calls.append(1) or exact(A))
     above = "1." + "0" * 397 + "1"
     below = "0." + "9" * 398
     assert parse_value(f'[[1, 1], [1, "{above}"]]', "spd", "S")[0, 0] == 1

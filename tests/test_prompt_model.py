@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from icl_proofs.claims.zfb23 import derive as D
-from icl_proofs.claims.zfb23 import numeric as Z
+from icl_proofs.claims.zfb23 import derive
+from icl_proofs.claims.zfb23 import numeric
 from icl_proofs.models.prompt_model import M, PromptModel, s2
 from icl_proofs.moments import elementwise as ew
 from icl_proofs.moments import traces
@@ -63,19 +63,19 @@ SETTINGS = {
 
 
 def _spd(rng, d, cond=5):
-    return Z.random_spd(rng, d, cond)
+    return numeric.random_spd(rng, d, cond)
 
 
 def _sym(rng, d):
-    A = Z.random_rational_matrix(rng, d)
+    A = numeric.random_rational_matrix(rng, d)
     return (A + A.T) / 2
 
 
 def _env(rng, d):
     """Random exact values for every letter the five settings use."""
     return {"Lambda": _spd(rng, d), "Lambda_t": _spd(rng, d), "Lambda_q": _spd(rng, d, 20),
-            "Psi": _spd(rng, d), "mu": Z.random_rational_matrix(rng, d, 1),
-            "a": Z.random_rational_matrix(rng, d, 1), "P": _sym(rng, d)}
+            "Psi": _spd(rng, d), "mu": numeric.random_rational_matrix(rng, d, 1),
+            "a": numeric.random_rational_matrix(rng, d, 1), "P": _sym(rng, d)}
 
 
 def _concrete(model: PromptModel, env: dict, m: int, noise) -> PromptModel:
@@ -119,11 +119,11 @@ def test_route_old_derivation_negative_control_wrong_noise_or_length_is_caught()
 
 def test_ported_claims_derive_from_their_models():
     """The zfb23 derivations now come from the stated models (and from nothing hand-built)."""
-    assert sp.expand(D.shifts()["task"] - old_prediction_error_expr(**SETTINGS["task-shift"][1])) == 0
-    assert D.risk()["error"] == D.RISK_MODEL.error("P")
-    assert D.risk()["direct_fixed_task"] == D.FIXED_TASK_MODEL.error("P")
-    for kind, model in D.SHIFT_MODELS.items():
-        assert D.shifts()[kind] == model.error("P")
+    assert sp.expand(derive.shifts()["task"] - old_prediction_error_expr(**SETTINGS["task-shift"][1])) == 0
+    assert derive.risk()["error"] == derive.RISK_MODEL.error("P")
+    assert derive.risk()["direct_fixed_task"] == derive.FIXED_TASK_MODEL.error("P")
+    for kind, model in derive.SHIFT_MODELS.items():
+        assert derive.shifts()[kind] == model.error("P")
 
 
 # ----------------------------------------------------------------- route: mgf-engine
@@ -179,7 +179,7 @@ def _mc_model(name, seed=11):
     rng = np.random.default_rng(seed)
     env = _env(rng, 3)
     model = _concrete(SETTINGS[name][0], env, 6, 1)
-    return model, Z.preconditioner(env["Lambda"], 6)
+    return model, numeric.preconditioner(env["Lambda"], 6)
 
 
 @pytest.mark.parametrize("name", list(SETTINGS))
@@ -218,7 +218,7 @@ def test_task_pool_derivation_vs_pool_simulation():
     gauss = PromptModel(Lambda=env["Lambda"], task_mean=env["mu"], task_cov=env["Psi"], M=4, sigma2=sp.Rational(1, 4))
     pool = gauss.with_task_pool(np.random.default_rng(9), 3)
     assert pool.task_pool.shape == (2, 3)
-    P = Z.preconditioner(env["Lambda"], 4)
+    P = numeric.preconditioner(env["Lambda"], 4)
     exact = pool.exact_error(P)
     assert exact == _literal_error(dataclasses.replace(pool, task_pool=None, task_cov=pool.pool_second_moment()), P)
     assert_expectation(pool.sampler(P, method="naive"), exact, n=200_000, seed=6)
@@ -240,7 +240,7 @@ def test_ols_baseline_symbolic_d_and_by_simulation():
     Lam = sp.Matrix([[2, 1], [1, 3]])
     model = PromptModel(Lambda=Lam, M=9, sigma2=sp.Rational(1, 2))
     value = model.ols_error().value
-    sampler = lambda rng, k: iw.sample_ols_icl_error(rng, k, 9, Z.to_np(Lam), 0.5, with_label_noise=True)  # noqa: E731
+    sampler = lambda rng, k: iw.sample_ols_icl_error(rng, k, 9, numeric.to_np(Lam), 0.5, with_label_noise=True)  # noqa: E731
     assert_expectation(sampler, value, n=200_000, seed=1)
     with pytest.raises(AssertionError):
         assert_expectation(sampler, dataclasses.replace(model, M=10).ols_error().value, n=200_000, seed=1)

@@ -24,7 +24,7 @@ from scipy.optimize import minimize_scalar
 
 from icl_proofs.errors import UserInputError
 from icl_proofs.models.prompt_model import PromptModel
-from icl_proofs.moments import proportional as P
+from icl_proofs.moments import proportional
 from icl_proofs.testing import compare_limit
 
 ALPHA_TEST = 1e-3
@@ -130,7 +130,7 @@ def _fit(lam):
         x = _big_model(dim).ridge_sampler(lam)(np.random.default_rng([7, dim]), reps)
         means.append(x.mean())
         ses.append(x.std(ddof=1) / np.sqrt(reps))
-    return P.extrapolate_in_1_over_d(DS, means, ses), tuple(means), tuple(ses)
+    return proportional.extrapolate_in_1_over_d(DS, means, ses), tuple(means), tuple(ses)
 
 
 @pytest.mark.parametrize("which", ["ridge", "bayes"])
@@ -141,7 +141,7 @@ def test_route_limit_vs_route_monte_carlo_with_1_over_d_fit(which):
     if which == "bayes":
         assert _big_model(DS[0]).bayes_lambda() == pytest.approx(lam)
         # the ridge limit at λ* is the Bayes limit of proportional.py (σ²γ r(λ*), after the c-rescaling)
-        bayes = Q * P.bayes_risk_limit(sp.Rational(1, ALPHA_MC), sp.Float(SIGMA2) / C, 1) + SIGMA2
+        bayes = Q * proportional.bayes_risk_limit(sp.Rational(1, ALPHA_MC), sp.Float(SIGMA2) / C, 1) + SIGMA2
         assert float(model.ridge_risk_limit(lam)) == pytest.approx(float(bayes), rel=1e-12)
     limit = float(model.ridge_risk_limit(lam))
     fit, means, ses = _fit(lam)
@@ -151,17 +151,17 @@ def test_route_limit_vs_route_monte_carlo_with_1_over_d_fit(which):
     assert out["resolution"]["relative"] <= 0.005, out
     # negative control: the covariate scale c forgotten in the noise term (σ² instead of σ²/c)
     st = model._ridge_setting()
-    slipped = float(st["q"] * P.ridge_risk_limit(sp.Float(lam) / C, sp.Rational(1, ALPHA_MC), SIGMA2, 1) + SIGMA2)
+    slipped = float(st["q"] * proportional.ridge_risk_limit(sp.Float(lam) / C, sp.Rational(1, ALPHA_MC), SIGMA2, 1) + SIGMA2)
     assert not compare_limit(fit, slipped, ALPHA_TEST)["agrees"]
 
 
 def test_limit_is_symbolic_in_alpha_and_lambda():
-    lam, alpha = P.lam_sym, P.alpha_sym
+    lam, alpha = proportional.lam_sym, proportional.alpha_sym
     expr = _model(1).ridge_risk_limit(lam, alpha=alpha)
     assert expr.free_symbols == {lam, alpha}
     # λ → 0⁺ above the interpolation threshold is the OLS limit σ²/(α − 1) + σ² (isotropic, c = q = 1)
     t = sp.Symbol("t", positive=True)
-    ridgeless = sp.simplify(P.factor_radicands(sp.limit(expr.subs(alpha, 1 + t), lam, 0, "+")))
+    ridgeless = sp.simplify(proportional.factor_radicands(sp.limit(expr.subs(alpha, 1 + t), lam, 0, "+")))
     assert sp.simplify(ridgeless - (sp.Rational(1, 4) / t + sp.Rational(1, 4))) == 0
 
 

@@ -5,7 +5,7 @@ import pytest
 import sympy as sp
 
 from icl_proofs.claims import CheckContext, Status, all_claims, get
-from icl_proofs.claims.zfb23 import derive as D
+from icl_proofs.claims.zfb23 import derive
 from icl_proofs.claims.zfb23 import paper
 from icl_proofs.moments.spectral import TrF, lam
 
@@ -39,9 +39,9 @@ def _run(claim_id, check_name):
 
 MUTANTS = [
     # (what is mutated, function in `paper` replaced, replacement, claim, check)
-    ("Γ: 1/N → 1/(N+1)", "gamma", lambda: (1 + 1 / (D.N + 1)) * lam + TrF(lam) / D.N,
+    ("Γ: 1/N → 1/(N+1)", "gamma", lambda: (1 + 1 / (derive.N + 1)) * lam + TrF(lam) / derive.N,
      "zfb23.gaussian-moments", "gamma-symbolic"),
-    ("Γ: dropped trace term", "gamma", lambda: (1 + 1 / D.N) * lam,
+    ("Γ: dropped trace term", "gamma", lambda: (1 + 1 / derive.N) * lam,
      "zfb23.gaussian-moments", "gamma-symbolic"),
     ("min loss: missing ½", "min_loss", lambda: TrF(lam - lam ** 2 / paper.gamma()),
      "zfb23.global-min", "min-loss-symbolic"),
@@ -63,7 +63,7 @@ def test_mutant_is_killed(monkeypatch, what, fn, replacement, claim_id, check_na
 def test_mutant_isotropic_error(monkeypatch):
     from icl_proofs.moments.traces import d
 
-    monkeypatch.setattr(paper, "isotropic_error", lambda: d * (d + 1) / (D.N + d))
+    monkeypatch.setattr(paper, "isotropic_error", lambda: d * (d + 1) / (derive.N + d))
     assert _run("zfb23.global-min", "isotropic-error-symbolic").status is Status.REFUTED
 
 
@@ -75,7 +75,7 @@ def test_mutant_theorem42_missing_trace_term(monkeypatch):
         g2 = 1 / paper.gamma() ** 2
         a = sp.Symbol(vector)
         trL = TrF(lam)
-        return bayes + trSB / D.M + (QF(g2 * lam ** 3, a) + trL ** 2 * QF(g2 * lam, a)) / D.N ** 2
+        return bayes + trSB / derive.M + (QF(g2 * lam ** 3, a) + trL ** 2 * QF(g2 * lam, a)) / derive.N ** 2
 
     monkeypatch.setattr(paper, "thm42_rhs", bad)
     assert _run("zfb23.risk", "theorem-4.2-symbolic").status is Status.REFUTED
@@ -90,8 +90,8 @@ def test_mutant_reduced_loss_transposed(monkeypatch):
     def bad():
         Lm, U = matrix("Lambda", sym=True), matrix("U")
         trL = tr(Lm)
-        gl = (1 + 1 / D.N) * (Lm @ Lm) + (Lm * trL) / D.N
-        return expect(scalar(D.u ** 2 / 2) * tr(gl @ U @ Lm @ U) - D.u * tr(Lm @ Lm @ U.T)
+        gl = (1 + 1 / derive.N) * (Lm @ Lm) + (Lm * trL) / derive.N
+        return expect(scalar(derive.u ** 2 / 2) * tr(gl @ U @ Lm @ U) - derive.u * tr(Lm @ Lm @ U.T)
                       + scalar(sp.Rational(1, 2)) * trL)
 
     monkeypatch.setattr(paper, "reduced_loss", bad)
@@ -100,10 +100,10 @@ def test_mutant_reduced_loss_transposed(monkeypatch):
 
 def test_mutant_monte_carlo_detects_wrong_exact_value(monkeypatch):
     """The MC route has power: a closed form off by the 1/N → 1/(N+1) slip is rejected."""
-    from icl_proofs.claims.zfb23 import numeric as Z
+    from icl_proofs.claims.zfb23 import numeric
 
-    orig = Z.risk_error
-    monkeypatch.setattr(Z, "risk_error", lambda L, n, m: orig(L, n + 1, m))
+    orig = numeric.risk_error
+    monkeypatch.setattr(numeric, "risk_error", lambda L, n, m: orig(L, n + 1, m))
     assert _run("zfb23.risk", "error-monte-carlo").status is Status.REFUTED
 
 

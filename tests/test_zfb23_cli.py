@@ -106,11 +106,11 @@ def test_verify_json_and_exit_code(tmp_path):
 
 def test_verify_reports_refutation_with_witness(monkeypatch, tmp_path):
     """A wrong paper formula (Γ with 1/(N+1)) makes verify exit 1 and carry a witness."""
-    from icl_proofs.claims.zfb23 import derive as D
+    from icl_proofs.claims.zfb23 import derive
     from icl_proofs.claims.zfb23 import paper
     from icl_proofs.moments.spectral import TrF, lam
 
-    monkeypatch.setattr(paper, "gamma", lambda: (1 + 1 / (D.N + 1)) * lam + TrF(lam) / D.N)
+    monkeypatch.setattr(paper, "gamma", lambda: (1 + 1 / (derive.N + 1)) * lam + TrF(lam) / derive.N)
     out = tmp_path / "r.json"
     res = cli("verify", "zfb23.gaussian-moments", "--quick", "--json", str(out), "--quiet")
     assert res.exit_code == 1

@@ -72,11 +72,11 @@ def test_theorem_42_exact_is_independent_of_the_symbolic_pair(monkeypatch):
     """Route: MGF-coefficient engine on the literal predictor.  A (direct, theorem) pair that agree
     with each other but not with the model — what the symbolic check compares — must be refuted
     (the old exact check compared that same pair again and said holds)."""
-    from icl_proofs.claims.zfb23 import derive as D
+    from icl_proofs.claims.zfb23 import derive
     from icl_proofs.claims.zfb23 import risk_claims
 
     direct, rhs = risk_claims._thm42_spectral()
-    wrong = rhs * (1 + 1 / D.N ** 2)
+    wrong = rhs * (1 + 1 / derive.N ** 2)
     monkeypatch.setattr(risk_claims, "_thm42_spectral", lambda: (wrong, wrong))
     assert _run("zfb23.risk", "theorem-4.2-exact").status is Status.REFUTED
 
@@ -119,7 +119,7 @@ def test_spurious_minimum_witness_replays_from_json():
     it reproduces its loss, and the exact rank-one points reproduce ½trΛ − λ²/(2γ(λ)) exactly."""
     import json
 
-    from icl_proofs.claims.zfb23 import derive as D
+    from icl_proofs.claims.zfb23 import derive
     from icl_proofs.moments import traces
 
     res = _run("zfb23.global-min", "random-start-optimisation")
@@ -127,26 +127,26 @@ def test_spurious_minimum_witness_replays_from_json():
     data = json.loads(json.dumps(res.to_json()))["details"]
     Lam = sp.Matrix([[sp.Rational(v) for v in row] for row in data["Lambda"]])
     n = data["N"]
-    Lf = D.losses()["L_full"]
+    Lf = derive.losses()["L_full"]
     assert data["spurious"], "seed 0 has spurious end points"
     for point in data["spurious"]:
         env = {"Lambda": np.array(Lam.tolist(), dtype=float), "U": np.array(point["U11"]),
                "w21": np.array(point["w21"])[:, None], "u21": np.array(point["u21"])[:, None]}
-        assert abs(traces.evaluate_numpy(Lf, env, {D.N: n, D.w22: point["w22"]}) - point["loss"]) < 1e-9
+        assert abs(traces.evaluate_numpy(Lf, env, {derive.N: n, derive.w22: point["w22"]}) - point["loss"]) < 1e-9
     for lam_value, r1 in data["rank_one_minima"].items():
         env = {"Lambda": Lam, "U": sp.Matrix([[sp.Rational(v) for v in row] for row in r1["U11"]]),
                "w21": sp.Matrix([sp.sympify(v) for v in r1["w21"]]),
                "u21": sp.Matrix([sp.sympify(v) for v in r1["u21"]])}
-        assert sp.simplify(traces.evaluate_exact(Lf, env, {D.N: n, D.w22: 0}) - sp.Rational(r1["value"])) == 0
+        assert sp.simplify(traces.evaluate_exact(Lf, env, {derive.N: n, derive.w22: 0}) - sp.Rational(r1["value"])) == 0
 
 
 def test_random_start_optimisation_reads_gamma_for_its_verdict(monkeypatch):
     """γ is part of the verdict now (the rank-one values must match): a wrong γ is not 'holds'."""
     from icl_proofs.claims.zfb23 import claims as zc
-    from icl_proofs.claims.zfb23 import derive as D
+    from icl_proofs.claims.zfb23 import derive
 
-    true_gamma = D.gamma_fn
-    monkeypatch.setattr(zc.D, "gamma_fn", lambda n=D.N: true_gamma(n) * 2)
+    true_gamma = derive.gamma_fn
+    monkeypatch.setattr(zc.derivations, "gamma_fn", lambda n=derive.N: true_gamma(n) * 2)
     assert _run("zfb23.global-min", "random-start-optimisation").status is not Status.HOLDS
 
 
@@ -178,11 +178,11 @@ def test_streams_differ_between_checks_and_seeds():
 
 def test_covariate_shift_always_shifts():
     from icl_proofs.claims.zfb23.risk_claims import _other_spd
-    from icl_proofs.claims.zfb23 import numeric as Z
+    from icl_proofs.claims.zfb23 import numeric
 
     rng = np.random.default_rng(0)
     for _ in range(20):
-        Lam = Z.random_spd(rng, 2, 5)
+        Lam = numeric.random_spd(rng, 2, 5)
         assert _other_spd(rng, 2, 5, Lam) != Lam
 
 

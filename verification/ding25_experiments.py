@@ -11,7 +11,7 @@ import sys
 import time
 
 from icl_proofs.claims.base import UserInputError
-from icl_proofs.claims.ding25 import experiments as E
+from icl_proofs.claims.ding25 import experiments
 
 FULL = {
     "appA": dict(seeds=(0, 1, 2, 3, 4), steps=3000, n_test=100_000),
@@ -80,8 +80,8 @@ def print_fig3(r):
     print(f"  paper: {r['paper']}")
 
 
-RUNNERS = {"appA": (E.appA_sparse_vs_dense, print_appA), "appB1": (E.appB1_lsa_vs_enlarged, print_appB1),
-           "fig3": (E.fig3_layers, print_fig3)}
+RUNNERS = {"appA": (experiments.appA_sparse_vs_dense, print_appA), "appB1": (experiments.appB1_lsa_vs_enlarged, print_appB1),
+           "fig3": (experiments.fig3_layers, print_fig3)}
 
 
 def main(argv=None) -> int:

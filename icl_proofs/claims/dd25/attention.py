@@ -20,7 +20,7 @@ from ..base import Check, Claim, Control, Param, UserInputError
 from ..checks import (DEFAULT_EFFECT, bonferroni_p, holds, hypothesis_sweep, inconclusive, refuted, resolution,
                       resolution_text, too_coarse)
 from ..registry import register
-from . import derive as D
+from . import derive as derivations
 
 PAPER = ("Demir & Doğan 2025, How Data Mixing Shapes In-Context Learning: Asymptotic Equivalence for "
          "Transformers with MLPs (arXiv 2510.25753)")
@@ -63,7 +63,7 @@ def sample_contexts(rng: np.random.Generator, n: int, ell: int, Sigma_x, Delta: 
     w = xi / (np.linalg.norm(xi, axis=1, keepdims=True) * math.sqrt(np.linalg.eigvalsh(S)[-1]))
     Xall = rng.standard_normal((n, ell + 1, dd)) @ np.linalg.cholesky(S).T
     u = np.einsum("nid,nd->ni", Xall, w)
-    yall = D._phi_np(target)(u) + float(Delta) * rng.standard_normal((n, ell + 1))
+    yall = derivations._phi_np(target)(u) + float(Delta) * rng.standard_normal((n, ell + 1))
     X, y = Xall[:, :ell], yall[:, :ell]
     b1 = (float(kappa) / ell) * np.einsum("ni,nid->nd", y, X)
     b2 = np.mean(y**2, axis=1)
@@ -292,30 +292,30 @@ class AttentionFeatures(Claim):
 
     # ------------------------------------------------------------------ derivation and quantities
     def derive(self):
-        block, c = D.context_blocks()
+        block, c = derivations.context_blocks()
         return {
-            "t(d, ell, Delta, kappa)": sp.collect(D.normaliser_t(), D.d),
+            "t(d, ell, Delta, kappa)": sp.collect(derivations.normaliser_t(), derivations.d),
             "E[bb^T | xi] on span(xi_hat, e_{d+1})": block.applyfunc(sp.factor),
             "E[bb^T | xi] coefficient of I - xi_hat xi_hat^T": sp.factor(c),
-            "linear ICL error lower bound (ReLU, u ~ N(0, s^2))": D.linear_bound_symbolic("relu"),
-            "Gamma from the LSA blocks (d = 2)": D.gamma_from_blocks(*D.symbolic_instance(2, 1)[:2]),
+            "linear ICL error lower bound (ReLU, u ~ N(0, s^2))": derivations.linear_bound_symbolic("relu"),
+            "Gamma from the LSA blocks (d = 2)": derivations.gamma_from_blocks(*derivations.symbolic_instance(2, 1)[:2]),
         }
 
     def quantities(self, values, dps=30):
         values = self.validate(dict(values))
-        sub = {D.d: values["d"], D.ell: values["ell"], D.Delta: values["Delta"], D.kappa: values["kappa"]}
-        block, c = D.context_blocks()
-        m = D.one_sample_frame_moments()
-        t = D.normaliser_t().subs(sub)
+        sub = {derivations.d: values["d"], derivations.ell: values["ell"], derivations.Delta: values["Delta"], derivations.kappa: values["kappa"]}
+        block, c = derivations.context_blocks()
+        m = derivations.one_sample_frame_moments()
+        t = derivations.normaliser_t().subs(sub)
         return {
             "t": t,
             "E|b|^2": t / values["d"],
             "E[bb^T|xi] block on span(xi_hat, e_{d+1})": block.subs(sub),
             "E[bb^T|xi] coefficient of I - xi_hat xi_hat^T": c.subs(sub),
-            "E[b1|xi] along xi_hat": (D.kappa * m["E[yx]"]).subs(sub),
+            "E[b1|xi] along xi_hat": (derivations.kappa * m["E[yx]"]).subs(sub),
             "E[b2]": m["E[y^2]"].subs(sub),
-            "linear ICL error lower bound (ReLU, Sigma_x = I)": D.linear_bound_symbolic("relu").subs(
-                {D.s: 1, D.Delta: values["Delta"]}),
+            "linear ICL error lower bound (ReLU, Sigma_x = I)": derivations.linear_bound_symbolic("relu").subs(
+                {derivations.s: 1, derivations.Delta: values["Delta"]}),
             "LSA first-block scale kappa": sp.Integer(1),
         }
 
@@ -340,7 +340,7 @@ class AttentionFeatures(Claim):
         name, route = "reparameterisation", "symbolic"
         sizes = list(itertools.product((1, 2, 3), (1, 2, 3, 4)))
         for dd, L in sizes:
-            diff = D.reparameterisation_difference(dd, L)
+            diff = derivations.reparameterisation_difference(dd, L)
             if diff != 0:
                 return refuted(name, route, f"LSA − ⟨Γ, x_q bᵀ⟩ ≠ 0 at d={dd}, ℓ={L}: {sp.sstr(diff)[:200]}",
                                {"d": dd, "ell": L, "difference": sp.sstr(diff)})
@@ -358,8 +358,8 @@ class AttentionFeatures(Claim):
             return refuted(name, route, "models.lsa.predict disagrees with x_qᵀΓb (numeric, d=3, ℓ=4)",
                            {"lsa": y_lsa, "linear": y_lin})
         # the two hypotheses matter: v_21 ≠ 0 or κ ≠ 1 leave a nonzero difference
-        v21 = D.reparameterisation_difference(1, 1, v21_zero=False)
-        k2 = D.reparameterisation_difference(1, 2, kap=2)
+        v21 = derivations.reparameterisation_difference(1, 1, v21_zero=False)
+        k2 = derivations.reparameterisation_difference(1, 2, kap=2)
         if v21 == 0 or k2 == 0:
             return refuted(name, route, "difference vanishes where it should not (v_21 free or κ = 2)",
                            {"v21_free": sp.sstr(v21), "kappa2": sp.sstr(k2)})
@@ -384,9 +384,9 @@ class AttentionFeatures(Claim):
         for label, S, L, De, k, salt in configs:
             rng = ctx.rng(label)
             xi = rng.standard_normal(S.shape[0])
-            B = D.bb_second_moment(S, xi, L, De, k)
+            B = derivations.bb_second_moment(S, xi, L, De, k)
             if np.array_equal(S, np.eye(S.shape[0])):  # the symbolic frame form must give the same matrix
-                Bf = D.bb_second_moment_isotropic(xi, L, De, k)
+                Bf = derivations.bb_second_moment_isotropic(xi, L, De, k)
                 if not np.allclose(B, Bf, rtol=1e-12, atol=1e-14):
                     # two closed forms disagree: no sampling involved, so no chance refutation (p = 0)
                     return refuted(name, "monte-carlo",
@@ -414,9 +414,9 @@ class AttentionFeatures(Claim):
         with mpmath.workdps(ctx.dps + 10):
             for dd, L, De, k in cases:
                 m = _mp_moments(De)
-                block, c = D.blocks_from_moments(m, mpmath.mpf(L), mpmath.mpf(k.p) / k.q)
+                block, c = derivations.blocks_from_moments(m, mpmath.mpf(L), mpmath.mpf(k.p) / k.q)
                 t_q = dd * (block[0][0] + block[1][1] + (dd - 1) * c)
-                t_s = D.normaliser_t().subs({D.d: dd, D.ell: L, D.Delta: De, D.kappa: k})
+                t_s = derivations.normaliser_t().subs({derivations.d: dd, derivations.ell: L, derivations.Delta: De, derivations.kappa: k})
                 t_s = mpmath.mpf(t_s.p) / t_s.q
                 rel = abs(t_q - t_s) / abs(t_s)
                 worst = max(worst, float(rel))
@@ -448,7 +448,7 @@ class AttentionFeatures(Claim):
                 left -= m
             est = column_estimates(np.concatenate(vals)[:, None])[0]
             tests.append((f"E‖vec H‖² at d={dd}, ℓ={L}, Δ={De}, κ={k}", est,
-                          D.normaliser_t_relu_isotropic(dd, L + ell_shift, De, k)))
+                          derivations.normaliser_t_relu_isotropic(dd, L + ell_shift, De, k)))
         return _z_family("t-monte-carlo", tests, ctx.alpha, {"Sigma_xi": "I + 4 γγᵀ"},
                          "t = E‖vec H‖² with ξ ~ N(0, I + 4γγᵀ) drawn per context (t independent of ξ)")
 
@@ -456,15 +456,15 @@ class AttentionFeatures(Claim):
         """``ell_shift``: the variance form at ℓ + shift (a negative control)."""
         from hypothesis import strategies as st
 
-        t_sym = D.normaliser_t()
+        t_sym = derivations.normaliser_t()
         strat = st.tuples(st.integers(1, 10**4), st.integers(1, 10**4),
                           st.fractions(min_value=0, max_value=10, max_denominator=100),
                           st.fractions(min_value=-5, max_value=5, max_denominator=100))
 
         def pred(ex):
             dd, L, De, k = ex
-            lhs = t_sym.subs({D.d: dd, D.ell: L, D.Delta: sp.Rational(De.numerator, De.denominator),
-                              D.kappa: sp.Rational(k.numerator, k.denominator)})
+            lhs = t_sym.subs({derivations.d: dd, derivations.ell: L, derivations.Delta: sp.Rational(De.numerator, De.denominator),
+                              derivations.kappa: sp.Rational(k.numerator, k.denominator)})
             rhs = t_by_variance_form(dd, L + ell_shift, De, k)
             return _frac(lhs) == rhs, f"d={dd}, ℓ={L}, Δ={De}, κ={k}: symbolic {lhs} vs variance form {rhs}"
 
@@ -478,11 +478,11 @@ class AttentionFeatures(Claim):
         notes = []
         with mpmath.workdps(ctx.dps):
             tol = mpmath.mpf(10) ** (-(ctx.dps - 5))
-            bound = D.linear_bound_symbolic("relu")
+            bound = derivations.linear_bound_symbolic("relu")
             for s_val, De in [(sp.Rational(3, 10), sp.Rational(1, 100)), (sp.Integer(1), sp.Integer(0)),
                               (sp.Rational(5, 2), sp.Rational(1, 2))]:
                 q = bound_by_quadrature(relu, mpmath.mpf(s_val.p) / s_val.q, mpmath.mpf(De.p) / De.q)
-                ex = bound.subs({D.s: s_val, D.Delta: De})
+                ex = bound.subs({derivations.s: s_val, derivations.Delta: De})
                 if abs(q - mpmath.mpf(ex.p) / ex.q) > tol:
                     return refuted(name, route, f"ReLU bound s²/4 + Δ² ≠ quadrature at s={s_val}, Δ={De}",
                                    {"s": str(s_val), "Delta": str(De), "quadrature": q, "closed_form": ex})
@@ -490,7 +490,7 @@ class AttentionFeatures(Claim):
             # tanh: the vectorised Gauss–Legendre rule used by linear_error_lower_bound vs mpmath
             for s_val in (0.5, 1.0, 3.0):
                 q = bound_by_quadrature(mpmath.tanh, mpmath.mpf(s_val), mpmath.mpf("0.1"))
-                gh = float(D.linear_bound_at_scale(s_val**2, 0.1, "tanh"))
+                gh = float(derivations.linear_bound_at_scale(s_val**2, 0.1, "tanh"))
                 if abs(gh - float(q)) > 1e-12:
                     return refuted(name, route, f"tanh bound: Gauss–Legendre {gh!r} ≠ mpmath {float(q)!r} at s={s_val}",
                                    {"s": s_val, "gauss_legendre": gh, "quadrature": q})
@@ -520,7 +520,7 @@ class AttentionFeatures(Claim):
                  ("tanh, Σx=I, Σξ=I+2γγᵀ, d=4, Δ=0.1", np.eye(4), np.eye(4) + 2 * np.outer(gam, gam), 0.1, "tanh", 403)]
         for label, Sx, Sxi, De, target, salt in cases:
             rng = ctx.rng(label)
-            bound = D.linear_error_lower_bound(Sx, Sxi, De, target)
+            bound = derivations.linear_error_lower_bound(Sx, Sxi, De, target)
             if not isinstance(bound, float):
                 return inconclusive("linear-bound-oracle-attains", "monte-carlo", f"no exact bound for {label}")
             Sinv = np.linalg.inv(Sx)
@@ -535,7 +535,7 @@ class AttentionFeatures(Claim):
                     Ephiu = s2 / 2
                 else:  # quadrature once per distinct s² (to 1e-13; Σ_x = I gives s² ≡ 1)
                     uniq, inv = np.unique(np.round(s2, 13), return_inverse=True)
-                    Ephiu = np.sqrt(uniq[inv]) * D.scaled_moments(uniq, target)[1][inv]
+                    Ephiu = np.sqrt(uniq[inv]) * derivations.scaled_moments(uniq, target)[1][inv]
                 Eyx = (Ephiu / s2)[:, None] * (c.w @ Sx)  # E[y x | ξ] = E[φ(u)u] Σ_x w / s²
                 a = Eyx @ Sinv  # the oracle a* = Σ_x⁻¹ E[y x | ξ], realised as Γ = a* bᵀ/‖b‖² (a* = Γb)
                 Gam = a[:, :, None] * c.b[:, None, :] / np.einsum("nk,nk->n", c.b, c.b)[:, None, None]
@@ -563,7 +563,7 @@ class AttentionFeatures(Claim):
         name = "linear-bound-ridge-never-beats"
         dd, L, De, lam = 8, 8, 0.01, 1e-2
         N_test = 50_000 if ctx.quick else 500_000
-        bound = bound_factor * D.linear_error_lower_bound(np.eye(dd), np.eye(dd), De)
+        bound = bound_factor * derivations.linear_error_lower_bound(np.eye(dd), np.eye(dd), De)
         rng = ctx.rng("ridge fits")
         rows = []
         fits = (400, 40)  # n ≥ d(d+1) = 72: primal; n < 72: dual

@@ -63,7 +63,7 @@ from ...cache import disk_cached
 from ..base import Check, Claim, Control, Param, UserInputError
 from ..checks import DEFAULT_EFFECT, holds, inconclusive, refuted, resolution, resolution_text
 from ..registry import register
-from . import attention as A
+from . import attention
 
 d, ell, n_ctx = sp.symbols("d ell n", positive=True)
 alpha, tau, rho, kappa = sp.symbols("alpha tau rho kappa", positive=True)
@@ -352,7 +352,7 @@ P_DELTA = Param("Delta", "number", "label-noise standard deviation Δ ≥ 0", de
 @register
 class LinearBaselineLimit(Claim):
     id = "dd25.linear-baseline-limit"
-    paper = A.PAPER
+    paper = attention.PAPER
     source = "linear-transformer baseline (Sec. 5 figures); external anchor " + SOURCE_RESULT1
     title = "Derived proportional limit of the linear-attention baseline (ℓ/d = α, n/d² = τ)"
     statement = ("Σ_x = I, fresh ξ per context, y = φ(ξ̂ᵀx) + ε: the best linear attention has error "

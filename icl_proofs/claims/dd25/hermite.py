@@ -17,7 +17,7 @@ import numpy as np
 import sympy as sp
 from mpmath import mp
 
-from ...moments import hermite as H
+from ...moments import hermite
 from ...moments.elementwise import GaussianVector
 from ...numeric import montecarlo as mc
 from ...numeric.precision import digits_agreed, to_mpf
@@ -51,7 +51,7 @@ def _gram(moment) -> sp.Matrix:
     n = ORTH_DEGREE + 1
 
     def entry(i, j):
-        prod = H.hermite_poly(i) * H.hermite_poly(j)
+        prod = hermite.hermite_poly(i) * hermite.hermite_poly(j)
         return sum((c * moment(m) for (m,), c in prod.terms()), sp.Integer(0))
 
     return sp.Matrix(n, n, entry)
@@ -64,16 +64,16 @@ def _target_gram() -> sp.Matrix:
 @lru_cache(maxsize=None)
 def _parity_parts(name: str) -> tuple[sp.Expr, sp.Expr]:
     """(even part, odd part) of a named activation, simplified by SymPy."""
-    e = H.get_activation(name).sym
-    flipped = e.subs(H.X, -H.X)
+    e = hermite.get_activation(name).sym
+    flipped = e.subs(hermite.X, -hermite.X)
     return sp.simplify((e + flipped) / 2), sp.simplify((e - flipped) / 2)
 
 
 def _degree(expr: sp.Expr) -> int | None:
     """Degree of a polynomial expression (−1 for 0); None when it is not a polynomial."""
-    if expr.is_polynomial(H.X) is not True:
+    if expr.is_polynomial(hermite.X) is not True:
         return None
-    d = sp.Poly(expr, H.X).degree()
+    d = sp.Poly(expr, hermite.X).degree()
     return -1 if d == -sp.oo else int(d)
 
 
@@ -107,7 +107,7 @@ class Hermite(Claim):
         "projection-monte-carlo": (Control.negative("E[σ²] negated", mutant="second_moment flip-sign"),),
     }
     paper = PAPER
-    dps_range = (2, H.MAX_DPS)  # the quadratures of moments.hermite are set up for at most MAX_DPS digits
+    dps_range = (2, hermite.MAX_DPS)  # the quadratures of moments.hermite are set up for at most MAX_DPS digits
     source = "Theorem 4.12 / Eq. of σ̂_p; Lemma D.1"
     title = "Hermite equivalent of an activation: σ̂_p = Σ_{i≤p} c_i He_i + c*_p z"
     statement = ("With c_i = E[σ(g)He_i(g)]/i! and (c*_p)² = E[σ(g)²] − Σ_{i≤p} i! c_i², "
@@ -121,28 +121,28 @@ class Hermite(Claim):
                        r"$\sum_{i\le p}c_i\mathrm{He}_i$ is the $L^2(\gamma)$ projection of $\sigma$ onto "
                        r"polynomials of degree $\le p$.")
     params = (
-        Param("activation", "str", f"activation: {', '.join(H.ACTIVATIONS)}", default="relu"),
-        Param("p", "int", "degree of the Hermite polynomial part", default=4, minimum=0, maximum=H.MAX_P),
+        Param("activation", "str", f"activation: {', '.join(hermite.ACTIVATIONS)}", default="relu"),
+        Param("p", "int", "degree of the Hermite polynomial part", default=4, minimum=0, maximum=hermite.MAX_P),
     )
 
     def validate(self, values):
         values = dict(values)
-        values["activation"] = H.get_activation(values["activation"]).name
+        values["activation"] = hermite.get_activation(values["activation"]).name
         return values
 
     def derive(self):
-        c = H.hermite_coefficients_symbolic("relu", 5)
+        c = hermite.hermite_coefficients_symbolic("relu", 5)
         out = {f"c_{i} (relu)": v for i, v in enumerate(c)}
-        m2 = H.half_line_moment(2)
+        m2 = hermite.half_line_moment(2)
         out["E[relu(g)^2]"] = m2
         out["(c*_5)^2 (relu)"] = sp.simplify(m2 - sum(sp.factorial(i) * v**2 for i, v in enumerate(c)))
         return out
 
     def quantities(self, values, dps=30):
         act, p = values["activation"], int(values["p"])
-        c, cstar = H.equivalent(act, p, dps)
-        return {"coefficients": c, "residual_sq": H.residual_sq(act, p, dps), "cstar": cstar,
-                "second_moment": H.second_moment(act, dps), "alpha": H.derivative_mean(act, dps)}
+        c, cstar = hermite.equivalent(act, p, dps)
+        return {"coefficients": c, "residual_sq": hermite.residual_sq(act, p, dps), "cstar": cstar,
+                "second_moment": hermite.second_moment(act, dps), "alpha": hermite.derivative_mean(act, dps)}
 
     def checks(self):
         return [
@@ -169,16 +169,16 @@ class Hermite(Claim):
         """``physicists``: the physicists' H_i in place of He_i (a negative control: E[H_i H_j] ≠ i! δ_ij)."""
         name = "orthogonality-symbolic"
         n = ORTH_DEGREE
-        poly = (lambda i: sp.expand(sp.hermite(i, H.X))) if physicists else (lambda i: H.hermite_poly(i).as_expr())
-        bad = [i for i in range(n + 1) if poly(i) != sp.expand(sp.hermite_prob(i, H.X))]
+        poly = (lambda i: sp.expand(sp.hermite(i, hermite.X))) if physicists else (lambda i: hermite.hermite_poly(i).as_expr())
+        bad = [i for i in range(n + 1) if poly(i) != sp.expand(sp.hermite_prob(i, hermite.X))]
         if bad:
             return refuted(name, "symbolic", f"recurrence He_{bad[0]} differs from SymPy's hermite_prob",
-                           {"degree": bad[0], "recurrence": str(H.hermite_poly(bad[0]).as_expr())})
-        moments = [H.gaussian_moment(m) for m in range(2 * n + 1)]
+                           {"degree": bad[0], "recurrence": str(hermite.hermite_poly(bad[0]).as_expr())})
+        moments = [hermite.gaussian_moment(m) for m in range(2 * n + 1)]
         if moments != [sp.factorial2(m - 1) if m % 2 == 0 else 0 for m in range(2 * n + 1)]:
             return refuted(name, "symbolic", "integrated Gaussian moments are not (2m−1)!!",
                            {"moments": [str(v) for v in moments]})
-        r = symbolic_zero(name, _gram(H.gaussian_moment) - _target_gram(),
+        r = symbolic_zero(name, _gram(hermite.gaussian_moment) - _target_gram(),
                           f"E[He_i He_j] − i! δ_ij for i, j ≤ {n}, moments E[g^m] by SymPy integration")
         if r.status is Status.HOLDS:
             r.evidence += (f"; the recurrence equals SymPy's hermite_prob up to degree {n} and the "
@@ -195,11 +195,11 @@ class Hermite(Claim):
 
     # ------------------------------------------------------------------ closed forms
     def _closed_form(self, ctx):
-        name, p = "closed-form-vs-quadrature", (10 if ctx.quick else H.MAX_P)
+        name, p = "closed-form-vs-quadrature", (10 if ctx.quick else hermite.MAX_P)
         worst = {}
         for act in ("relu", "gelu"):
-            sym = H.hermite_coefficients_symbolic(act, p)
-            num = H.hermite_coefficients(act, p, ctx.dps)
+            sym = hermite.hermite_coefficients_symbolic(act, p)
+            num = hermite.hermite_coefficients(act, p, ctx.dps)
             digits = [_agreement(s, v, i, ctx.dps) for i, (s, v) in enumerate(zip(sym, num))]
             i = int(np.argmin(digits))
             worst[act] = (digits[i], i)
@@ -218,15 +218,15 @@ class Hermite(Claim):
         name = "second-moment-monte-carlo"
         ps = (1, 4) if ctx.quick else (0, 1, 4, 5, 10)
         n = 100_000 if ctx.quick else 1_000_000
-        cases = [(a, p) for a in H.ACTIVATIONS for p in ps]
+        cases = [(a, p) for a in hermite.ACTIVATIONS for p in ps]
         m_tests = 2 * len(cases)
         alpha_each = ctx.alpha / m_tests  # Bonferroni: the family's false-alarm rate is ctx.alpha
         worst = (0.0, None)
         z_all, ses = [], []  # ses: (SE, exact) of every test, for the resolution  # every z so far: the check-level p-value is bonferroni_p(z_all, m_tests), valid
         # also when the check returns at the first failure (refuted at α iff p_value ≤ α)
         for k, (act, p) in enumerate(cases):
-            c, cstar = H.equivalent(act, p, ctx.dps)
-            m2 = float(H.second_moment(act, ctx.dps))
+            c, cstar = hermite.equivalent(act, p, ctx.dps)
+            m2 = float(hermite.second_moment(act, ctx.dps))
             targets = {"E[sigma_hat^2]": m2, "E[sigma*sigma_hat]": m2 - float(cstar) ** 2}
             for j, (what, exact) in enumerate(targets.items()):
                 est = mc.estimate(_sigma_hat_sampler(act, c, cstar, j), n,
@@ -257,15 +257,15 @@ class Hermite(Claim):
     def _parseval(self, ctx):
         """Bessel: (c*_P)² ≥ 0.  Convergence: σ' has Hermite coefficients (i+1)c_{i+1}, so Parseval
         for σ' bounds the tail, Σ_{i>P} i! c_i² ≤ (E[σ'²] − Σ_{1≤i≤P} i·i! c_i²)/(P+1) → 0."""
-        name, P = "parseval-convergence", (20 if ctx.quick else H.MAX_P)
+        name, P = "parseval-convergence", (20 if ctx.quick else hermite.MAX_P)
         report = []
         with mp.workdps(ctx.dps):
             tol = mp.mpf(10) ** (-_min_digits(ctx))
-            for act_name in H.ACTIVATIONS:
-                act = H.get_activation(act_name)
-                a = _orthonormal(H.hermite_coefficients(act_name, P, ctx.dps))
-                m2 = H.second_moment(act_name, ctx.dps)
-                d2 = H.gaussian_expectation(lambda x: act.dmp(x) ** 2, ctx.dps, act.kinks)
+            for act_name in hermite.ACTIVATIONS:
+                act = hermite.get_activation(act_name)
+                a = _orthonormal(hermite.hermite_coefficients(act_name, P, ctx.dps))
+                m2 = hermite.second_moment(act_name, ctx.dps)
+                d2 = hermite.gaussian_expectation(lambda x: act.dmp(x) ** 2, ctx.dps, act.kinks)
                 r, t = m2, d2
                 for k in range(P + 1):
                     r -= a[k] ** 2
@@ -287,19 +287,19 @@ class Hermite(Claim):
         """``index``: compare α with c_index (a negative control for index ≠ 1)."""
         diffs = []
         for act in ("relu", "gelu"):
-            e = H.get_activation(act).sym
-            alpha = sp.integrate(sp.diff(e, H.X) * H._PHI, (H.X, -sp.oo, sp.oo), conds="none")
-            diffs.append(alpha - H.hermite_coefficients_symbolic(act, max(index, 1))[index])
+            e = hermite.get_activation(act).sym
+            alpha = sp.integrate(sp.diff(e, hermite.X) * hermite._PHI, (hermite.X, -sp.oo, sp.oo), conds="none")
+            diffs.append(alpha - hermite.hermite_coefficients_symbolic(act, max(index, 1))[index])
         return symbolic_zero("stein-alpha-symbolic", sp.Matrix(diffs),
                              "E[σ'(g)] (SymPy integral of the derivative) − closed-form c_1, for ReLU and GELU")
 
     def _stein_mpmath(self, ctx):
         name = "stein-alpha-mpmath"
-        user = H.Activation("tanh(x)+x^2/3", lambda x: mp.tanh(x) + x * x / 3)  # derivative by mpmath.diff
+        user = hermite.Activation("tanh(x)+x^2/3", lambda x: mp.tanh(x) + x * x / 3)  # derivative by mpmath.diff
         out = []
-        for act in (*H.ACTIVATIONS, user):
-            alpha = H.derivative_mean(act, ctx.dps)
-            c1 = H.hermite_coefficients(act, 1, ctx.dps)[1]
+        for act in (*hermite.ACTIVATIONS, user):
+            alpha = hermite.derivative_mean(act, ctx.dps)
+            c1 = hermite.hermite_coefficients(act, 1, ctx.dps)[1]
             d = digits_agreed(alpha, c1, cap=ctx.dps)
             label = act if isinstance(act, str) else act.name
             if d < _min_digits(ctx):
@@ -314,16 +314,16 @@ class Hermite(Claim):
         """σ − Π_pσ ⊥ He_k (k ≤ p); E[(σ − Π_pσ)²] = (c*_p)²; any other degree-p q is worse by
         Σ i!(c_i − q_i)² (Pythagoras), all by Gauss–Legendre quadrature."""
         name = "projection-mpmath"
-        cases = [("relu", 4), ("tanh", 5)] if ctx.quick else [(a, p) for a in H.ACTIVATIONS for p in (2, 4, 5)]
+        cases = [("relu", 4), ("tanh", 5)] if ctx.quick else [(a, p) for a in hermite.ACTIVATIONS for p in (2, 4, 5)]
         rng = ctx.rng("random polynomial q")
         worst = ctx.dps
         for act_name, p in cases:
-            act = H.get_activation(act_name)
-            c, cstar = H.equivalent(act_name, p, ctx.dps)
+            act = hermite.get_activation(act_name)
+            c, cstar = hermite.equivalent(act_name, p, ctx.dps)
             delta = [Fraction(int(rng.integers(-8, 9)), 32) for _ in range(p + 1)]
             found = _projection_numbers(act, c, delta, ctx.dps)
             with mp.workdps(ctx.dps):
-                m2 = H.second_moment(act_name, ctx.dps)
+                m2 = hermite.second_moment(act_name, ctx.dps)
                 pyth = mp.fsum(math.factorial(i) * mp.mpf(d.numerator) ** 2 / d.denominator ** 2
                                for i, d in enumerate(delta))
                 orth_digits = min(_abs_digits(v, mp.sqrt(m2), ctx.dps) for v in found["orth"])
@@ -355,7 +355,7 @@ class Hermite(Claim):
         """
         name = "projection-monte-carlo"
         cases = [("relu", 4), ("tanh", 5)] if ctx.quick else \
-            [(a, p) for a in H.ACTIVATIONS for p in (4, 5, 10)]
+            [(a, p) for a in hermite.ACTIVATIONS for p in (4, 5, 10)]
         n = 100_000 if ctx.quick else 1_000_000
         alpha_each = ctx.alpha / len(cases)
         zs = []
@@ -363,7 +363,7 @@ class Hermite(Claim):
         for k, (act, p) in enumerate(cases):
             rng = ctx.rng("least squares", act, p)
             est = _least_squares_residual(act, p, n, rng)
-            exact = float(H.residual_sq(act, p, ctx.dps))
+            exact = float(hermite.residual_sq(act, p, ctx.dps))
             z, thr, ok = mc.z_check(est, exact, alpha_each)
             ses.append((est.se, exact))
             zs.append(f"{act} p={p}: {est.mean:.5g} ± {est.se:.1g} vs {exact:.5g} (z = {z:+.2f})")
@@ -389,7 +389,7 @@ class Hermite(Claim):
         from hypothesis import strategies as st
 
         strategy = st.tuples(
-            st.sampled_from(H.ACTIVATIONS),
+            st.sampled_from(hermite.ACTIVATIONS),
             st.fractions(min_value=-3, max_value=3, max_denominator=4).filter(lambda w: w != 0),
             st.lists(st.integers(-2, 2), min_size=4, max_size=4),
             st.integers(0, 10),
@@ -437,20 +437,20 @@ def _abs_digits(v, scale, dps: int) -> int:
 
 def _sigma_hat_sampler(act: str, c: list, cstar, which: int):
     """Samples of σ̂_p(g)² (which = 0) or σ(g)σ̂_p(g) (which = 1); g and the fresh z share one stream."""
-    sigma, _ = H.activation_numpy(act)
+    sigma, _ = hermite.activation_numpy(act)
 
     def batch(rng, k):
         g = rng.standard_normal(k)
-        s_hat = H.sigma_hat(c, cstar, g, rng)
+        s_hat = hermite.sigma_hat(c, cstar, g, rng)
         return s_hat * s_hat if which == 0 else sigma(g) * s_hat
 
     return batch
 
 
-def _projection_numbers(act: H.Activation, c: list, delta: list, dps: int) -> dict:
+def _projection_numbers(act: hermite.Activation, c: list, delta: list, dps: int) -> dict:
     """Quadratures of Lemma D.1: E[r He_k]/sqrt(k!), E[r²], E[(σ − q)²] with q = Σ (c_i + δ_i) He_i."""
     p = len(c) - 1
-    with mp.workdps(dps + H.GUARD_DPS):
+    with mp.workdps(dps + hermite.GUARD_DPS):
         shifted = [ci + mp.mpf(d.numerator) / d.denominator for ci, d in zip(c, delta)]
         proj, q = _monomial_coeffs(c), _monomial_coeffs(shifted)
 
@@ -459,11 +459,11 @@ def _projection_numbers(act: H.Activation, c: list, delta: list, dps: int) -> di
 
         orth = []
         for k in range(p + 1):
-            he = [int(v) for v in H.hermite_poly(k).all_coeffs()]
-            v = H.gaussian_expectation(lambda x: r(x) * mp.polyval(he, x), dps, act.kinks)
+            he = [int(v) for v in hermite.hermite_poly(k).all_coeffs()]
+            v = hermite.gaussian_expectation(lambda x: r(x) * mp.polyval(he, x), dps, act.kinks)
             orth.append(v / mp.sqrt(mp.factorial(k)))
-        err2 = H.gaussian_expectation(lambda x: r(x) ** 2, dps, act.kinks)
-        pyth = H.gaussian_expectation(lambda x: (act.mp(x) - mp.polyval(q, x)) ** 2, dps, act.kinks)
+        err2 = hermite.gaussian_expectation(lambda x: r(x) ** 2, dps, act.kinks)
+        pyth = hermite.gaussian_expectation(lambda x: (act.mp(x) - mp.polyval(q, x)) ** 2, dps, act.kinks)
     return {"orth": orth, "err2": err2, "pyth": pyth}
 
 
@@ -471,7 +471,7 @@ def _monomial_coeffs(c: list) -> list:
     """Σ c_i He_i as monomial coefficients, highest degree first (for mp.polyval)."""
     out = [mp.zero] * len(c)
     for i, ci in enumerate(c):
-        for (m,), a in H.hermite_poly(i).terms():
+        for (m,), a in hermite.hermite_poly(i).terms():
             out[m] += ci * int(a)
     return out[::-1]
 
@@ -482,7 +482,7 @@ def _least_squares_residual(act: str, p: int, n: int, rng) -> mc.Estimate:
     Σ w (σ − q)²/n estimates E_γ[(σ − q)²] for every q, so the fit estimates the L²(γ) projection
     and the weighted residual sum /(n − p − 1) estimates (c*_p)²; se from the weighted squares.
     """
-    sigma, _ = H.activation_numpy(act)
+    sigma, _ = hermite.activation_numpy(act)
     s = math.sqrt(IS_VARIANCE)
     g = s * rng.standard_normal(n)
     w = s * np.exp(-g * g * (1 - 1 / IS_VARIANCE) / 2)
@@ -498,15 +498,15 @@ def _least_squares_residual(act: str, p: int, n: int, rng) -> mc.Estimate:
 def _parity_holds(example, swap: bool = False) -> tuple[bool, str]:
     base, w, q, p = example
     w_s = sp.Rational(w.numerator, w.denominator)
-    q_expr = sum(k * H.X**j for j, k in enumerate(q))
+    q_expr = sum(k * hermite.X**j for j, k in enumerate(q))
     even_b, odd_b = _parity_parts(base)
-    even = sp.expand(w_s * even_b + (q_expr + q_expr.subs(H.X, -H.X)) / 2)
-    odd = sp.expand(w_s * odd_b + (q_expr - q_expr.subs(H.X, -H.X)) / 2)
+    even = sp.expand(w_s * even_b + (q_expr + q_expr.subs(hermite.X, -hermite.X)) / 2)
+    odd = sp.expand(w_s * odd_b + (q_expr - q_expr.subs(hermite.X, -hermite.X)) / 2)
     zeros = _predicted_zeros(odd, even, p) if swap else _predicted_zeros(even, odd, p)
-    base_mp = H.get_activation(base).mp
+    base_mp = hermite.get_activation(base).mp
     q_rev = list(reversed(q))
-    act = H.Activation(f"{w}*{base}+q", lambda x: w_s.p * base_mp(x) / w_s.q + mp.polyval(q_rev, x))
-    c = H.hermite_coefficients(act, p, dps=PARITY_DPS)
+    act = hermite.Activation(f"{w}*{base}+q", lambda x: w_s.p * base_mp(x) / w_s.q + mp.polyval(q_rev, x))
+    c = hermite.hermite_coefficients(act, p, dps=PARITY_DPS)
     with mp.workdps(PARITY_DPS):
         bad = [i for i in zeros if abs(c[i]) * mp.sqrt(mp.factorial(i)) > mp.mpf(10) ** (4 - PARITY_DPS)]
     label = f"σ = ({w})·{base} + {sp.sstr(q_expr)}, p = {p}"

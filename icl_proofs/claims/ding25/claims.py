@@ -20,7 +20,7 @@ from .realizability import realize_exact
 from ..base import OPTIONAL, Amendment, Check, Claim, Control, Param, UserInputError
 from ..checks import exact_equal, holds, hypothesis_sweep, inconclusive, mc_check, refuted, symbolic_zero
 from ..registry import register
-from . import derive as D
+from . import derive as derivations
 from . import paper
 
 PAPER = ("Ding, Lu, Lu, Nowicki & Gao 2025, Optimality and NP-Hardness of Transformers in Learning "
@@ -80,7 +80,7 @@ def _engine_vs_enumeration(configs, parts=("H", "h", "Ey")):
     (d, n, p) in ``configs``: H(n) (and h, E[y] if asked).  Returns None if all agree, else
     ((d, n, p), first difference as "part[i][j]: engine vs enumeration")."""
     for d, n, p in configs:
-        s = D.exact_system(d, p)
+        s = derivations.exact_system(d, p)
         bf = enumerate_system(d, n, p=p)
         items = [("H", s.H(n), bf.H)] if "H" in parts else []
         if "h" in parts:
@@ -127,7 +127,7 @@ class Lemma31(Ding25Claim):
 
     def quantities(self, values, dps=30):
         d, n, p = int(values["d"]), int(values["n"]), _F(values["p"])
-        s = D.exact_system(d, p)
+        s = derivations.exact_system(d, p)
         H = s.H(n)
         Hf = np.array(H, dtype=float)
         return {"positive_definite": _pd_exact(H), "min_eigenvalue": float(np.linalg.eigvalsh(Hf).min()),
@@ -155,7 +155,7 @@ class Lemma31(Ding25Claim):
                                 f"({diff}, engine vs enumeration), so its positive-definiteness proves nothing",
                                 d=d, n=n, p=str(p), difference=diff)
         for d, p, n in grid:
-            if not _pd_exact(D.exact_system(d, p).H(n)):
+            if not _pd_exact(derivations.exact_system(d, p).H(n)):
                 return refuted(f"H not positive definite at d={d}, n={n}, p={p}",
                                {"d": d, "n": n, "p": str(p)})
         return holds(f"all leading principal minors of the exact H are > 0 (fraction-free Bareiss) at "
@@ -200,7 +200,7 @@ class Lemma31(Ding25Claim):
 
         def pred(ex):
             d, n, p = ex
-            ok = _pd_exact(markov.enlarged_system(d, p).H(n)) if d < 3 else _pd_exact(D.exact_system(d, p).H(n))
+            ok = _pd_exact(markov.enlarged_system(d, p).H(n)) if d < 3 else _pd_exact(derivations.exact_system(d, p).H(n))
             return ok, f"H not PD at d={d}, n={n}, p={p}"
 
         return hypothesis_sweep(strat, pred, 15 if ctx.quick else 60, ctx.stream_seed(),
@@ -248,7 +248,7 @@ class Lemma32(Ding25Claim):
 
     def quantities(self, values, dps=30):
         d, n, p = int(values["d"]), int(values["n"]), _F(values["p"])
-        Ht = D.exact_system(d, p).H(n)
+        Ht = derivations.exact_system(d, p).H(n)
         Hf = _factorised_H(d, p, n)
         diff = max(abs(float(x - y)) for rx, ry in zip(Ht, Hf) for x, y in zip(rx, ry))
         return {"max_abs_entry_difference_true_minus_factorised": diff}
@@ -322,7 +322,7 @@ class Lemma32(Ding25Claim):
         return holds(f"for a FIXED kernel the factorised H and b equal brute-force enumeration exactly at {sizes}")
 
     def _witness(self, d=2, n=1, p=Fraction(1, 2)):
-        Ht = D.exact_system(d, p).H(n)
+        Ht = derivations.exact_system(d, p).H(n)
         bf = enumerate_system(d, n, p=p)
         Hf = _factorised_H(d, p, n)
         m = m_of(d)
@@ -352,7 +352,7 @@ class Lemma32(Ding25Claim):
                                 d=d, n=n, p=str(q), difference=diff)
         # d = 1: the query's only input state is its initial state, independent of the kernel: valid
         for n in (1, 3):
-            if _factorised_H(1, Fraction(1, 3), n) != D.exact_system(1, Fraction(1, 3)).H(n):
+            if _factorised_H(1, Fraction(1, 3), n) != derivations.exact_system(1, Fraction(1, 3)).H(n):
                 return refuted("d = 1 factorisation fails",
                                {"d": 1, "n": n, "p": "1/3",
                                 "replay": f"icl-proofs eval ding25.lemma-3.2 -p d=1 -p n={n} -p p=1/3"})
@@ -366,7 +366,7 @@ class Lemma32(Ding25Claim):
                                 "p=1/2, so the witness is not trustworthy", d=2, n=1, p="1/2")
         if Ht == Hf:
             return holds("factorised H equals the true H at d = 2")
-        s = D.exact_system(2, p)
+        s = derivations.exact_system(2, p)
         Xt = markov.solve(Ht, s.h)
         Xf = markov.solve(Hf, s.h)
         excess = markov.loss_at(s, 1, Xf) - markov.loss_at(s, 1, Xt)
@@ -405,7 +405,7 @@ def _realizable_d1(X) -> bool:
 def _d1_quantities(p, n, init, dps):
     """What ``eval`` shows at d = 1 (and what a global-minimiser witness replays): X*, realizability,
     min f~ and the one-layer minimum by exact algebra."""
-    s, H, X, fX = D.minimiser(1, p, n, init)
+    s, H, X, fX = derivations.minimiser(1, p, n, init)
     return {"X_star": [sp.Rational(x.numerator, x.denominator) for x in X],
             "realizable": bool(_realizable_d1(X)), "min_loss_enlarged": sp.Rational(fX.numerator, fX.denominator),
             "min_loss_lsa": lsa_optimum.one_layer_min_d1(H, s.h, s.Ey, dps)["min_loss"]}
@@ -416,7 +416,7 @@ def _sweep_realizability(init: str, ps, ns):
     out = []
     for p in ps:
         for n in ns:
-            s, H, X, fX = D.minimiser(1, p, n, init)
+            s, H, X, fX = derivations.minimiser(1, p, n, init)
             disc = X[1] ** 2 - 4 * X[0] * X[2]
             out.append((p, n, X, disc >= 0, disc, s, H, fX))
     return out
@@ -437,15 +437,15 @@ def _engine_vs_symbolic_check(init, ctx, extra=()):
         # not D.system_d1_iid(): that runs the same moment engine (markov.enlarged_system) as the
         # exact side, so a bug in the engine would cancel.  The per-chain structure derivation
         # (SymPy from E[f | kernel, x], no engine) at the iid moments is an independent route.
-        sym = D.system_d1_correlated()
-        sub = {D.c1: D.n * D.p**2, D.c2: D.n * (D.n - 1) * D.p**3}
+        sym = derivations.system_d1_correlated()
+        sub = {derivations.c1: derivations.n * derivations.p**2, derivations.c2: derivations.n * (derivations.n - 1) * derivations.p**3}
         Hs, hs, Eys = sym["H"].subs(sub), sym["h"].subs(sub), sp.sympify(sym["Ey"]).subs(sub)
         what = ("the d = 1 system derived from the per-chain structure (D.system_d1_correlated, no moment engine) "
                 "at the iid moments c1 = n p², c2 = n(n-1) p³")
     else:
-        sym = D.system_d1_correlated()
-        c1v, c2v = D.example_c5_moments()
-        sub = {D.c1: c1v, D.c2: c2v}
+        sym = derivations.system_d1_correlated()
+        c1v, c2v = derivations.example_c5_moments()
+        sub = {derivations.c1: c1v, derivations.c2: c2v}
         Hs, hs, Eys = sym["H"].subs(sub), sym["h"].subs(sub), sp.sympify(sym["Ey"]).subs(sub)
         what = ("the symbolic d = 1 derivation for kernel-independent initial laws D.system_d1_correlated() "
                 "at Example C.5's c1, c2")
@@ -458,8 +458,8 @@ def _engine_vs_symbolic_check(init, ctx, extra=()):
 
     entries = 0
     for p, n in grid + beyond:
-        s, H, _, _ = D.minimiser(1, p, n, init)
-        at = {D.p: R(p), D.n: sp.Integer(n)}
+        s, H, _, _ = derivations.minimiser(1, p, n, init)
+        at = {derivations.p: R(p), derivations.n: sp.Integer(n)}
         items = [("H", [[R(x) for x in row] for row in H],
                   [[Hs[i, j].xreplace(at) for j in range(Hs.cols)] for i in range(Hs.rows)]),
                  ("h", [R(x) for x in s.h], [x.xreplace(at) for x in hs]),
@@ -484,7 +484,7 @@ def _one_layer_rows(points, init, ctx):
     (b, a) directly, no profile), min f~ and realizability (the discriminant of X*)."""
     rows = []
     for p, n in points:
-        s, H, X, fX = D.minimiser(1, p, n, init)
+        s, H, X, fX = derivations.minimiser(1, p, n, init)
         exact = float(lsa_optimum.one_layer_min_d1(H, s.h, s.Ey)["min_loss"])
         num = lsa_optimum.one_layer_min_direct(np.array(H, float), np.array(s.h, float), float(s.Ey), starts=6,
                                                seed=ctx.stream_seed("direct", init, str(p), n))["min_loss"]
@@ -525,15 +525,15 @@ def _disc_of_n(init, p):
     """disc(n) = X2² - 4 X1 X3 of X*(p, n) as an exact rational function of n (p fixed), from the
     per-chain structure derivation D.system_d1_correlated (independent of the moment engine)."""
     nn = sp.Symbol("n", positive=True)
-    sym = D.system_d1_correlated()
+    sym = derivations.system_d1_correlated()
     if init == "iid":
-        sub = {D.c1: D.n * D.p**2, D.c2: D.n * (D.n - 1) * D.p**3}
+        sub = {derivations.c1: derivations.n * derivations.p**2, derivations.c2: derivations.n * (derivations.n - 1) * derivations.p**3}
     else:
-        c1v, c2v = D.example_c5_moments()
-        sub = {D.c1: c1v, D.c2: c2v}
-    at = {D.p: sp.Rational(p.numerator, p.denominator)}
-    H = sym["H"].subs(sub).subs(at).subs(D.n, nn)
-    h = sym["h"].subs(sub).subs(at).subs(D.n, nn)
+        c1v, c2v = derivations.example_c5_moments()
+        sub = {derivations.c1: c1v, derivations.c2: c2v}
+    at = {derivations.p: sp.Rational(p.numerator, p.denominator)}
+    H = sym["H"].subs(sub).subs(at).subs(derivations.n, nn)
+    h = sym["h"].subs(sub).subs(at).subs(derivations.n, nn)
     from sympy.polys.matrices import DomainMatrix
 
     K = sp.QQ.frac_field(nn)  # exact solve over Q(n): fast, and canonical (no simplify needed)
@@ -646,7 +646,7 @@ class Thm33(Ding25Claim):
     params = (P_NN, P_P)
 
     def derive(self):
-        s = D.system_d1_iid()
+        s = derivations.system_d1_iid()
         return {"H(p, n)": s["H"], "rhs": s["h"], "E[y_q^2]": s["Ey"]}
 
     def quantities(self, values, dps=30):
@@ -681,21 +681,21 @@ class Thm33(Ding25Claim):
         return _minimiser_amendments("iid")
 
     def _rhs(self, ctx):
-        r = symbolic_zero(D.system_d1_iid()["h"] - paper.thm33_rhs(),
+        r = symbolic_zero(derivations.system_d1_iid()["h"] - paper.thm33_rhs(),
                           "derived E[x_q y_q g] vs printed [p²/2, p²/3, p²/12 + p/4] (any n)")
-        typo = sp.simplify(D.system_d1_iid()["h"] - paper.thm33_rhs_appendix_end())
+        typo = sp.simplify(derivations.system_d1_iid()["h"] - paper.thm33_rhs_appendix_end())
         if typo != sp.zeros(3, 1):
             r.evidence += ("; note: the last line of the proof of Lemma C.1 prints p² (not p²/2) as the first "
                            "entry, which the derivation does not support (a typo)")
         return r
 
     def _enum(self, ctx):
-        Hs = D.system_d1_iid()["H"]
+        Hs = derivations.system_d1_iid()["H"]
         cases = []
         for p, n in [(Fraction(1, 3), 1), (Fraction(1, 2), 3), (Fraction(3, 10), 4)] + \
                 ([] if ctx.quick else [(Fraction(7, 10), 5), (Fraction(1, 10), 2)]):
             bf = enumerate_system(1, n, p=p)
-            cases.append(({"p": str(p), "n": n}, Hs.subs({D.p: sp.Rational(p.numerator, p.denominator), D.n: n}),
+            cases.append(({"p": str(p), "n": n}, Hs.subs({derivations.p: sp.Rational(p.numerator, p.denominator), derivations.n: n}),
                           sp.Matrix(bf.H).applyfunc(lambda x: sp.Rational(x.numerator, x.denominator))))
         return exact_equal(cases, "symbolic H(p, n) vs brute-force enumeration")
 
@@ -704,7 +704,7 @@ class Thm33(Ding25Claim):
 
     def _mc(self, ctx):
         p, n = self._MC_POINT
-        s, H, X, fX = D.minimiser(1, p, n)
+        s, H, X, fX = derivations.minimiser(1, p, n)
         Xf = np.array([float(x) for x in X])
 
         def batch(rng, k):
@@ -718,7 +718,7 @@ class Thm33(Ding25Claim):
     def _routes(self, ctx):
         out = []
         for p, n in self._ROUTE_POINTS:
-            s, H, X, fX = D.minimiser(1, p, n)
+            s, H, X, fX = derivations.minimiser(1, p, n)
             ex = float(lsa_optimum.one_layer_min_d1(H, s.h, s.Ey)["min_loss"])
             Hf, hf = np.array(H, float), np.array(s.h, float)
             ms = lsa_optimum.one_layer_min_multistart(Hf, hf, float(s.Ey), starts=6,
@@ -744,8 +744,8 @@ class Thm34(Ding25Claim):
     params = (P_NN, P_P)
 
     def derive(self):
-        s = D.system_d1_correlated()
-        c1v, c2v = D.example_c5_moments()
+        s = derivations.system_d1_correlated()
+        c1v, c2v = derivations.example_c5_moments()
         return {"H(p, n, c1, c2)": s["H"], "rhs": s["h"], "c1 (Example C.5)": c1v, "c2 (Example C.5)": c2v}
 
     def quantities(self, values, dps=30):
@@ -772,10 +772,10 @@ class Thm34(Ding25Claim):
     def checks(self):
         return [
             Check("rhs-symbolic", "symbolic", lambda ctx: symbolic_zero(
-                D.system_d1_correlated()["h"] - paper.thm34_rhs(),
+                derivations.system_d1_correlated()["h"] - paper.thm34_rhs(),
                 "derived rhs (any initial law independent of the kernel) vs printed")),
             Check("c1-example-c5", "symbolic", lambda ctx: symbolic_zero(
-                D.example_c5_moments()[0] - paper.example_c5_c1(), "c1 of Example C.5")),
+                derivations.example_c5_moments()[0] - paper.example_c5_c1(), "c1 of Example C.5")),
             Check("iid-special-case", "symbolic", self._iid),
             Check("H-engine-enumeration", "exact-rational+enumeration", self._engine),
             Check("global-minimiser", "exact-algebra",
@@ -785,19 +785,19 @@ class Thm34(Ding25Claim):
         ]
 
     def _iid(self, ctx):
-        r = D.system_d1_correlated()
-        iid = {D.c1: D.n * D.p**2, D.c2: D.n * (D.n - 1) * D.p**3}
-        return symbolic_zero(r["H"].subs(iid) - D.system_d1_iid()["H"],
+        r = derivations.system_d1_correlated()
+        iid = {derivations.c1: derivations.n * derivations.p**2, derivations.c2: derivations.n * (derivations.n - 1) * derivations.p**3}
+        return symbolic_zero(r["H"].subs(iid) - derivations.system_d1_iid()["H"],
                              "H(p, n, c1, c2) at iid c1 = n p², c2 = n(n-1) p³ vs the iid derivation (two derivations)")
 
     def _engine(self, ctx):
-        r = D.system_d1_correlated()
-        c1v, c2v = D.example_c5_moments()
+        r = derivations.system_d1_correlated()
+        c1v, c2v = derivations.example_c5_moments()
         cases = []
         for p, n in [(Fraction(1, 3), 2), (Fraction(1, 2), 3)] + ([] if ctx.quick else [(Fraction(4, 5), 4)]):
-            q0, q1 = D.example_c5_init(p)
-            sub = {D.p: sp.Rational(p.numerator, p.denominator), D.n: n}
-            Hs = r["H"].subs({D.c1: c1v, D.c2: c2v}).subs(sub)
+            q0, q1 = derivations.example_c5_init(p)
+            sub = {derivations.p: sp.Rational(p.numerator, p.denominator), derivations.n: n}
+            Hs = r["H"].subs({derivations.c1: c1v, derivations.c2: c2v}).subs(sub)
             eng = sp.Matrix(markov.enlarged_system(1, init=markov.conditional_init(p, q0, q1)).H(n)).applyfunc(sp.Rational)
             bf = enumerate_system(1, n, p=p, init="conditional", q0=q0, q1=q1)
             bfm = sp.Matrix(bf.H).applyfunc(lambda x: sp.Rational(x.numerator, x.denominator))
@@ -860,7 +860,7 @@ class EnlargedMin(Ding25Claim):
         if S == 2 and _F(values["alpha"]) == 1:
             p = _F(values["p"])
             if Kf is None:
-                s = D.exact_system(d, p)
+                s = derivations.exact_system(d, p)
                 return s.H(n), s.h, s.Ey, "moment engine (exact cubature over the U(0,1) prior)"
             s = markov.enlarged_system(d, p, kernel=(Kf[0][1], Kf[1][0]))
             return s.H(n), s.h, s.Ey, "moment engine (fixed kernel)"
@@ -914,7 +914,7 @@ class EnlargedMin(Ding25Claim):
         sizes = [(1, 2), (2, 1), (2, 2), (3, 1)] if ctx.quick else [(1, 4), (2, 3), (3, 2), (4, 1)]
         for d, n in sizes:
             for p in (Fraction(1, 3), Fraction(3, 4)):
-                s = D.exact_system(d, p)
+                s = derivations.exact_system(d, p)
                 bf = enumerate_system(d, n, p=p)
                 if s.H(n) != bf.H or s.h != bf.h or s.Ey != bf.Ey:
                     return refuted(f"mismatch at d={d}, n={n}, p={p}",
@@ -926,7 +926,7 @@ class EnlargedMin(Ding25Claim):
         import mpmath
 
         d, p, n = (2, Fraction(1, 3), 7)
-        s = D.exact_system(d, p)
+        s = derivations.exact_system(d, p)
         X = markov.solve(s.H(n), s.h)
         with mpmath.workdps(ctx.dps + 10):
             rule = markov.gauss_rule(max(2, (3 * d + 1) // 2 + 1), dps=ctx.dps + 10)
@@ -944,7 +944,7 @@ class EnlargedMin(Ding25Claim):
 
     def _mc(self, ctx):
         d, n, p = 2, 5, Fraction(1, 2)
-        s, H, X, fX = D.minimiser(d, p, n)
+        s, H, X, fX = derivations.minimiser(d, p, n)
         Xf = np.array([float(x) for x in X])
 
         def batch(rng, k):

@@ -20,7 +20,7 @@ from ..base import Check, Claim, Control, Param, UserInputError
 from ..checks import (bonferroni_p, exact_equal, holds, inconclusive, refuted, resolution, resolution_text, symbolic_zero,
                       too_coarse)
 from ..registry import register
-from . import derive as D
+from . import derive as derivations
 from . import paper
 
 PAPER = ("Mahankali, Hashimoto & Ma 2023, One Step of Gradient Descent is Provably the Optimal In-Context "
@@ -129,13 +129,13 @@ class IsotropicOneStep(Mhm23Claim):
     params = (P_D, P_N, P_SIGMA2)
 
     def derive(self):
-        opt = D.isotropic_step_optimum()
+        opt = derivations.isotropic_step_optimum()
         return {"eta* (scalar step)": opt["eta*"], "eta* (best matrix preconditioner, Λ = I)":
-                D.isotropic_preconditioner(), "eta* at d = 1 (chi-square route)": D.d1_step_optimum(),
+                derivations.isotropic_preconditioner(), "eta* at d = 1 (chi-square route)": derivations.d1_step_optimum(),
                 "min E(ŷ − wᵀx_q)²": opt["min loss"]}
 
     def quantities(self, values, dps=30):
-        opt = D.isotropic_step_optimum()
+        opt = derivations.isotropic_step_optimum()
         at = {d_sym: values["d"], N_sym: values["N"], sigma2_sym: values["sigma2"] or 0}
         loss = opt["min loss"].subs(at)
         out = {"eta_star": to_mpf(opt["eta*"].subs(at), dps), "min_loss_clean_label": to_mpf(loss, dps),
@@ -164,17 +164,17 @@ class IsotropicOneStep(Mhm23Claim):
 
     def _step_symbolic(self, ctx, claimed=None):
         claimed = paper.isotropic_step() if claimed is None else claimed
-        return symbolic_zero(D.isotropic_step_optimum()["eta*"] - claimed,
+        return symbolic_zero(derivations.isotropic_step_optimum()["eta*"] - claimed,
                              "argmin of the Wick-engine loss over the step η vs the stated η, symbolic d, n, σ²")
 
     def _preconditioner_symbolic(self, ctx, claimed=None):
         claimed = paper.isotropic_step() if claimed is None else claimed
-        return symbolic_zero(D.isotropic_preconditioner() - claimed,
+        return symbolic_zero(derivations.isotropic_preconditioner() - claimed,
                              "zero of the matrix gradient over all Γ at Λ = I (Γ* = g·I) vs the stated η")
 
     def _d1(self, ctx, claimed=None):
         claimed = paper.isotropic_step() if claimed is None else claimed
-        return symbolic_zero(D.d1_step_optimum() - claimed.subs(d_sym, 1),
+        return symbolic_zero(derivations.d1_step_optimum() - claimed.subs(d_sym, 1),
                              "argmin at d = 1 from chi-square moments vs the stated η at d = 1, symbolic n, σ²")
 
     def _full_lsa(self, ctx, claimed=None):
@@ -265,18 +265,18 @@ class PreconditionedOneStep(Mhm23Claim):
     }
 
     def derive(self):
-        return D.preconditioned_loss_gradient()
+        return derivations.preconditioned_loss_gradient()
 
     def derivation_latex(self):
         from ...moments.traces import to_latex
 
-        g = D.preconditioned_loss_gradient()
+        g = derivations.preconditioned_loss_gradient()
         return [("L(Γ) = E(x_q^T Γ h − x_q^T w)^2", to_latex(g["loss"])),
                 ("∂L/∂Γ", to_latex(g["dL/dGamma"].to_matrix_expr()))]
 
     def quantities(self, values, dps=30):
         Gamma = self._solve(values["Sigma"], values["N"], values["sigma2"] or 0)
-        loss = D.preconditioned_loss_gradient()["loss"]
+        loss = derivations.preconditioned_loss_gradient()["loss"]
         env = {"Lambda": sp.Matrix(values["Sigma"]), "Psi": sp.Matrix(values["Sigma"]).inv(), "Gamma": Gamma}
         from ...moments.traces import evaluate_exact
 
@@ -289,7 +289,7 @@ class PreconditionedOneStep(Mhm23Claim):
         Sigma = sp.Matrix(Sigma)
         d = Sigma.shape[0]
         G = sp.Matrix(d, d, lambda i, j: sp.Symbol(f"g_{i}{j}"))
-        grad = D.preconditioned_loss_gradient()["dL/dGamma"].evaluate(
+        grad = derivations.preconditioned_loss_gradient()["dL/dGamma"].evaluate(
             {"Lambda": Sigma, "Psi": Sigma.inv(), "Gamma": G}, {N_sym: N, sigma2_sym: sigma2})
         sol = sp.solve(list(grad), list(G), dict=True)
         if len(sol) != 1 or len(sol[0]) != d * d:
@@ -308,7 +308,7 @@ class PreconditionedOneStep(Mhm23Claim):
     def _exact(self, ctx, claimed=paper.preconditioner):
         """The derived ∂L/∂Γ at Ψ = Σ⁻¹ and the stated Γ, exactly, for symbolic n and σ² (the loss is
         convex in Γ, so a zero gradient means a global minimum)."""
-        grad = D.preconditioned_loss_gradient()["dL/dGamma"]
+        grad = derivations.preconditioned_loss_gradient()["dL/dGamma"]
         cases = []
         for Sigma in _SIGMAS[:2] if ctx.quick else _SIGMAS:
             G = claimed(Sigma)
@@ -374,7 +374,7 @@ class GapToBayes(Mhm23Claim):
     params = (Param("alpha", "number", "n/d"), Param("s", "number", "noise variance (w ~ N(0, I/d))"))
 
     def derive(self):
-        return D.proportional_gap()
+        return derivations.proportional_gap()
 
     def validate(self, values):
         if values["alpha"] <= 0 or values["s"] <= 0:
@@ -384,8 +384,8 @@ class GapToBayes(Mhm23Claim):
     def quantities(self, values, dps=30):
         from ...moments.proportional import alpha_sym
 
-        at = {alpha_sym: values["alpha"], D.s_sym: values["s"]}
-        g = D.proportional_gap()
+        at = {alpha_sym: values["alpha"], derivations.s_sym: values["s"]}
+        g = derivations.proportional_gap()
         lsa, bayes = g["LSA limit"].subs(at), g["Bayes limit"].subs(at)
         return {"lsa_limit": to_mpf(lsa, dps), "bayes_limit": to_mpf(bayes, dps),
                 "gap": to_mpf(lsa - bayes, dps), "gap_positive": bool(sp.N(lsa - bayes, 50) > 0)}
@@ -409,13 +409,13 @@ class GapToBayes(Mhm23Claim):
 
         from ..checks import hypothesis_sweep
 
-        g = D.proportional_gap()
+        g = derivations.proportional_gap()
         lsa = g["LSA limit"] if lsa is None else lsa
         ratio = st.fractions(min_value=sp.Rational(1, 50), max_value=50, max_denominator=50).filter(lambda x: x > 0)
 
         def pred(ex):
             a, s = (sp.Rational(x.numerator, x.denominator) for x in ex)
-            gap = sp.N((lsa - g["Bayes limit"]).subs({alpha_sym: a, D.s_sym: s}), 50)
+            gap = sp.N((lsa - g["Bayes limit"]).subs({alpha_sym: a, derivations.s_sym: s}), 50)
             return bool(gap > sp.Float(10) ** -40), f"α = {a}, s = {s}: LSA − Bayes = {sp.N(gap, 12)}"
 
         return hypothesis_sweep(st.tuples(ratio, ratio), pred, 30 if ctx.quick else 300,
@@ -431,10 +431,10 @@ class GapToBayes(Mhm23Claim):
         from ...testing import compare_limit
 
         a, s = 1, 1
-        g = D.proportional_gap()
+        g = derivations.proportional_gap()
         lsa = g["LSA limit"] if lsa is None else lsa
-        lsa_lim = float(lsa.subs({alpha_sym: a, D.s_sym: s}))
-        bayes_lim = float(g["Bayes limit"].subs({alpha_sym: a, D.s_sym: s}))
+        lsa_lim = float(lsa.subs({alpha_sym: a, derivations.s_sym: s}))
+        bayes_lim = float(g["Bayes limit"].subs({alpha_sym: a, derivations.s_sym: s}))
         ds, reps = ((50, 100, 200), 300) if ctx.quick else ((100, 200, 400), 1500)
         rows = {"lsa": [], "bayes": [], "gap": []}
         for d in ds:

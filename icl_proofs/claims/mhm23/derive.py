@@ -71,11 +71,11 @@ def proportional_gap() -> dict:
     * Bayes: the posterior mean is ridge at λ* = s/α, whose limit risk comes from the
       Marchenko–Pastur resolvent (:func:`~icl_proofs.moments.proportional.bayes_risk_limit`).
     """
-    from ...moments import proportional as P
+    from ...moments import proportional
 
     loss = isotropic_step_optimum()["min loss"].subs(ig.sigma2_sym, s_sym * d_sym)
-    lim = P.proportional_limit(loss)
+    lim = proportional.proportional_limit(loss)
     if lim.order != 1:                                    # pragma: no cover - a derivation bug
         raise AssertionError(f"the LSA loss should grow like d, got order {lim.order}")
-    bayes = sp.simplify(P.bayes_risk_limit(gamma=1 / P.alpha_sym, sigma2=s_sym))
+    bayes = sp.simplify(proportional.bayes_risk_limit(gamma=1 / proportional.alpha_sym, sigma2=s_sym))
     return {"LSA limit": sp.factor(lim.value), "Bayes limit": bayes}

@@ -17,8 +17,8 @@ from ..base import Check, Claim, Control, Param, UserInputError
 from ..checks import (exact_equal, holds, hypothesis_sweep, inconclusive, matrix_zero, mc_check, refuted,
                       symbolic_zero)
 from ..registry import register
-from . import derive as D
-from . import numeric as Z
+from . import derive as derivations
+from . import numeric
 from . import paper
 
 PAPER = "Zhang, Frei & Bartlett 2023, Trained Transformers Learn Linear Models In-Context (arXiv 2306.09927)"
@@ -52,7 +52,7 @@ def _sizes(ctx, quick_sizes, full_sizes):
 
 
 def _mp_matrix_json(M, dps):
-    return Z.mp_matrix(M, dps)
+    return numeric.mp_matrix(M, dps)
 
 
 def _mc_n(ctx, quick, full):
@@ -74,17 +74,17 @@ class GaussianMoments(Zfb23Claim):
     params = (P_LAMBDA, P_N)
 
     def derive(self):
-        m = D.gaussian_moments()
+        m = derivations.gaussian_moments()
         return {
             "E[x x' A x x']": m["E[x x' A x x']"].to_matrix_expr(),
             "E[Sigma_hat A Sigma_hat]": m["E[Sigma_hat A Sigma_hat]"].to_matrix_expr(),
             "E[Sigma_hat^2]": m["E[Sigma_hat^2]"].to_matrix_expr(),
-            "Gamma (as function of lambda)": D.to_trf(m["gamma"]),
+            "Gamma (as function of lambda)": derivations.to_trf(m["gamma"]),
         }
 
     def quantities(self, values, dps=30):
-        G = Z.gamma_matrix(values["Lambda"], values["N"])
-        return {"Gamma": Z.mp_matrix(G, dps)}
+        G = numeric.gamma_matrix(values["Lambda"], values["N"])
+        return {"Gamma": numeric.mp_matrix(G, dps)}
 
     controls = {
         "gamma-symbolic": (Control.negative("derived Γ with 1/(N+1) for 1/N",
@@ -113,16 +113,16 @@ class GaussianMoments(Zfb23Claim):
 
     def _sym_fourth(self, ctx, printed=None):
         printed = paper.fourth_moment() if printed is None else printed
-        return matrix_zero(D.gaussian_moments()["E[x x' A x x']"] - printed,
+        return matrix_zero(derivations.gaussian_moments()["E[x x' A x x']"] - printed,
                            "Wick engine E[xxᵀAxxᵀ] vs paper, symbolic d")
 
     def _sym_wishart(self, ctx, printed=None):
         printed = paper.wishart_second() if printed is None else printed
-        return matrix_zero(D.gaussian_moments()["E[Sigma_hat A Sigma_hat]"] - printed,
+        return matrix_zero(derivations.gaussian_moments()["E[Sigma_hat A Sigma_hat]"] - printed,
                            "Wick engine + set partitions E[Σ̂AΣ̂] vs paper, symbolic d and N")
 
     def _sym_gamma(self, ctx):
-        return symbolic_zero(D.to_trf(D.gaussian_moments()["gamma"]) - paper.gamma(),
+        return symbolic_zero(derivations.to_trf(derivations.gaussian_moments()["gamma"]) - paper.gamma(),
                              "Γ := E[Σ̂²]Λ⁻¹ derived vs paper's Γ")
 
     def _exact(self, ctx, fourth=None, wishart=None):
@@ -130,12 +130,12 @@ class GaussianMoments(Zfb23Claim):
         ``fourth``, ``wishart``: other formulas to test in place of the derived ones (controls)."""
         rng = ctx.rng()
         cases = []
-        m = dict(D.gaussian_moments())
+        m = dict(derivations.gaussian_moments())
         m["E[x x' A x x']"] = m["E[x x' A x x']"] if fourth is None else fourth
         m["E[Sigma_hat A Sigma_hat]"] = m["E[Sigma_hat A Sigma_hat]"] if wishart is None else wishart
         for dim, n in _sizes(ctx, [(1, 2), (2, 2), (3, 1)], [(1, 3), (2, 2), (2, 3), (3, 2)]):
-            Lam = Z.random_spd(rng, dim, 5)
-            A = Z.random_rational_matrix(rng, dim)
+            Lam = numeric.random_spd(rng, dim, 5)
+            A = numeric.random_rational_matrix(rng, dim)
             x = ew.GaussianVector("x", Lam)
             lhs = ew.expect_matrix(x.vec * x.vec.T * A * x.vec * x.vec.T, [x])
             rhs = m["E[x x' A x x']"].evaluate({"Lambda": Lam, "A": A})
@@ -143,7 +143,7 @@ class GaussianMoments(Zfb23Claim):
             xs = ew.iid_vectors("s", Lam, n)
             S = ew.empirical_cov(xs)
             lhs = ew.expect_matrix(S * A * S, xs)
-            rhs = m["E[Sigma_hat A Sigma_hat]"].evaluate({"Lambda": Lam, "A": A}, {D.N: n})
+            rhs = m["E[Sigma_hat A Sigma_hat]"].evaluate({"Lambda": Lam, "A": A}, {derivations.N: n})
             cases.append(({"what": "E[SAS]", "d": dim, "N": n, "Lambda": Lam, "A": A}, lhs, rhs))
         return exact_equal([(p, sp.Matrix(l), sp.Matrix(r)) for p, l, r in cases],
                            "MGF-coefficient engine vs derived moments")
@@ -156,15 +156,15 @@ class GaussianMoments(Zfb23Claim):
 
         from ...strategies import spd_matrices
 
-        m = D.gaussian_moments()
+        m = derivations.gaussian_moments()
         strat = st.tuples(spd_matrices(min_d=1, max_d=6, max_condition=1e6, exact=True),
                           st.integers(1, 50))
 
         def pred(ex):
             Lam, n = ex
             Lam = sp.Matrix(Lam)
-            lhs = m["E[Sigma_hat^2]"].evaluate({"Lambda": Lam}, {D.N: n})
-            G = matrix_function(paper.gamma().subs(D.N, n), Lam)
+            lhs = m["E[Sigma_hat^2]"].evaluate({"Lambda": Lam}, {derivations.N: n})
+            G = matrix_function(paper.gamma().subs(derivations.N, n), Lam)
             ok = sp.simplify(lhs - G * Lam) == sp.zeros(*Lam.shape)
             if ok and Lam.shape[0] <= 3:
                 A = sp.Matrix(Lam.shape[0], Lam.shape[0], lambda i, j: (i + 2 * j) % 3 - 1)
@@ -193,10 +193,10 @@ class GaussianMoments(Zfb23Claim):
             return np.einsum("ij,bjk,kl,bli->b", B, S, A, S)
 
         est = mc.estimate(sample, _mc_n(ctx, 200_000, 2_000_000), rng_seed)
-        formula = D.gaussian_moments()["E[Sigma_hat A Sigma_hat]"] if wishart is None else wishart
+        formula = derivations.gaussian_moments()["E[Sigma_hat A Sigma_hat]"] if wishart is None else wishart
         exact = formula.evaluate(
             {"Lambda": sp.Matrix(Lam).applyfunc(sp.nsimplify), "A": sp.Matrix(A).applyfunc(sp.nsimplify)},
-            {D.N: n})
+            {derivations.N: n})
         exact_val = float((sp.Matrix(B).applyfunc(sp.nsimplify) * exact).trace())
         return mc_check(est, exact_val, ctx.alpha,
                         {"Lambda": Lam, "A": A, "probe B": B, "N": n}, "E tr(BΣ̂AΣ̂), d=3, N=4", effect=MC_EFFECT)
@@ -213,7 +213,7 @@ def _symmetric_a_wishart():
     """A wrong E[Σ̂AΣ̂]: ΛAΛ + (ΛAΛ + tr(AΛ)Λ)/N (true only for symmetric A)."""
     from .paper import A as LA, L as LL, t
 
-    return MatrixPoly({(LL, LA, LL): 1 + 1 / D.N, (LL,): t((LA, LL)) / D.N})
+    return MatrixPoly({(LL, LA, LL): 1 + 1 / derivations.N, (LL,): t((LA, LL)) / derivations.N})
 
 
 def _trace_probe():
@@ -239,12 +239,12 @@ class ReducedLoss(Zfb23Claim):
     params = (P_LAMBDA, P_N, Param("U", "matrix", "the block U11"), Param("u", "number", "w22"))
 
     def derive(self):
-        l = D.losses()
+        l = derivations.losses()
         return {"L(U,u)": l["L_reduced"], "dL/dU": l["dL/dU"].to_matrix_expr(), "dL/du": l["dL/du"],
                 "L over all blocks": l["L_full"]}
 
     def derivation_latex(self):
-        l = D.losses()
+        l = derivations.losses()
         return [("L(U, u) on the invariant set", traces.to_latex(l["L_reduced"])),
                 ("dL/dU =", traces.to_latex(l["dL/dU"].to_matrix_expr())),
                 ("dL/du =", traces.to_latex(l["dL/du"])),
@@ -252,8 +252,8 @@ class ReducedLoss(Zfb23Claim):
 
     def quantities(self, values, dps=30):
         env = {"Lambda": values["Lambda"], "U": values["U"]}
-        val = traces.evaluate_exact(D.losses()["L_reduced"], env, {D.N: values["N"], D.u: values["u"]})
-        return {"loss": Z.mp_value(val, dps)}
+        val = traces.evaluate_exact(derivations.losses()["L_reduced"], env, {derivations.N: values["N"], derivations.u: values["u"]})
+        return {"loss": numeric.mp_value(val, dps)}
 
     controls = {
         "loss-symbolic": (Control.negative("derived L(U, u) with 1/(N+1) for 1/N",
@@ -293,14 +293,14 @@ class ReducedLoss(Zfb23Claim):
         from ...strategies import spd_matrices
         from . import flow
 
-        L = D.losses()["L_reduced"]
+        L = derivations.losses()["L_reduced"]
         strat = st.tuples(spd_matrices(min_d=1, max_d=6, max_condition=1e6), st.integers(1, 100),
                           st.integers(0, 2**31 - 1), st.floats(-3, 3))
 
         def pred(ex):
             Lam, n, seed, u = ex
             U = np.random.default_rng(seed).standard_normal(Lam.shape)
-            ours = traces.evaluate_numpy(L, {"Lambda": Lam, "U": U}, {D.N: n, D.u: u})
+            ours = traces.evaluate_numpy(L, {"Lambda": Lam, "U": U}, {derivations.N: n, derivations.u: u})
             theirs = flow.reduced_zfb23_grad(Lam, n)[0](gradflow.pack(U, u))
             scale = abs(theirs) + np.trace(Lam) + abs(u) ** 2 * np.linalg.norm(Lam) ** 3 * np.linalg.norm(U) ** 2
             return abs(ours - theirs) <= 1e-9 * scale, f"d={len(Lam)}, N={n}, u={u}: {ours} vs {theirs}"
@@ -309,11 +309,11 @@ class ReducedLoss(Zfb23Claim):
                                 "engine L(U,u) vs paper formula (NumPy), d ≤ 6, κ ≤ 10⁶")
 
     def _sym_loss(self, ctx):
-        return symbolic_zero(D.losses()["L_reduced"] - paper.reduced_loss(),
+        return symbolic_zero(derivations.losses()["L_reduced"] - paper.reduced_loss(),
                              "L(U,u) derived from the data model vs paper, symbolic d, N")
 
     def _sym_grad(self, ctx):
-        l = D.losses()
+        l = derivations.losses()
         dU = l["dL/dU"] - paper.reduced_grad_U()
         du = sp.expand(l["dL/du"] - paper.reduced_grad_u())
         if dU.is_zero() and du == 0:
@@ -323,7 +323,7 @@ class ReducedLoss(Zfb23Claim):
 
     def _invariant(self, ctx):
         """On w21 = u21 = 0 the full loss equals L(U, w22) and its gradients in w21, u21 vanish."""
-        Lf = D.losses()["L_full"]
+        Lf = derivations.losses()["L_full"]
         atoms = traces.trace_atoms(Lf)
 
         def count(atom, name):
@@ -339,7 +339,7 @@ class ReducedLoss(Zfb23Claim):
                 bad.append(str(term))
             if cw == 0 and cu == 0:
                 restricted += term
-        same = sp.expand(restricted - D.losses()["L_reduced"].subs(D.u, D.w22)) == 0
+        same = sp.expand(restricted - derivations.losses()["L_reduced"].subs(derivations.u, derivations.w22)) == 0
         if not bad and same:
             return holds("full loss has no term linear in w21 or u21 alone (zero gradient on the set) "
                          "and restricts to L(U, w22)")
@@ -382,19 +382,19 @@ class ReducedLoss(Zfb23Claim):
         rng = ctx.rng()
         cases = []
         for dim, n in _sizes(ctx, [(2, 2)], [(1, 3), (2, 2), (2, 3)]):
-            Lam = Z.random_spd(rng, dim, 4)
+            Lam = numeric.random_spd(rng, dim, 4)
             xs = ew.iid_vectors("x", Lam, n)
             xq = ew.GaussianVector("q", Lam)
             w = ew.GaussianVector("w", sp.eye(dim))
-            Wpv = Z.random_rational_matrix(rng, dim + 1)
-            Wkq = Z.random_rational_matrix(rng, dim + 1)
+            Wpv = numeric.random_rational_matrix(rng, dim + 1)
+            Wkq = numeric.random_rational_matrix(rng, dim + 1)
             cols = [sp.Matrix.vstack(x.vec, (w.vec.T * x.vec)) for x in xs]
             cols.append(sp.Matrix.vstack(xq.vec, sp.zeros(1, 1)))
             E = sp.Matrix.hstack(*cols)
             yhat = (Wpv * E * (E.T * Wkq * E))[dim, n] / n
             lhs = ew.expect(sp.Rational(1, 2) * (yhat - (w.vec.T * xq.vec)[0, 0]) ** 2, [*xs, xq, w])
             env = {"Lambda": Lam, "U": Wkq[:dim, :dim], "w21": Wpv[dim, :dim].T, "u21": Wkq[dim, :dim].T}
-            rhs = traces.evaluate_exact(D.losses()["L_full"], env, {D.N: n, D.w22: Wpv[dim, dim]})
+            rhs = traces.evaluate_exact(derivations.losses()["L_full"], env, {derivations.N: n, derivations.w22: Wpv[dim, dim]})
             cases.append(({"d": dim, "N": n, "Lambda": Lam, "W_PV": Wpv, "W_KQ": Wkq}, lhs, rhs))
         return exact_equal(cases,
                            "literal LSA forward + MGF engine vs derived full loss (all blocks)")
@@ -416,7 +416,7 @@ class ReducedLoss(Zfb23Claim):
         # the variance), too close to the 5 % it must resolve
         est = mc.estimate(sample, _mc_n(ctx, 400_000, 2_000_000), ctx.seed_sequence("monte-carlo"))
         env = {"Lambda": Lam, "U": Wkq[:d, :d], "w21": Wpv[d, :d][:, None], "u21": Wkq[d, :d][:, None]}
-        exact = traces.evaluate_numpy(D.losses()["L_full"], env, {D.N: n, D.w22: Wpv[d, d]})
+        exact = traces.evaluate_numpy(derivations.losses()["L_full"], env, {derivations.N: n, derivations.w22: Wpv[d, d]})
         return mc_check(est, exact, ctx.alpha,
                         {"Lambda": Lam, "W_PV": Wpv, "W_KQ": Wkq, "N": n},
                         "naive LSA simulation of ½E(ŷ−y)², random blocks, d=3, N=6", effect=MC_EFFECT)
@@ -436,20 +436,20 @@ class GlobalMin(Zfb23Claim):
     params = (P_LAMBDA, P_N)
 
     def derive(self):
-        g = D.global_min()
+        g = derivations.global_min()
         return {"L(V)": g["L(V)"], "minimiser V* = g(Lambda)": g["g_star"], "min L": g["min_loss"]}
 
     def derivation_latex(self):
-        g = D.global_min()
+        g = derivations.global_min()
         return [("L(V), V = u U11 (derived from the data model)", traces.to_latex(g["L(V)"])),
                 ("minimiser V* = g(Lambda), g(lambda) =", traces.to_latex(g["g_star"])),
                 ("min L =", traces.to_latex(g["min_loss"]))]
 
     def quantities(self, values, dps=30):
         Lam, n = values["Lambda"], values["N"]
-        ml = Z.min_loss(Lam, n)
-        return {"preconditioner": Z.mp_matrix(Z.preconditioner(Lam, n), dps),
-                "min_loss": Z.mp_value(ml, dps), "prediction_error": Z.mp_value(2 * ml, dps)}
+        ml = numeric.min_loss(Lam, n)
+        return {"preconditioner": numeric.mp_matrix(numeric.preconditioner(Lam, n), dps),
+                "min_loss": numeric.mp_value(ml, dps), "prediction_error": numeric.mp_value(2 * ml, dps)}
 
     controls = {
         "minimiser-symbolic": (Control.negative("minimiser g*(λ) with its sign flipped",
@@ -491,15 +491,15 @@ class GlobalMin(Zfb23Claim):
         ]
 
     def _sym_minimiser(self, ctx):
-        return symbolic_zero(D.global_min()["g_star"] - paper.preconditioner(),
+        return symbolic_zero(derivations.global_min()["g_star"] - paper.preconditioner(),
                              "pointwise minimiser of the derived L(V) vs Γ⁻¹")
 
     def _sym_min(self, ctx):
-        diff = spectral_normal_form(D.global_min()["min_loss"] - paper.min_loss())
+        diff = spectral_normal_form(derivations.global_min()["min_loss"] - paper.min_loss())
         return symbolic_zero(diff, "derived min L vs ½tr(Λ − Λ²Γ⁻¹), symbolic d, N")
 
     def _sym_iso(self, ctx):
-        ml = D.global_min()["min_loss"]
+        ml = derivations.global_min()["min_loss"]
         iso = _at_identity(2 * ml)
         return symbolic_zero(sp.simplify(iso - paper.isotropic_error()),
                              "2·min L at Λ = I vs d(d+1)/(N+d+1), symbolic d, N")
@@ -508,7 +508,7 @@ class GlobalMin(Zfb23Claim):
         """Curvature ∂²ℓ/∂g² of the pointwise loss and the Hessian quadratic form are positive:
         every coefficient of the quadratic part (in eigen-coordinates: Σ_ij κ(λ_i, λ_j) V_ij²) is a
         polynomial in λ_i, λ_j, tr Λ, 1/N with non-negative coefficients and not identically zero."""
-        q = D.global_min()["quadratic_part"]
+        q = derivations.global_min()["quadratic_part"]
         # q = Σ c·tr(Λ^a V Λ^b Vᵀ)·(other traces): in eigen-coordinates Σ_ij c λ_i^a λ_j^b V_ij²
         li, lj = sp.symbols("lambda_i lambda_j", positive=True)
         kappa = sp.Integer(0)
@@ -524,11 +524,11 @@ class GlobalMin(Zfb23Claim):
             if not (w[j].t != w[0].t):
                 return inconclusive(f"term without Vᵀ pairing: {term}")
             b, a = j - 1, len(w) - j - 1
-            coef = D.to_trf(term / vat[0])
+            coef = derivations.to_trf(term / vat[0])
             kappa += coef * li ** a * lj ** b
         t1 = sp.Symbol("t1", positive=True)
-        kappa = sp.expand(kappa.subs(TrF(lam), t1) * D.N)
-        poly = sp.Poly(kappa, li, lj, t1, D.N)
+        kappa = sp.expand(kappa.subs(TrF(lam), t1) * derivations.N)
+        poly = sp.Poly(kappa, li, lj, t1, derivations.N)
         bad = self._quadratic_part_mismatch(ctx, q, kappa, li, lj, t1)
         if bad is not None:
             return refuted(bad[0], bad[1])
@@ -544,11 +544,11 @@ class GlobalMin(Zfb23Claim):
         the derivation is L(V)'s degree-2 part (L is quadratic in V, so q(V) = (L(V) + L(−V))/2 − L(0)),
         and κ is that form in eigen-coordinates (Σ_ij κ(λ_i, λ_j) V_ij² = q(V) for diagonal Λ)."""
         rng = ctx.rng("quadratic-part")
-        LV, n = D.global_min()["L(V)"], 3
-        V = Z.random_rational_matrix(rng, 2)
-        for Lam in (Z.random_spd(rng, 2, 6), sp.diag(2, 5)):
+        LV, n = derivations.global_min()["L(V)"], 3
+        V = numeric.random_rational_matrix(rng, 2)
+        for Lam in (numeric.random_spd(rng, 2, 6), sp.diag(2, 5)):
             def ev(e, VV, Lam=Lam):
-                return traces.evaluate_exact(e, {"Lambda": Lam, "V": VV}, {D.N: n})
+                return traces.evaluate_exact(e, {"Lambda": Lam, "V": VV}, {derivations.N: n})
 
             route = sp.simplify((ev(LV, V) + ev(LV, -V)) / 2 - ev(LV, sp.zeros(2, 2)))
             got = ev(q, V)
@@ -557,7 +557,7 @@ class GlobalMin(Zfb23Claim):
                         f"V = {V.tolist()}, N = {n}", {"Lambda": str(Lam.tolist()), "V": str(V.tolist()), "N": n,
                                                         "quadratic_part": str(got), "from_L": str(route)})
         lams = (sp.Integer(2), sp.Integer(5))
-        by_kappa = sum(kappa.subs({li: lams[i], lj: lams[j], t1: sum(lams), D.N: n}) * V[i, j] ** 2
+        by_kappa = sum(kappa.subs({li: lams[i], lj: lams[j], t1: sum(lams), derivations.N: n}) * V[i, j] ** 2
                        for i in range(2) for j in range(2)) / n
         if sp.simplify(by_kappa - got) != 0:
             return (f"Σ κ(λ_i, λ_j) V_ij² = {by_kappa} but the quadratic part is {got} at Λ = diag(2, 5), "
@@ -568,7 +568,7 @@ class GlobalMin(Zfb23Claim):
     def _global_decomposition(self, ctx):
         """ŷ = odd(w) + even(w) with odd = wᵀΣ̂Vx_q, V = w22U + w21u21ᵀ; the cross term
         E[(odd − y)·even] vanishes, so L_full = L_odd(V) + ½E[even²] ≥ min_V L(V)."""
-        l = D.losses()
+        l = derivations.losses()
         cross = sp.expand(l["L_cross"])
         total = sp.expand(l["L_full"] - l["L_odd"] - l["L_even"] - cross)
         if cross == 0 and total == 0:
@@ -580,17 +580,17 @@ class GlobalMin(Zfb23Claim):
     def _odd_part_exact(self, ctx):
         """L_odd(w21, w22, U, u21) = L(V) at V = w22U + w21u21ᵀ, exact at random rational blocks."""
         rng = ctx.rng()
-        l, g = D.losses(), D.global_min()
+        l, g = derivations.losses(), derivations.global_min()
         cases = []
         for dim in (1, 2, 3):
-            Lam = Z.random_spd(rng, dim, 8)
-            U = Z.random_rational_matrix(rng, dim)
-            a, b = Z.random_rational_matrix(rng, dim, 1), Z.random_rational_matrix(rng, dim, 1)
+            Lam = numeric.random_spd(rng, dim, 8)
+            U = numeric.random_rational_matrix(rng, dim)
+            a, b = numeric.random_rational_matrix(rng, dim, 1), numeric.random_rational_matrix(rng, dim, 1)
             w22 = sp.Rational(int(rng.integers(1, 9)), 5)
             n = int(rng.integers(1, 12))
             lhs = traces.evaluate_exact(l["L_odd"], {"Lambda": Lam, "U": U, "w21": a, "u21": b},
-                                        {D.N: n, D.w22: w22})
-            rhs = traces.evaluate_exact(g["L(V)"], {"Lambda": Lam, "V": w22 * U + a * b.T}, {D.N: n})
+                                        {derivations.N: n, derivations.w22: w22})
+            rhs = traces.evaluate_exact(g["L(V)"], {"Lambda": Lam, "V": w22 * U + a * b.T}, {derivations.N: n})
             cases.append(({"d": dim, "N": n, "Lambda": Lam}, lhs, rhs))
         return exact_equal(cases, "odd-part loss equals L(V) at V = w22U + w21u21ᵀ")
 
@@ -603,15 +603,15 @@ class GlobalMin(Zfb23Claim):
         rank-one branch is full rank: w22 = U = 0, w21u21 = Γ⁻¹ is a second family of global minima.
         Checked exactly on the derived full loss."""
         rng = ctx.rng()
-        Lf = D.losses()["L_full"]
+        Lf = derivations.losses()["L_full"]
         rows = []
         for dim in (1, 2, 3):
-            Lam = Z.random_spd(rng, dim, 5)
+            Lam = numeric.random_spd(rng, dim, 5)
             n = int(rng.integers(1, 9))
-            Gi = Z.preconditioner(Lam, n)
-            target = Z.min_loss(Lam, n)
+            Gi = numeric.preconditioner(Lam, n)
+            target = numeric.min_loss(Lam, n)
             main = traces.evaluate_exact(Lf, {"Lambda": Lam, "U": Gi, "w21": sp.zeros(dim, 1),
-                                               "u21": sp.zeros(dim, 1)}, {D.N: n, D.w22: 1})
+                                               "u21": sp.zeros(dim, 1)}, {derivations.N: n, derivations.w22: 1})
             if main != target:
                 return refuted(f"d={dim}: L_full at w22U = Γ⁻¹ is {main}, not the minimum {target}",
                                {"d": dim, "Lambda": Lam, "N": n})
@@ -619,7 +619,7 @@ class GlobalMin(Zfb23Claim):
             e1 = sp.zeros(dim, 1)
             e1[0] = 1
             alt = traces.evaluate_exact(Lf, {"Lambda": Lam, "U": sp.zeros(dim, dim), "w21": e1,
-                                              "u21": Gi[:, 0] if dim == 1 else Gi.T * e1}, {D.N: n, D.w22: 0})
+                                              "u21": Gi[:, 0] if dim == 1 else Gi.T * e1}, {derivations.N: n, derivations.w22: 0})
             rows.append({"d": dim, "N": n, "Lambda": Lam, "min": target, "rank_one_branch": alt,
                          "attains_min": bool(alt == target)})
         d1 = [r for r in rows if r["d"] == 1][0]
@@ -637,11 +637,11 @@ class GlobalMin(Zfb23Claim):
         rng = ctx.rng()
         worst = None
         for dim in (2, 3, 5):
-            Lam = Z.random_spd(rng, dim, 1e4)
+            Lam = numeric.random_spd(rng, dim, 1e4)
             n = 7
-            exact = Z.min_loss(Lam, n)
-            val = Z.spectral_mp(paper.min_loss(), Lam, ctx.dps, {D.N: n})
-            dig = digits_agreed(Z.mp_value(exact, ctx.dps), val, cap=ctx.dps)
+            exact = numeric.min_loss(Lam, n)
+            val = numeric.spectral_mp(paper.min_loss(), Lam, ctx.dps, {derivations.N: n})
+            dig = digits_agreed(numeric.mp_value(exact, ctx.dps), val, cap=ctx.dps)
             worst = dig if worst is None else min(worst, dig)
             if dig < ctx.dps - 5:
                 return refuted(f"exact rational min L vs paper formula via mpmath eigenvalues: {dig} digits",
@@ -664,11 +664,11 @@ class GlobalMin(Zfb23Claim):
 
         rng = ctx.rng()
         d, n = 2, 5  # the witness configuration
-        Lam_s = Z.random_spd(rng, d, 6)
-        Lam = Z.to_np(Lam_s)
-        Lf = D.losses()["L_full"]
+        Lam_s = numeric.random_spd(rng, d, 6)
+        Lam = numeric.to_np(Lam_s)
+        Lf = derivations.losses()["L_full"]
         f, gradf, hessf = _numeric_full_loss(Lf, Lam, n)
-        exact_min = Z.min_loss(Lam_s, n)
+        exact_min = numeric.min_loss(Lam_s, n)
         target = float(exact_min) * (1 - claimed_shift)
         tol = 1e-6 * max(1.0, abs(target))
         ends = []
@@ -736,7 +736,7 @@ class GlobalMin(Zfb23Claim):
             Lam, n = ex
             G = (1 + 1 / n) * Lam + np.trace(Lam) / n * np.eye(len(Lam))
             V = np.linalg.solve(G, np.eye(len(Lam)))
-            gr = grad.evaluate({"Lambda": Lam, "V": V}, {D.N: n})
+            gr = grad.evaluate({"Lambda": Lam, "V": V}, {derivations.N: n})
             scale = np.linalg.norm(Lam @ Lam)
             ok = np.linalg.norm(gr) <= 1e-8 * scale * np.linalg.cond(G)
             return ok, f"d={len(Lam)}, N={n}, |∇L(Γ⁻¹)| = {np.linalg.norm(gr):.3g}, cond={np.linalg.cond(Lam):.3g}"
@@ -746,11 +746,11 @@ class GlobalMin(Zfb23Claim):
 
     def _mc(self, ctx):
         rng = ctx.rng()
-        Lam_s = Z.random_spd(rng, 3, 5)
+        Lam_s = numeric.random_spd(rng, 3, 5)
         n = 6
-        P = Z.to_np(Z.preconditioner(Lam_s, n))
-        exact = float(2 * Z.min_loss(Lam_s, n))
-        sampler = samplers.conditional_sampler(P, Z.to_np(Lam_s), n)
+        P = numeric.to_np(numeric.preconditioner(Lam_s, n))
+        exact = float(2 * numeric.min_loss(Lam_s, n))
+        sampler = samplers.conditional_sampler(P, numeric.to_np(Lam_s), n)
         est = mc.estimate(sampler, _mc_n(ctx, 100_000, 1_000_000), ctx.seed_sequence("monte-carlo"))
         return mc_check(est, exact, ctx.alpha,
                         {"Lambda": Lam_s, "N": n}, "E(ŷ−y)² at P = Γ⁻¹ (Wishart-conditioned), d=3, N=M=6",
@@ -772,7 +772,7 @@ def _at_identity(expr: sp.Expr) -> sp.Expr:
 def _v_gradient():
     from ...moments.wick import grad
 
-    return grad(D.global_min()["L(V)"], "V")
+    return grad(derivations.global_min()["L(V)"], "V")
 
 
 def _full_point(x, d: int) -> dict:
@@ -786,15 +786,15 @@ def _rank_one_values(Lam_s: sp.Matrix, n: int) -> dict:
     """For each eigenvalue λ of Λ (unit eigenvector v): the rank-one attention point w22 = 0,
     U11 = 0, w21 = v, u21 = v/γ(λ), the predicted loss ½trΛ − λ²/(2γ(λ)) (γ from the derived
     Γ), and the exact derived L_full at that point (exact when v is rational)."""
-    gam = traces.evaluate_exact(D.gamma_fn(n), {"Lambda": Lam_s})  # γ(λ) with tr Λ filled in
-    Lf = D.losses()["L_full"]
+    gam = traces.evaluate_exact(derivations.gamma_fn(n), {"Lambda": Lam_s})  # γ(λ) with tr Λ filled in
+    Lf = derivations.losses()["L_full"]
     dim = Lam_s.shape[0]
     out = {}
     for ev, _, vecs in Lam_s.eigenvects():
         v = vecs[0] / sp.sqrt((vecs[0].T * vecs[0])[0, 0])
         g = gam.subs(lam, ev)
         at = traces.evaluate_exact(Lf, {"Lambda": Lam_s, "U": sp.zeros(dim, dim), "w21": v, "u21": v / g},
-                                   {D.N: n, D.w22: 0})
+                                   {derivations.N: n, derivations.w22: 0})
         out[str(ev)] = {"value": sp.nsimplify(sp.Rational(1, 2) * Lam_s.trace() - ev ** 2 / (2 * g)),
                         "L_full_at_point": at, "w21": list(v), "u21": list(v / g), "w22": 0,
                         "U11": sp.zeros(dim, dim)}
@@ -811,8 +811,8 @@ def _numeric_full_loss(Lf: sp.Expr, Lam: np.ndarray, n: int):
     am, bm = sp.Matrix(syms_a), sp.Matrix(syms_b)
     Lm = sp.Matrix(Lam.tolist()).applyfunc(sp.nsimplify)
     env = {"Lambda": Lm, "U": Um, "w21": am, "u21": bm}
-    expr = sp.expand(traces.substitute(Lf, env, {D.N: n}))
-    allv = syms_a + [D.w22] + syms_U + syms_b
+    expr = sp.expand(traces.substitute(Lf, env, {derivations.N: n}))
+    allv = syms_a + [derivations.w22] + syms_U + syms_b
     fl = sp.lambdify([allv], expr, "numpy")
     grads = [sp.diff(expr, v) for v in allv]
     gl = sp.lambdify([allv], grads, "numpy")

@@ -15,9 +15,9 @@ from ..base import Check, Control, Param
 from ..checks import (exact_equal, holds, hypothesis_sweep, inconclusive, refuted, resolution,
                       resolution_text, symbolic_zero, too_coarse, two_sided_p)
 from ..registry import register
-from . import derive as D
+from . import derive as derivations
 from . import flow
-from . import numeric as Z
+from . import numeric
 from . import paper
 from .claims import P_LAMBDA, P_N, Zfb23Claim, _mc_n, _sizes
 
@@ -55,20 +55,20 @@ def _compiled_scalar(expr: sp.Expr, consts: dict, dim: int, n: int):
     matrix product with the Λ-runs folded (evaluated in NumPy), the polynomial in the atoms is
     compiled once.  (Why not substitute symbolic entries: at d = 6 the expanded polynomial in 37
     variables costs ~4 ms a call, and an ODE needs 10⁴ calls.)"""
-    expr = sp.sympify(expr).xreplace({D.N: sp.Integer(n), dsym: sp.Integer(dim)})
+    expr = sp.sympify(expr).xreplace({derivations.N: sp.Integer(n), dsym: sp.Integer(dim)})
     atoms = sorted(traces.trace_atoms(expr), key=str)
     for a in atoms:
         if traces.info(a).kind != "trace":
             raise ValueError(f"unexpected non-trace atom {a} in the reduced loss")
     progs = [_word_program(traces.info(a).word, consts) for a in atoms]
-    f = sp.lambdify([D.u, *atoms], expr, "math")
+    f = sp.lambdify([derivations.u, *atoms], expr, "math")
     return lambda U, u: float(f(u, *[float(np.trace(_run_program(p_, U, dim))) for p_ in progs]))
 
 
 def derived_flow(Lam: np.ndarray, n: int):
     """(loss, grad) on packed x = (vec U, u) from the *derived* L(U, u) and its derived gradient
     (the Wick engine's MatrixPoly ∇_U L and ∂L/∂u — not the paper's formula), for this Λ and N."""
-    l = D.losses()
+    l = derivations.losses()
     dim = Lam.shape[0]
     consts = {"Lambda": np.asarray(Lam, dtype=float)}
     loss_f = _compiled_scalar(l["L_reduced"], consts, dim, n)
@@ -134,7 +134,7 @@ def flow_target(Lam: np.ndarray, n: int, flip: bool = False):
 
 def min_loss_float(Lam: np.ndarray, n: int) -> float:
     """min L from the derived pointwise minimisation (global_min), at Λ's eigenvalues (mpmath)."""
-    return float(Z.spectral_mp(D.global_min()["min_loss"], sp.Matrix(np.asarray(Lam).tolist()), 20, {D.N: n}))
+    return float(numeric.spectral_mp(derivations.global_min()["min_loss"], sp.Matrix(np.asarray(Lam).tolist()), 20, {derivations.N: n}))
 
 
 def run_flow(Lam: np.ndarray, n: int, sigma: float, rng: np.random.Generator, target=None) -> FlowRun:
@@ -190,15 +190,15 @@ class GradientFlow(Zfb23Claim):
 
     def quantities(self, values, dps=30):
         Lam, n = values["Lambda"], values["N"]
-        Gi = Z.preconditioner(Lam, n)
+        Gi = numeric.preconditioner(Lam, n)
         t = (Gi * Gi).trace()
         with __import__("mpmath").workdps(dps):
             import mpmath
 
-            tm = Z.mp_value(t, dps)
+            tm = numeric.mp_value(t, dps)
             fac = mpmath.power(tm, mpmath.mpf(-1) / 4)
-            return {"U_star": Z.mp_matrix(Gi, dps) * fac, "u_star": mpmath.power(tm, mpmath.mpf(1) / 4),
-                    "sigma_bound": mpmath.sqrt(2 / (_op_norm_mp(Z.gamma_matrix(Lam, n), dps)
+            return {"U_star": numeric.mp_matrix(Gi, dps) * fac, "u_star": mpmath.power(tm, mpmath.mpf(1) / 4),
+                    "sigma_bound": mpmath.sqrt(2 / (_op_norm_mp(numeric.gamma_matrix(Lam, n), dps)
                                                     * mpmath.sqrt(Lam.shape[0])))}
 
     controls = {
@@ -271,7 +271,7 @@ class GradientFlow(Zfb23Claim):
         rng = ctx.rng()
         worst = 0.0
         for dim in (1, 2, 3, 4):
-            Lam = Z.to_np(Z.random_spd(rng, dim, 10))
+            Lam = numeric.to_np(numeric.random_spd(rng, dim, 10))
             n = int(rng.integers(1, 20))
             _, g1 = derived_flow(Lam, n)
             _, g2 = flow.reduced_zfb23_grad(Lam, n)
@@ -289,20 +289,20 @@ class GradientFlow(Zfb23Claim):
         matrix gradient dL/dU and dL/du against SymPy's componentwise derivatives of the concrete
         derived L(U, u), exactly at random rational SPD Λ (a second route to the Wick gradient)."""
         rng = ctx.rng()
-        l = D.losses()
+        l = derivations.losses()
         for dim in (1, 2):
-            Lam = Z.random_spd(rng, dim, 6)
+            Lam = numeric.random_spd(rng, dim, 6)
             n = int(rng.integers(2, 9))
             Us = sp.Matrix(dim, dim, lambda i, j: sp.Symbol(f"U_{i}_{j}"))
             env = {"Lambda": Lam, "U": Us}
 
             def concrete(expr):
-                return sp.expand(traces.substitute(expr, env, {D.N: n}))
+                return sp.expand(traces.substitute(expr, env, {derivations.N: n}))
 
             L = concrete(l["L_reduced"])
             GU = l["dL/dU"].evaluate(env, coef=concrete)
             pairs = [(f"dL/dU[{i},{j}]", sp.diff(L, Us[i, j]), GU[i, j]) for i in range(dim) for j in range(dim)]
-            pairs.append(("dL/du", sp.diff(L, D.u), concrete(l["dL/du"])))
+            pairs.append(("dL/du", sp.diff(L, derivations.u), concrete(l["dL/du"])))
             for what, by_diff, derived in pairs:
                 if sp.expand(by_diff - derived) != 0:
                     return refuted(f"d={dim}, N={n}: {what} of the derived loss is {sp.expand(by_diff)} but the "
@@ -310,9 +310,9 @@ class GradientFlow(Zfb23Claim):
                                    {"Lambda": str(Lam.tolist()), "N": n, "entry": what})
             # the value the flow's verdict (loss gap at the end point) is measured in: at u = 1,
             # U = V* it is the minimum found by the separate pointwise minimisation of L(V)
-            Vs = Z.preconditioner(Lam, n)
-            at_opt = sp.nsimplify(L.subs({D.u: 1, **{Us[i, j]: Vs[i, j] for i in range(dim) for j in range(dim)}}))
-            ml = sp.nsimplify(Z.min_loss(Lam, n))
+            Vs = numeric.preconditioner(Lam, n)
+            at_opt = sp.nsimplify(L.subs({derivations.u: 1, **{Us[i, j]: Vs[i, j] for i in range(dim) for j in range(dim)}}))
+            ml = sp.nsimplify(numeric.min_loss(Lam, n))
             if sp.simplify(at_opt - ml) != 0:
                 return refuted(f"d={dim}, N={n}: the flow's loss at u = 1, U = V* is {at_opt} but min L(V) is {ml}",
                                {"Lambda": str(Lam.tolist()), "N": n, "loss_at_V_star": str(at_opt),
@@ -327,7 +327,7 @@ class GradientFlow(Zfb23Claim):
         rng = ctx.rng()
         rows = []
         for dim in _sizes(ctx, (2, 3), (1, 2, 3, 5)):
-            Lam = Z.to_np(Z.random_spd(rng, dim, 20))
+            Lam = numeric.to_np(numeric.random_spd(rng, dim, 20))
             n = int(rng.integers(2, 30))
             sigma = 0.5 * flow.sigma_bound(Lam, n)
             run = run_flow(Lam, n, sigma, rng, flow_target(Lam, n, flip))
@@ -356,7 +356,7 @@ class GradientFlow(Zfb23Claim):
         rng = ctx.rng()
         rows = []
         for dim in (2, 3):
-            Lam = Z.to_np(Z.random_spd(rng, dim, 20))
+            Lam = numeric.to_np(numeric.random_spd(rng, dim, 20))
             n = 10
             for k in _sizes(ctx, (5.0,), (2.0, 5.0, 20.0)):
                 sigma = k * flow.sigma_bound(Lam, n)
@@ -451,7 +451,7 @@ def _op_norm_mp(M, dps):
     import mpmath
 
     with mpmath.workdps(dps + 10):
-        ev, _ = mpmath.eigsy(Z.mp_matrix(M, dps + 10))
+        ev, _ = mpmath.eigsy(numeric.mp_matrix(M, dps + 10))
         return max(abs(ev[i]) for i in range(len(ev)))
 
 
@@ -492,7 +492,7 @@ class RandomCovariance(Zfb23Claim):
     @staticmethod
     def v_star():
         """Minimise E_τ L(V) over diagonal V (the sign symmetry of diag(λ) makes V* diagonal)."""
-        LV = D.global_min()["L(V)"]
+        LV = derivations.global_min()["L(V)"]
         v = sp.Symbol("v")
         ell = sp.Integer(0)
         for term in sp.Add.make_args(sp.expand(LV)):
@@ -506,12 +506,12 @@ class RandomCovariance(Zfb23Claim):
     def v_paper():
         """[E Γ_τ Λ_τ²]⁻¹ E[Λ_τ²] on the diagonal: E[λ_i²] / E[γ_i λ_i²], γ_i = (1+1/N)λ_i + p_1/N."""
         num = _exp_moment(2)
-        den = (1 + 1 / D.N) * _exp_moment(3) + _iid_expect_term(None, 2, 1) / D.N
+        den = (1 + 1 / derivations.N) * _exp_moment(3) + _iid_expect_term(None, 2, 1) / derivations.N
         return sp.factor(num / den)
 
     def quantities(self, values, dps=30):
-        v = self.v_star().subs({dsym: values["d"], D.N: values["N"]})
-        return {"preconditioner_diag": [Z.mp_value(v, dps)] * int(values["d"])}
+        v = self.v_star().subs({dsym: values["d"], derivations.N: values["N"]})
+        return {"preconditioner_diag": [numeric.mp_value(v, dps)] * int(values["d"])}
 
     controls = {
         "minimiser-vs-paper-symbolic": (Control.negative("L(V) with 1/(N+1) for 1/N",
@@ -522,8 +522,8 @@ class RandomCovariance(Zfb23Claim):
 
     def checks(self):
         # the closed form is N/(3N + d + 5); an off-by-one in its d-term is the slip to tell apart
-        off_by_one = (D.N / (3 * D.N + dsym + 4), "N/(3N + d + 4), an off-by-one in the closed form N/(3N + d + 5)")
-        fixed = (D.N / (D.N + 1 + dsym), "N/(N + d + 1), the minimiser for the fixed covariance Λ = I")
+        off_by_one = (derivations.N / (3 * derivations.N + dsym + 4), "N/(3N + d + 4), an off-by-one in the closed form N/(3N + d + 5)")
+        fixed = (derivations.N / (derivations.N + 1 + dsym), "N/(N + d + 1), the minimiser for the fixed covariance Λ = I")
         return [
             Check("minimiser-vs-paper-symbolic", "symbolic", self._sym),
             Check("limit-one-third", "symbolic", self._limit, controls=(
@@ -542,7 +542,7 @@ class RandomCovariance(Zfb23Claim):
         terms of p_1^m, no Gamma-sum shortcut)."""
         from hypothesis import strategies as st
 
-        LV = D.global_min()["L(V)"]
+        LV = derivations.global_min()["L(V)"]
         v = sp.Symbol("v")
 
         def brute(dim, n):
@@ -554,14 +554,14 @@ class RandomCovariance(Zfb23Claim):
                 poly = sp.Poly(sp.expand(lams[0] ** a * sum(lams) ** m), *lams)
                 e = sum(c * sp.Mul(*[sp.factorial(k) for k in mon]) for mon, c in poly.terms())
                 ell += coef * e * v ** b
-            ell = sp.expand(ell.subs(D.N, n))
+            ell = sp.expand(ell.subs(derivations.N, n))
             return sp.solve(sp.diff(ell, v), v)[0]
 
         vs = self.v_star() if claimed is None else claimed
 
         def pred(ex):
             dim, n = ex
-            a, b = brute(dim, n), vs.subs({dsym: dim, D.N: n})
+            a, b = brute(dim, n), vs.subs({dsym: dim, derivations.N: n})
             return sp.simplify(a - b) == 0, f"d={dim}, N={n}: brute force {a} vs symbolic-d {b}"
 
         return hypothesis_sweep(st.tuples(st.integers(1, 6), st.integers(1, 200)), pred,
@@ -572,7 +572,7 @@ class RandomCovariance(Zfb23Claim):
                              "E_τ-minimiser (Gamma-moment expectation, symbolic d, N) vs [EΓΛ²]⁻¹E[Λ²]")
 
     def _limit(self, ctx, v=None):
-        lim = sp.limit(self.v_star() if v is None else v, D.N, sp.oo)
+        lim = sp.limit(self.v_star() if v is None else v, derivations.N, sp.oo)
         if lim == sp.Rational(1, 3):
             return holds(f"lim_(N→∞) V_ii* = {lim} for every d: with Σ̂ → I on an isotropic test prompt, "
                          "ŷ → ⅓⟨w, x_q⟩ (not covariate-robust)")
@@ -588,11 +588,11 @@ class RandomCovariance(Zfb23Claim):
             Lam = sp.diag(l1, l2)
             v = sp.Symbol("v")
             V = v * sp.eye(2)
-            LV = D.global_min()["L(V)"]
-            val = traces.evaluate_exact(LV, {"Lambda": Lam, "V": V}, {D.N: n})
+            LV = derivations.global_min()["L(V)"]
+            val = traces.evaluate_exact(LV, {"Lambda": Lam, "V": V}, {derivations.N: n})
             ev = sp.integrate(sp.integrate(sp.expand(val) * sp.exp(-l1 - l2), (l1, 0, sp.oo)), (l2, 0, sp.oo))
             vstar = sp.solve(sp.diff(ev, v), v)[0]
-            cases.append(({"d": 2, "N": n}, vstar, claimed.subs({dsym: 2, D.N: n})))
+            cases.append(({"d": 2, "N": n}, vstar, claimed.subs({dsym: 2, derivations.N: n})))
         return exact_equal(cases, "∫ L(vI) e^{-λ1-λ2} dλ minimised vs symbolic-d V*")
 
     def _mc(self, ctx, v=None):
@@ -609,7 +609,7 @@ class RandomCovariance(Zfb23Claim):
         coarser than the 4 % to resolve.  ``v``: another closed form to test (a control).
         """
         dim, n = 3, 5
-        v = float((self.v_star() if v is None else v).subs({dsym: dim, D.N: n}))
+        v = float((self.v_star() if v is None else v).subs({dsym: dim, derivations.N: n}))
         total = _mc_n(ctx, 200_000, 2_000_000)
 
         def sample(r, k):

@@ -11,26 +11,26 @@ import sympy as sp
 from ...moments import traces
 from ...moments.spectral import eval_at_matrix, lam, matrix_function
 from ...numeric.precision import to_mp_matrix, to_mpf
-from . import derive as D
+from . import derive
 
 
 def gamma_matrix(Lambda, N) -> sp.Matrix:
     """Γ at a rational Λ, from the derived γ(λ)."""
-    return matrix_function(D.to_trf(D.gamma_fn(N)), sp.Matrix(Lambda))
+    return matrix_function(derive.to_trf(derive.gamma_fn(N)), sp.Matrix(Lambda))
 
 
 def preconditioner(Lambda, N) -> sp.Matrix:
     """The derived minimiser V* = g*(Λ), exactly."""
-    return matrix_function(D.global_min()["g_star"].subs(D.N, N), sp.Matrix(Lambda))
+    return matrix_function(derive.global_min()["g_star"].subs(derive.N, N), sp.Matrix(Lambda))
 
 
 def min_loss(Lambda, N) -> sp.Rational:
-    return eval_at_matrix(D.global_min()["min_loss"].subs(D.N, N), sp.Matrix(Lambda))
+    return eval_at_matrix(derive.global_min()["min_loss"].subs(derive.N, N), sp.Matrix(Lambda))
 
 
 def risk_error(Lambda, N, M) -> sp.Rational:
     """E(ŷ − y)² of P = Γ⁻¹(N) on test prompts of length M, w ~ N(0, I), noiseless."""
-    return eval_at_matrix(D.risk()["error_spectral"].subs({D.N: N, D.M: M}), sp.Matrix(Lambda))
+    return eval_at_matrix(derive.risk()["error_spectral"].subs({derive.N: N, derive.M: M}), sp.Matrix(Lambda))
 
 
 def trace_poly_exact(expr: sp.Expr, env: dict, extra: dict | None = None) -> sp.Expr:
@@ -47,16 +47,16 @@ def shift_model(kind: str, Lambda, N, M, **mats):
     """The shift claim's data model (:data:`derive.SHIFT_MODELS`) at concrete Λ, N, M and shift
     values (keywords Psi, mu, s2, Lambda_q, Lambda_t)."""
     fields = {_SHIFT_FIELDS[k]: v for k, v in mats.items()}
-    if D.SHIFT_MODELS[kind].sigma2 != 0:
+    if derive.SHIFT_MODELS[kind].sigma2 != 0:
         fields.setdefault("sigma2", 0)   # a noisy model's noise defaults to 0 when not given
-    return dataclasses.replace(D.SHIFT_MODELS[kind], Lambda=sp.Matrix(Lambda), N=N, M=M, **fields)
+    return dataclasses.replace(derive.SHIFT_MODELS[kind], Lambda=sp.Matrix(Lambda), N=N, M=M, **fields)
 
 
 def shift_error(kind: str, Lambda, N, M, **mats) -> sp.Rational:
     """Exact finite-(N, M) risk under a shift, for the trained P = Γ⁻¹(Λ, N): the derived
     expression of the claim's model, evaluated at its concrete values."""
     model = shift_model(kind, Lambda, N, M, **mats)
-    return model.exact_error(preconditioner(Lambda, N), expr=D.shifts()[kind])
+    return model.exact_error(preconditioner(Lambda, N), expr=derive.shifts()[kind])
 
 
 def mp_value(x, dps: int):

@@ -13,8 +13,8 @@ from ...numeric import montecarlo as mc
 from ..base import Check, Control, Param
 from ..checks import exact_equal, holds, hypothesis_sweep, mc_check, refuted, symbolic_zero  # noqa: F401
 from ..registry import register
-from . import derive as D
-from . import numeric as Z
+from . import derive as derivations
+from . import numeric
 from . import paper
 from .claims import MC_EFFECT, P_LAMBDA, P_M, P_N, Zfb23Claim, _mc_n, _sizes
 
@@ -22,13 +22,13 @@ K = sp.Symbol("K", positive=True)  # common prompt length N = M = K for the limi
 
 
 def _ginv_lam():
-    return 1 / D.gamma_fn(D.N)
+    return 1 / derivations.gamma_fn(derivations.N)
 
 
 def _thm42_spectral():
     """(direct, theorem RHS) for a fixed task a with noise s², both as TrF/QF expressions."""
-    r = D.risk()
-    funcs = {"Lambda": lam, "P": _ginv_lam(), "B": lam / D.gamma_fn(D.N) ** 2}
+    r = derivations.risk()
+    funcs = {"Lambda": lam, "P": _ginv_lam(), "B": lam / derivations.gamma_fn(derivations.N) ** 2}
     direct = to_spectral(r["direct_fixed_task"], funcs)
     bayes = to_spectral(r["thm42_bayes"], funcs)
     trSB = to_spectral(r["thm42_trSigmaB"], funcs)
@@ -39,7 +39,7 @@ def _other_spd(rng, d: int, condition: float, other: sp.Matrix) -> sp.Matrix:
     """A random exact SPD matrix different from ``other`` (a shift of the covariance must shift it:
     at d = 2 ``random_spd`` has only seven rotations, so equal draws are common)."""
     while True:
-        M = Z.random_spd(rng, d, condition)
+        M = numeric.random_spd(rng, d, condition)
         if M != other:
             return M
 
@@ -69,11 +69,11 @@ class Risk(Zfb23Claim):
     params = (P_LAMBDA, P_N, P_M)
 
     def derive(self):
-        r = D.risk()
+        r = derivations.risk()
         return {"E(yhat-y)^2, w~N(0,I)": r["error_spectral"], "fixed task a, noise s2": r["direct_fixed_task"]}
 
     def quantities(self, values, dps=30):
-        return {"prediction_error": Z.mp_value(Z.risk_error(values["Lambda"], values["N"], values["M"]), dps)}
+        return {"prediction_error": numeric.mp_value(numeric.risk_error(values["Lambda"], values["N"], values["M"]), dps)}
 
     controls = {
         "theorem-4.2-symbolic": (Control.negative("derived Γ with 1/(N+1) for 1/N",
@@ -121,17 +121,17 @@ class Risk(Zfb23Claim):
         rng = ctx.rng()
         cases = []
         for dim, m in _sizes(ctx, ((1, 2), (2, 1), (2, 2)), ((1, 3), (2, 2), (2, 3), (3, 1))):
-            Lam = Z.random_spd(rng, dim, 20)
-            a = Z.random_rational_matrix(rng, dim, 1)
+            Lam = numeric.random_spd(rng, dim, 20)
+            a = numeric.random_rational_matrix(rng, dim, 1)
             n, s2 = int(rng.integers(1, 30)), sp.Rational(1, 3)
-            Gi = matrix_function(paper.gamma().subs(D.N, n), Lam).inv()
+            Gi = matrix_function(paper.gamma().subs(derivations.N, n), Lam).inv()
             xs, xq = ew.iid_vectors("x", Lam, m), ew.GaussianVector("q", Lam)
             noise = ew.iid_vectors("e", sp.Matrix([[s2]]), m + 1)
             ys = [(a.T * x.vec)[0, 0] + e.vec[0] for x, e in zip(xs, noise)]
             h = sum((y * x.vec for y, x in zip(ys, xs)), sp.zeros(dim, 1)) / m
             err = (h.T * Gi * xq.vec)[0, 0] - (a.T * xq.vec)[0, 0] - noise[-1].vec[0]
             lhs = ew.expect(sp.expand(err ** 2), [*xs, xq, *noise])
-            theorem = eval_at_matrix(rhs.subs({D.N: n, D.M: m, D.s2: s2}), Lam, {"a": a})
+            theorem = eval_at_matrix(rhs.subs({derivations.N: n, derivations.M: m, derivations.s2: s2}), Lam, {"a": a})
             cases.append(({"d": dim, "M": m, "N": n, "s2": s2, "Lambda": Lam, "a": a}, lhs, theorem))
         return exact_equal(cases,
                            "literal predictor, E(ŷ−y)² by the MGF-coefficient engine vs Theorem 4.2's right-hand "
@@ -140,7 +140,7 @@ class Risk(Zfb23Claim):
                            "side (exact, d ≤ 3, M ≤ 3)")
 
     def _iso(self, ctx):
-        diff = spectral_normal_form(D.risk()["error_spectral"] - paper.thm42_rhs_isotropic_tasks())
+        diff = spectral_normal_form(derivations.risk()["error_spectral"] - paper.thm42_rhs_isotropic_tasks())
         return symbolic_zero(diff,
                              "derived error for w ~ N(0,I) vs Theorem 4.2 averaged over w")
 
@@ -149,14 +149,14 @@ class Risk(Zfb23Claim):
 
         from ...strategies import spd_matrices
 
-        expr = D.risk()["error_spectral"]
+        expr = derivations.risk()["error_spectral"]
         strat = st.tuples(spd_matrices(min_d=1, max_d=6, max_condition=1e6, exact=True),
                           st.integers(1, 500), st.integers(1, 500))
 
         def pred(ex):
             Lam, n, m = ex
             Lam = sp.Matrix(Lam)
-            err = eval_at_matrix(expr.subs({D.N: n, D.M: m}), Lam)
+            err = eval_at_matrix(expr.subs({derivations.N: n, derivations.M: m}), Lam)
             ev = Lam.eigenvals()
             lo, hi = min(ev), max(ev)
             bound = paper.corollary_bound(Lam.shape[0], Lam.trace(), hi / lo, n, m)
@@ -167,23 +167,23 @@ class Risk(Zfb23Claim):
 
     def _mc(self, ctx):
         rng = ctx.rng()
-        Lam = Z.random_spd(rng, 3, 8)
+        Lam = numeric.random_spd(rng, 3, 8)
         n, m = 5, 9
-        model = dataclasses.replace(D.RISK_MODEL, Lambda=Lam, N=n, M=m)
-        est = mc.estimate(model.sampler(Z.preconditioner(Lam, n)), _mc_n(ctx, 100_000, 1_000_000),
+        model = dataclasses.replace(derivations.RISK_MODEL, Lambda=Lam, N=n, M=m)
+        est = mc.estimate(model.sampler(numeric.preconditioner(Lam, n)), _mc_n(ctx, 100_000, 1_000_000),
                           ctx.seed_sequence("monte-carlo"))
-        return mc_check(est, float(Z.risk_error(Lam, n, m)), ctx.alpha,
+        return mc_check(est, float(numeric.risk_error(Lam, n, m)), ctx.alpha,
                         {"Lambda": Lam, "N": n, "M": m}, "E(ŷ−y)², N=5, M=9, d=3 (Wishart-conditioned)", effect=MC_EFFECT)
 
     def _mc_fixed(self, ctx):
         direct, _ = _thm42_spectral()
         rng = ctx.rng()
-        Lam = Z.random_spd(rng, 2, 4)
-        a = Z.random_rational_matrix(rng, 2, 1)
+        Lam = numeric.random_spd(rng, 2, 4)
+        a = numeric.random_rational_matrix(rng, 2, 1)
         n, m, s2 = 4, 6, sp.Rational(1, 4)
-        exact = float(eval_at_matrix(direct.subs({D.N: n, D.M: m, D.s2: s2}), Lam, {"a": a}))
-        model = dataclasses.replace(D.FIXED_TASK_MODEL, Lambda=Lam, task_vector=a, sigma2=s2, N=n, M=m)
-        sample = model.sampler(Z.preconditioner(Lam, n), method="naive")  # the literal LSA forward pass
+        exact = float(eval_at_matrix(direct.subs({derivations.N: n, derivations.M: m, derivations.s2: s2}), Lam, {"a": a}))
+        model = dataclasses.replace(derivations.FIXED_TASK_MODEL, Lambda=Lam, task_vector=a, sigma2=s2, N=n, M=m)
+        sample = model.sampler(numeric.preconditioner(Lam, n), method="naive")  # the literal LSA forward pass
         est = mc.estimate(sample, _mc_n(ctx, 200_000, 2_000_000), ctx.seed_sequence("monte-carlo"))
         return mc_check(est, exact, ctx.alpha,
                         {"Lambda": Lam, "a": a, "N": n, "M": m, "s2": s2},
@@ -194,13 +194,13 @@ class Risk(Zfb23Claim):
         (E[xy], Cov(xy), min_v) come from the Wick engine; the error from simulation."""
         rng = ctx.rng()
         dim, n, m, cq = 2, 2, 7, sp.Rational(1, 2)
-        Lam = Z.random_spd(rng, dim, 3)
-        a = Z.random_rational_matrix(rng, dim, 1)
-        Bq = Z.random_rational_matrix(rng, dim)
+        Lam = numeric.random_spd(rng, dim, 3)
+        a = numeric.random_rational_matrix(rng, dim, 1)
+        Bq = numeric.random_rational_matrix(rng, dim)
         Bq = (Bq + Bq.T) / 2
         rhs = _thm42_nonlinear_rhs(Lam, a, Bq, cq, n, m)
-        P = Z.to_np(Z.preconditioner(Lam, n))
-        Ln, an, Bn, cn = Z.to_np(Lam), Z.to_np(a).ravel(), Z.to_np(Bq), float(cq)
+        P = numeric.to_np(numeric.preconditioner(Lam, n))
+        Ln, an, Bn, cn = numeric.to_np(Lam), numeric.to_np(a).ravel(), numeric.to_np(Bq), float(cq)
         C = np.linalg.cholesky(Ln)
         offset = float(np.trace(Bn @ Ln))
 
@@ -233,7 +233,7 @@ def _thm42_nonlinear_rhs(Lam, a, Bq, cq, n, m):
     Ey2xCx = expect(y ** 2 * (x.T @ C @ x))
     # E[xy] = Λa + c·E[x xᵀBx] = Λa (odd moments vanish): checked through the engine
     env_base = {"Lambda": sp.Matrix(Lam), "a": sp.Matrix(a), "Bq": sp.Matrix(Bq)}
-    G = Z.gamma_matrix(Lam, n)
+    G = numeric.gamma_matrix(Lam, n)
     Gi = G.inv()
     Cmat = Gi * Gi * sp.Matrix(Lam)
     Exy = sp.Matrix(Lam) * sp.Matrix(a)
@@ -254,7 +254,7 @@ class _ShiftClaim(Zfb23Claim):
     neutral: dict = {}
 
     def _exact_error(self, Lam, n, m, **mats):
-        return Z.shift_error(self.kind, Lam, n, m, **mats)
+        return numeric.shift_error(self.kind, Lam, n, m, **mats)
 
     def _hypothesis(self, ctx):
         """Hypothesis over d = 1..6, exact SPD Λ up to condition 10⁶, N, M: with the shift switched
@@ -275,7 +275,7 @@ class _ShiftClaim(Zfb23Claim):
             mats = {k: (sp.eye(dim) if isinstance(v, str) and v == "I" else
                         sp.zeros(dim, 1) if isinstance(v, str) and v == "0" else v) for k, v in mats.items()}
             a = self._exact_error(Lam, n, m, **mats)
-            b = Z.risk_error(Lam, n, m)
+            b = numeric.risk_error(Lam, n, m)
             return sp.simplify(a - b) == 0, f"d={dim}, N={n}, M={m}: {a} vs {b}"
 
         return hypothesis_sweep(strat, pred, 8 if ctx.quick else 40, ctx.stream_seed(),
@@ -297,13 +297,13 @@ class TaskShift(_ShiftClaim):
               Param("s2", "number", "label-noise variance s² ≥ 0", default="0", minimum=0))
 
     def derive(self):
-        return {"E(yhat-y)^2 (P = trained preconditioner)": D.shifts()["task"]}
+        return {"E(yhat-y)^2 (P = trained preconditioner)": derivations.shifts()["task"]}
 
     def quantities(self, values, dps=30):
         dim = values["Lambda"].shape[0]
         val = self._exact_error(values["Lambda"], values["N"], values["M"], Psi=values["Psi"],
                                 mu=sp.zeros(dim, 1), s2=values.get("s2", 0))
-        return {"prediction_error": Z.mp_value(val, dps)}
+        return {"prediction_error": numeric.mp_value(val, dps)}
 
     controls = {
         "theorem-4.2-averaged-exact": (Control.negative("minimiser g*(λ) with its sign flipped",
@@ -329,26 +329,26 @@ class TaskShift(_ShiftClaim):
         Lm, P = matrix("Lambda", sym=True), matrix("P", sym=True)
         trL = tr(Lm)
         B = P @ P @ Lm
-        per_task = (scalar(D.s2) + (w.T @ Lm @ B @ Lm @ w + (w.T @ Lm @ w + scalar(D.s2)) * tr(B @ Lm)) / D.M
+        per_task = (scalar(derivations.s2) + (w.T @ Lm @ B @ Lm @ w + (w.T @ Lm @ w + scalar(derivations.s2)) * tr(B @ Lm)) / derivations.M
                     + (w.T @ P @ P @ Lm @ Lm @ Lm @ w + 2 * trL * (w.T @ P @ P @ Lm @ Lm @ w)
-                       + trL * trL * (w.T @ P @ P @ Lm @ w)) / D.N ** 2)
+                       + trL * trL * (w.T @ P @ P @ Lm @ w)) / derivations.N ** 2)
         averaged = expect(per_task)
         cases = []
         for dim in (1, 2, 3):
-            Lam, Psi = Z.random_spd(rng, dim, 6), Z.random_spd(rng, dim, 6)
-            mu = Z.random_rational_matrix(rng, dim, 1)
+            Lam, Psi = numeric.random_spd(rng, dim, 6), numeric.random_spd(rng, dim, 6)
+            mu = numeric.random_rational_matrix(rng, dim, 1)
             n, m, s2 = int(rng.integers(1, 20)), int(rng.integers(1, 20)), sp.Rational(2, 7)
-            env = {"Lambda": Lam, "Psi": Psi, "mu": mu, "P": Z.preconditioner(Lam, n)}
+            env = {"Lambda": Lam, "Psi": Psi, "mu": mu, "P": numeric.preconditioner(Lam, n)}
             lhs = self._exact_error(Lam, n, m, Psi=Psi, mu=mu, s2=s2)
-            rhs = traces.evaluate_exact(averaged.subs({D.N: n, D.M: m}), env, {D.s2: s2})
+            rhs = traces.evaluate_exact(averaged.subs({derivations.N: n, derivations.M: m}), env, {derivations.s2: s2})
             cases.append(({"d": dim, "Lambda": Lam, "Psi": Psi, "mu": mu, "N": n, "M": m, "s2": s2}, lhs, rhs))
         return exact_equal(cases,
                            "exact task-shift risk (engine) vs Theorem 4.2 averaged over w ~ N(μ,Ψ)")
 
     def _limit(self, ctx):
         rng = ctx.rng()
-        Lam, Psi = Z.random_spd(rng, 2, 5), Z.random_spd(rng, 2, 5)
-        mu = Z.random_rational_matrix(rng, 2, 1)
+        Lam, Psi = numeric.random_spd(rng, 2, 5), numeric.random_spd(rng, 2, 5)
+        mu = numeric.random_rational_matrix(rng, 2, 1)
         s2 = sp.Rational(1, 5)
         lim = _limit_at_matrices(lambda k: self._exact_error(Lam, k, k, Psi=Psi, mu=mu, s2=s2), Lam)
         if sp.simplify(lim - s2) == 0:
@@ -358,12 +358,12 @@ class TaskShift(_ShiftClaim):
 
     def _mc(self, ctx):
         rng = ctx.rng()
-        Lam, Psi = Z.random_spd(rng, 3, 5), Z.random_spd(rng, 3, 5)
-        mu = Z.random_rational_matrix(rng, 3, 1)
+        Lam, Psi = numeric.random_spd(rng, 3, 5), numeric.random_spd(rng, 3, 5)
+        mu = numeric.random_rational_matrix(rng, 3, 1)
         n, m, s2 = 6, 4, sp.Rational(1, 2)
-        P = Z.preconditioner(Lam, n)
+        P = numeric.preconditioner(Lam, n)
         exact = float(self._exact_error(Lam, n, m, Psi=Psi, mu=mu, s2=s2))
-        sampler = Z.shift_model(self.kind, Lam, n, m, Psi=Psi, mu=mu, s2=s2).sampler(P)
+        sampler = numeric.shift_model(self.kind, Lam, n, m, Psi=Psi, mu=mu, s2=s2).sampler(P)
         est = mc.estimate(sampler, _mc_n(ctx, 100_000, 1_000_000), ctx.seed_sequence("monte-carlo"))
         return mc_check(est, exact, ctx.alpha,
                         {"Lambda": Lam, "Psi": Psi, "mu": mu, "N": n, "M": m, "s2": s2},
@@ -382,11 +382,11 @@ class QueryShift(_ShiftClaim):
     params = (P_LAMBDA, Param("Lambda_query", "spd", "covariance Λ_q of the query"), P_N, P_M)
 
     def derive(self):
-        return {"E(yhat-y)^2": D.shifts()["query"]}
+        return {"E(yhat-y)^2": derivations.shifts()["query"]}
 
     def quantities(self, values, dps=30):
         val = self._exact_error(values["Lambda"], values["N"], values["M"], Lambda_q=values["Lambda_query"])
-        return {"prediction_error": Z.mp_value(val, dps)}
+        return {"prediction_error": numeric.mp_value(val, dps)}
 
     controls = {
         "limit-zero": (Control.negative("minimiser g*(λ) with its sign flipped", mutant="global_min['g_star'] flip-sign"),),
@@ -403,7 +403,7 @@ class QueryShift(_ShiftClaim):
 
     def _limit(self, ctx):
         rng = ctx.rng()
-        Lam, Lq = Z.random_spd(rng, 2, 5), Z.random_spd(rng, 2, 50)
+        Lam, Lq = numeric.random_spd(rng, 2, 5), numeric.random_spd(rng, 2, 50)
         lim = _limit_at_matrices(lambda k: self._exact_error(Lam, k, k, Lambda_q=Lq), Lam)
         finite = [float(self._exact_error(Lam, k, k, Lambda_q=Lq)) for k in (10, 100, 1000)]
         if lim == 0:
@@ -414,11 +414,11 @@ class QueryShift(_ShiftClaim):
 
     def _mc(self, ctx):
         rng = ctx.rng()
-        Lam, Lq = Z.random_spd(rng, 3, 5), Z.random_spd(rng, 3, 20)
+        Lam, Lq = numeric.random_spd(rng, 3, 5), numeric.random_spd(rng, 3, 20)
         n, m = 5, 8
-        P = Z.preconditioner(Lam, n)
+        P = numeric.preconditioner(Lam, n)
         exact = float(self._exact_error(Lam, n, m, Lambda_q=Lq))
-        sampler = Z.shift_model(self.kind, Lam, n, m, Lambda_q=Lq).sampler(P)
+        sampler = numeric.shift_model(self.kind, Lam, n, m, Lambda_q=Lq).sampler(P)
         est = mc.estimate(sampler, _mc_n(ctx, 100_000, 1_000_000), ctx.seed_sequence("monte-carlo"))
         return mc_check(est, exact, ctx.alpha,
                         {"Lambda": Lam, "Lambda_query": Lq, "N": n, "M": m}, "query shift, d=3", effect=MC_EFFECT)
@@ -438,11 +438,11 @@ class CovariateShift(_ShiftClaim):
     params = (P_LAMBDA, Param("Lambda_test", "spd", "covariance Λ' of test covariates"), P_N, P_M)
 
     def derive(self):
-        return {"E(yhat-y)^2": D.shifts()["covariate"]}
+        return {"E(yhat-y)^2": derivations.shifts()["covariate"]}
 
     def quantities(self, values, dps=30):
         val = self._exact_error(values["Lambda"], values["N"], values["M"], Lambda_t=values["Lambda_test"])
-        return {"prediction_error": Z.mp_value(val, dps)}
+        return {"prediction_error": numeric.mp_value(val, dps)}
 
     controls = {
         "limit-nonzero": (Control.negative("minimiser g*(λ) with its sign flipped",
@@ -463,7 +463,7 @@ class CovariateShift(_ShiftClaim):
 
     def _limit(self, ctx):
         rng = ctx.rng()
-        Lam = Z.random_spd(rng, 2, 5)
+        Lam = numeric.random_spd(rng, 2, 5)
         Lt = _other_spd(rng, 2, 5, Lam)
         lim = _limit_at_matrices(lambda k: self._exact_error(Lam, k, k, Lambda_t=Lt), Lam)
         E = Lt * Lam.inv() - sp.eye(2)  # lim P·Σ̂' − I
@@ -476,11 +476,11 @@ class CovariateShift(_ShiftClaim):
 
     def _scaling(self, ctx):
         rng = ctx.rng()
-        Lam = Z.random_spd(rng, 2, 5)
+        Lam = numeric.random_spd(rng, 2, 5)
         out = []
         for c in (2, 3):
             Lt = c ** 2 * Lam
-            lim_map = (Z.preconditioner(Lam, K) * Lt).applyfunc(lambda e: sp.limit(sp.cancel(e), K, sp.oo))
+            lim_map = (numeric.preconditioner(Lam, K) * Lt).applyfunc(lambda e: sp.limit(sp.cancel(e), K, sp.oo))
             lim = _limit_at_matrices(lambda k: self._exact_error(Lam, k, k, Lambda_t=Lt), Lam)
             expected = (c ** 2 - 1) ** 2 * Lt.trace()
             if lim_map != c ** 2 * sp.eye(2) or sp.simplify(lim - expected) != 0:
@@ -491,12 +491,12 @@ class CovariateShift(_ShiftClaim):
 
     def _mc(self, ctx):
         rng = ctx.rng()
-        Lam = Z.random_spd(rng, 3, 5)
+        Lam = numeric.random_spd(rng, 3, 5)
         Lt = _other_spd(rng, 3, 5, Lam)
         n, m = 6, 6
-        P = Z.preconditioner(Lam, n)
+        P = numeric.preconditioner(Lam, n)
         exact = float(self._exact_error(Lam, n, m, Lambda_t=Lt))
-        sampler = Z.shift_model(self.kind, Lam, n, m, Lambda_t=Lt).sampler(P)
+        sampler = numeric.shift_model(self.kind, Lam, n, m, Lambda_t=Lt).sampler(P)
         est = mc.estimate(sampler, _mc_n(ctx, 100_000, 1_000_000), ctx.seed_sequence("monte-carlo"))
         return mc_check(est, exact, ctx.alpha,
                         {"Lambda": Lam, "Lambda_test": Lt, "N": n, "M": m}, "covariate shift, d=3", effect=MC_EFFECT)
