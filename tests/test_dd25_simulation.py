@@ -315,7 +315,7 @@ def test_eta_idle_is_an_equivalence_test(monkeypatch, gain_sd, gain_mean, status
             return _FakeResult(base)
         return _FakeResult(base * (1 - gain_mean - gain_sd * rng.standard_normal((runs, 1))))
 
-    monkeypatch.setattr(S, "simulate", fake)
+    monkeypatch.setattr(S, "simulate_many", lambda cfgs, runs, seed: [fake(c, runs, seed) for c in cfgs])
     r = S.FeatureLearning()._eta("input", CheckContext(quick=True, seed=0))
     assert r.status is status, r.evidence
     assert r.resolution["relative"] > 0 and "resolution" in r.evidence
