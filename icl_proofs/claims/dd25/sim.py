@@ -96,6 +96,10 @@ class Config:
     #: training contexts from :func:`data.sample_mixture` with ``coupled=True`` (common random numbers
     #: across mixtures ρ: compare ρ on paired runs)
     coupled: bool = False
+    #: the linear transformer's ridge: "kron" (dual Gram (X Xᵀ) ∘ (B Bᵀ) from the Kronecker factors
+    #: when the dual is smaller) or "features" (the Gram of the formed features: the old route, kept
+    #: for paired benchmarks; the same solution to rounding)
+    linear_gram: str = "kron"
 
     def __post_init__(self):
         for name in ("d", "ell", "n", "k", "n_test"):
@@ -112,6 +116,8 @@ class Config:
                 raise UserInputError(f"Hermite degree p must be an integer >= 0, got {q}")
         if self.dtype not in ("float64", "float32"):
             raise UserInputError(f"dtype must be float64 or float32, got {self.dtype!r}")
+        if self.linear_gram not in ("kron", "features"):
+            raise UserInputError(f"linear_gram must be 'kron' or 'features', got {self.linear_gram!r}")
         if self.lam_scaling not in ("n", "1"):
             raise UserInputError(f"lam_scaling must be 'n' or '1', got {self.lam_scaling!r}")
         if not (self.lam >= 0) or not math.isfinite(self.lam):
@@ -266,8 +272,8 @@ def run_once(cfg: Config, seed: np.random.SeedSequence, act: _Act | None = None,
         del Z
     if "linear" in cfg.models:
         # the dual Gram from the Kronecker factors when the dual is the smaller system (same ridge)
-        readout["linear"] = (mlp.ridge_kron(batch.xq, batch.b, batch.y, lam_lin) if cfg.D > n
-                             else mlp.ridge(H, batch.y, lam_lin))
+        readout["linear"] = (mlp.ridge_kron(batch.xq, batch.b, batch.y, lam_lin)
+                             if cfg.D > n and cfg.linear_gram == "kron" else mlp.ridge(H, batch.y, lam_lin))
     del H, batch
 
     # Test: each source separately, streamed in chunks.

@@ -38,7 +38,7 @@ def _sizes(ctx) -> dict:
     if ctx.quick:
         return {"ds": (14, 20, 28), "runs": 10, "runs_stage1": 30, "runs_mix": 30, "runs_trend": 20, "d_mix": 16, "rhos": (0.0, 0.5, 1.0), "etas": (0.0, 2.0, 8.0),
                 "d_trend": 16, "ds_lin": (16, 24)}
-    return {"ds": (16, 24, 32, 48, 64), "runs": 20, "runs_stage1": 30, "runs_mix": 30, "runs_trend": 20, "d_mix": 40, "rhos": (0.0, 0.25, 0.5, 0.75, 1.0),
+    return {"ds": (16, 24, 32, 48, 64), "runs": 20, "runs_stage1": 20, "runs_mix": 30, "runs_trend": 20, "d_mix": 40, "rhos": (0.0, 0.25, 0.5, 0.75, 1.0),
             "etas": (0.0, 1.0, 2.0, 4.0, 8.0), "d_trend": 32, "ds_lin": (40, 64)}
 
 
