@@ -308,7 +308,7 @@ def test_eta_idle_is_an_equivalence_test(monkeypatch, gain_sd, gain_mean, status
     from icl_proofs.claims.dd25 import simulation as S
 
     rng = np.random.default_rng(0)
-    base = 1.0 + 0.1 * rng.standard_normal((30, 2))
+    base = 1.0 + 0.1 * rng.standard_normal((60, 2))
 
     def fake(cfg, runs, seed):
         if cfg.eta_scale == 0:

@@ -696,7 +696,7 @@ class FeatureLearning(DD25SimClaim):
         """(d, runs, η/d² values).  Off the interpolation peak (n = d², k = d²/4, λ = 1e-2): at the
         paper's n = k = d²/2, λ = 5e-5 the readout's variance hides the task-spike gain (measured at
         d = 16: −0.03 ± 0.02 at η = 2d², against +0.035 ± 0.005 off the peak)."""
-        return (16, 30, (0.0, 1.0, 4.0)) if ctx.quick else (24, 30, (0.0, 0.5, 1.0, 2.0, 4.0, 8.0))
+        return (16, 60, (0.0, 1.0, 4.0)) if ctx.quick else (24, 60, (0.0, 0.5, 1.0, 2.0, 4.0, 8.0))
 
     def _eta(self, which, ctx, source: str | None = None):
         """Relative gain (E(0) − E(η)) / E(0) per η, paired over runs (η only changes the update, so
