@@ -9,7 +9,16 @@ shrink refutes them; anything else is inconclusive, with the resolution stated. 
 paper's empirical findings: a significant effect in the opposite direction refutes them, with the
 configuration as witness.  Every interval is a Student-t interval over independent runs; every test
 uses the check's α; every check draws from its own named stream (``ctx.stream_seed``), except the
-first-stage simulation that Lemma 4.9 and Lemma 4.11 share on purpose (:func:`_stage1_seed`).
+first-stage simulation that Lemma 4.9 and Lemma 4.11 share on purpose (:func:`_stage1_seed`) and
+the one simulation the two MLP-vs-linear checks read.
+
+Variance reduction.  Comparisons within a sweep are paired: run r of every point of a sweep uses the
+same stream (run r of each configuration shares its initialisation and test contexts, and every
+context that the two configurations draw alike), so the statistic of each run (a difference, a slope
+in ρ, ℓ or η) is one independent draw and its Student-t interval is exact for independent runs;
+data mixing draws the training contexts with common random numbers across ρ (``coupled``).
+Configurations of one sweep are simulated together, run by run, drawing shared contexts once
+(:func:`simulate_many`), in float32 feature maps with float64 draws and ridge solves (:data:`DTYPE`).
 """
 from __future__ import annotations
 
