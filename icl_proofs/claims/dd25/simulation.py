@@ -430,7 +430,7 @@ class Thm412(DD25SimClaim):
                                models=("mlp", "equivalent"), eq_controls=tuple(sim.EQ_CONTROLS))
 
     def _sizes(self, ctx):
-        return ((24, 32), 30) if ctx.quick else ((24, 32, 48), 30)
+        return ((24, 32), 20) if ctx.quick else ((24, 32, 48), 20)
 
     def _gap(self, ctx, model: str | None = None):
         """Relative gap (E_MLP − E_eq) / E_MLP per d (paired runs: the same data, F̂ and test contexts),
