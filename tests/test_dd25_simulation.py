@@ -308,14 +308,14 @@ def test_eta_idle_is_an_equivalence_test(monkeypatch, gain_sd, gain_mean, status
     from icl_proofs.claims.dd25 import simulation as S
 
     rng = np.random.default_rng(0)
-    base = 1.0 + 0.1 * rng.standard_normal((30, 2))
+    base = 1.0 + 0.1 * rng.standard_normal((60, 2))
 
     def fake(cfg, runs, seed):
         if cfg.eta_scale == 0:
             return _FakeResult(base)
         return _FakeResult(base * (1 - gain_mean - gain_sd * rng.standard_normal((runs, 1))))
 
-    monkeypatch.setattr(S, "simulate", fake)
+    monkeypatch.setattr(S, "simulate_many", lambda cfgs, runs, seed: [fake(c, runs, seed) for c in cfgs])
     r = S.FeatureLearning()._eta("input", CheckContext(quick=True, seed=0))
     assert r.status is status, r.evidence
     assert r.resolution["relative"] > 0 and "resolution" in r.evidence

@@ -12,6 +12,14 @@ runs (Student-t intervals, one-sided level α each side).  Against a stated boun
 * **refuted** (the gap converges to a nonzero level): the lower confidence bound of |g| is above b
   at the two largest d, the gap does not decrease significantly between them, and (with three d or
   more) its slope in log d over the whole sweep is not significantly negative;
+* **holds by rate** (only where a check states a rate β_min, ``rate=``): where the gap is still above
+  the bound at the largest d but the measurement shows it *going to 0*: the exponent β of
+  |g| ∝ d^β, fitted over the whole sweep (weighted least squares on log |g| against log d, SEs by
+  the delta method), has its one-sided (1 − α) upper bound below −β_min, *and* the exponent between
+  the two largest d alone has its upper bound below 0 (the gap still shrinks at the largest sizes:
+  a gap levelling off to a nonzero floor fails here first), with every control told apart as above;
+  the resolution is then the smallest |β| detected with power 0.9.  It is evidence for the limit
+  at a stated rate, not a proof: a decay that stops beyond the measured d is not excluded;
 * otherwise **inconclusive** (with the reason: too coarse, a control not told apart, or a gap above
   the bound that is still shrinking).
 
@@ -88,10 +96,56 @@ def resolution(row: RelGap, alpha: float, bound: float) -> dict:
             "runs": row.runs}
 
 
+@dataclasses.dataclass(frozen=True)
+class Decay:
+    """Fitted exponent β of |g| ∝ d^β over a sweep and between its two largest d, with one-sided
+    upper bounds (Student t at the smallest df of the rows)."""
+
+    beta: float
+    se: float
+    last_beta: float
+    last_se: float
+    q: float
+
+    @property
+    def upper(self) -> float:
+        return self.beta + self.q * self.se
+
+    @property
+    def last_upper(self) -> float:
+        return self.last_beta + self.q * self.last_se
+
+    def resolution(self) -> float:
+        """Smallest |β| the one-sided test detects with power 0.9."""
+        return float((self.q + student_t.ppf(POWER, self.df)) * self.se)
+
+    df: int = 1
+
+    def to_json(self, rate: float) -> dict:
+        return {"beta": self.beta, "se": self.se, "upper": self.upper, "last_pair_beta": self.last_beta,
+                "last_pair_se": self.last_se, "last_pair_upper": self.last_upper, "rate": rate,
+                "resolution": self.resolution()}
+
+
+def decay(rows: list[RelGap], alpha: float) -> Decay | None:
+    """The exponent of |g| in d (None when some |g| is not positive: no logarithm)."""
+    if len(rows) < 2 or any(r.value == 0 for r in rows):
+        return None
+    df = min(r.df for r in rows)
+    q = float(student_t.isf(alpha, df))
+    x = [math.log(r.d) for r in rows]
+    fit = trends.loglog_slope([r.d for r in rows], [abs(r.value) for r in rows], [r.se for r in rows])
+    a, b = rows[-2], rows[-1]
+    last = (math.log(abs(b.value)) - math.log(abs(a.value))) / (x[-1] - x[-2])
+    last_se = math.hypot(a.se / abs(a.value), b.se / abs(b.value)) / (x[-1] - x[-2])
+    return Decay(fit.value, fit.se, last, last_se, q, df)
+
+
 def verdict(name: str, route: str, what: str, rows: list[RelGap], controls: dict[str, list[RelGap]],
-            bound: float, alpha: float, setting: str, **details):
+            bound: float, alpha: float, setting: str, rate: float | None = None, **details):
     """The rule of the module docstring; ``rows`` by increasing d, ``controls``: name -> rows of a
-    wrong model at the same d (only the largest d is used)."""
+    wrong model at the same d (only the largest d is used); ``rate``: the decay exponent β_min of
+    the "holds by rate" rule (None: the bound rule only)."""
     last = rows[-1]
     res = resolution(last, alpha, bound)
     apart = {c: r[-1].lower(alpha) > bound for c, r in controls.items()}
@@ -122,8 +176,24 @@ def verdict(name: str, route: str, what: str, rows: list[RelGap], controls: dict
                           **out_details)
             out.resolution = res
             return out
+    dec = decay(rows, alpha) if rate is not None and len(rows) >= 3 else None
+    if dec is not None:
+        ev += (f"; decay |g| ∝ d^β: β = {dec.beta:+.3f} ± {dec.se:.3f} over d = {rows[0].d}..{last.d} "
+               f"(upper bound {dec.upper:+.3f}), between d = {rows[-2].d} and {last.d}: {dec.last_beta:+.3f} ± "
+               f"{dec.last_se:.3f} (upper bound {dec.last_upper:+.3f}); stated rate β_min = {rate:g}; exponent "
+               f"resolution {dec.resolution():.3g}")
+        out_details["decay"] = dec.to_json(rate)
     if last.upper(alpha) < bound and all(apart.values()) and res["relative"] <= bound:
         out = holds(name, route, "supports (measured): " + ev, finite_d_evidence="supports", **out_details)
+    elif (dec is not None and dec.upper < -rate and dec.last_upper < 0 and all(apart.values())
+          and dec.resolution() <= rate):
+        out = holds(name, route, f"supports (measured, by rate): the gap is above the bound {bound:g} at d = {last.d} "
+                    f"but shrinks like d^β with β < −{rate:g} at confidence 1 − α, and still shrinks between the two "
+                    "largest d: " + ev, finite_d_evidence="supports", **out_details)
+        out.resolution = {"relative": dec.resolution(), "absolute": dec.resolution(), "power": POWER,
+                          "alpha": float(alpha), "bound": rate, "d": last.d, "runs": last.runs,
+                          "quantity": "decay exponent β of the relative gap in d"}
+        return out
     else:
         why = ("resolution coarser than the bound" if res["relative"] > bound else
                "gap not shown below the bound" if last.upper(alpha) >= bound else

@@ -93,6 +93,13 @@ class Config:
     #: data (keys "equivalent~NAME", paired gaps "mlp-equivalent~NAME")
     eq_controls: tuple[str, ...] = ()
     diagnostics: bool = False
+    #: training contexts from :func:`data.sample_mixture` with ``coupled=True`` (common random numbers
+    #: across mixtures ρ: compare ρ on paired runs)
+    coupled: bool = False
+    #: the linear transformer's ridge: "kron" (dual Gram (X Xᵀ) ∘ (B Bᵀ) from the Kronecker factors
+    #: when the dual is smaller) or "features" (the Gram of the formed features: the old route, kept
+    #: for paired benchmarks; the same solution to rounding)
+    linear_gram: str = "kron"
 
     def __post_init__(self):
         for name in ("d", "ell", "n", "k", "n_test"):
@@ -109,6 +116,8 @@ class Config:
                 raise UserInputError(f"Hermite degree p must be an integer >= 0, got {q}")
         if self.dtype not in ("float64", "float32"):
             raise UserInputError(f"dtype must be float64 or float32, got {self.dtype!r}")
+        if self.linear_gram not in ("kron", "features"):
+            raise UserInputError(f"linear_gram must be 'kron' or 'features', got {self.linear_gram!r}")
         if self.lam_scaling not in ("n", "1"):
             raise UserInputError(f"lam_scaling must be 'n' or '1', got {self.lam_scaling!r}")
         if not (self.lam >= 0) or not math.isfinite(self.lam):
@@ -189,10 +198,14 @@ def _activation(cfg: Config, diagnostics: bool = False) -> _Act:
 
 
 def _sigma_hat(act: _Act, p: int, Z: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """σ̂_p(Z) = Σ_{i≤p} c_i He_i(Z) + c*_p z with fresh z ~ N(0, 1) per entry."""
-    from ...moments.hermite import sigma_hat
+    """σ̂_p(Z) = Σ_{i≤p} c_i He_i(Z) + c*_p z with fresh z ~ N(0, 1) per entry.  z is drawn in
+    float64 whatever Z's dtype (the numbers of ``hermite.sigma_hat`` in float64), so a float32 run
+    differs from the float64 one by rounding only."""
+    from ...moments.hermite import hermite_series
 
-    return sigma_hat(act.coeffs[p], act.cstar[p], Z, rng)
+    out = hermite_series(act.coeffs[p], Z)
+    out += (float(act.cstar[p]) * rng.standard_normal(Z.shape)).astype(Z.dtype, copy=False)
+    return out
 
 
 def _control_key(name: str) -> str:
@@ -228,7 +241,7 @@ def run_once(cfg: Config, seed: np.random.SeedSequence, act: _Act | None = None,
     diag: dict = {}
 
     # Stage 1: one gradient step on F (w frozen) with fresh contexts.
-    batch = data.sample_mixture(src, rho, n, cfg.ell, s_train1, cfg.kappa, dt)
+    batch = data.sample_mixture(src, rho, n, cfg.ell, s_train1, cfg.kappa, dt, coupled=cfg.coupled)
     H = batch.h
     sq = np.einsum("ij,ij->i", H, H, dtype=np.float64)
     t = float(sq.mean())  # t = tr Cov(vec H) = E‖h‖² (E h = 0); the empirical mean is consistent
@@ -245,8 +258,10 @@ def run_once(cfg: Config, seed: np.random.SeedSequence, act: _Act | None = None,
     if stage1_only:
         return {"errors": {}, "diagnostics": diag}
 
-    # Stage 2: fresh contexts overwrite the stage-1 buffer (one feature matrix at a time).
-    batch = data.sample_mixture(src, rho, n, cfg.ell, s_train2, cfg.kappa, dt, out=H)
+    # Stage 2: fresh contexts overwrite the stage-1 buffer (one feature matrix at a time; inside
+    # data.reuse the batches are shared read-only and the buffer is not overwritten)
+    batch = data.sample_mixture(src, rho, n, cfg.ell, s_train2, cfg.kappa, dt, out=H, coupled=cfg.coupled)
+    H = batch.h
     readout = {}
     if need_mlp:
         Z = H @ F.T
@@ -256,7 +271,9 @@ def run_once(cfg: Config, seed: np.random.SeedSequence, act: _Act | None = None,
             readout[key] = mlp.ridge(_sigma_hat(act, q, Z, noise_for(key)) * dt(1 / math.sqrt(k)), batch.y, lam_total)
         del Z
     if "linear" in cfg.models:
-        readout["linear"] = mlp.ridge(H, batch.y, lam_lin)
+        # the dual Gram from the Kronecker factors when the dual is the smaller system (same ridge)
+        readout["linear"] = (mlp.ridge_kron(batch.xq, batch.b, batch.y, lam_lin)
+                             if cfg.D > n and cfg.linear_gram == "kron" else mlp.ridge(H, batch.y, lam_lin))
     del H, batch
 
     # Test: each source separately, streamed in chunks.
@@ -301,12 +318,12 @@ def _diagnostics(cfg, act, F, w, H, y, Z, G, sq, t) -> dict:
     zc = z - z.mean()
     var = float(np.mean(zc ** 2))
     alpha = act.alpha
-    u, v, rest = mlp.spike_and_rest(G.astype(np.float64), F, w.astype(np.float64), H.astype(np.float64),
-                                    y.astype(np.float64), alpha)
+    # float64 copies made once for both splits (the values are those of converting per call)
+    G64, w64, H64, y64 = (a.astype(np.float64, copy=False) for a in (G, w, H, y))
+    u, v, rest = mlp.spike_and_rest(G64, F, w64, H64, y64, alpha)
     spike = float(np.linalg.norm(u) * np.linalg.norm(v))
     # the negative control of Lemma 4.11: the same split with α halved (u = (α/2) w)
-    u_h, v_h, rest_h = mlp.spike_and_rest(G.astype(np.float64), F, w.astype(np.float64), H.astype(np.float64),
-                                          y.astype(np.float64), alpha / 2)
+    u_h, v_h, rest_h = mlp.spike_and_rest(G64, F, w64, H64, y64, alpha / 2)
     return {
         "spike_opnorm_alpha_halved": float(np.linalg.norm(u_h) * np.linalg.norm(v_h)),
         "rest_opnorm_alpha_halved": mlp.opnorm(rest_h),
@@ -317,7 +334,7 @@ def _diagnostics(cfg, act, F, w, H, y, Z, G, sq, t) -> dict:
         "preact_excess_kurtosis": float(np.mean(zc ** 4) / var ** 2 - 3.0),
         "spike_opnorm": spike,
         "rest_opnorm": mlp.opnorm(rest),
-        "grad_opnorm": mlp.opnorm(G.astype(np.float64)),
+        "grad_opnorm": mlp.opnorm(G64),
     }
 
 
@@ -419,6 +436,54 @@ def _runs(cfg: Config, runs: int, seed: int, stage1_only: bool = False):
             ex = dataclasses.replace(ex, workers=int(fit))
     tasks = [_Run(r, child, stage1_only) for r, child in enumerate(np.random.SeedSequence(seed).spawn(runs))]
     return parallel.imap_ordered(_run_task, (cfg, act), tasks, execution=ex, n_tasks=runs)
+
+
+def _fresh(seed: np.random.SeedSequence) -> np.random.SeedSequence:
+    """A copy of ``seed`` that has spawned nothing yet (its spawns are then those of the original's
+    first spawns, which is what run_once reads)."""
+    return np.random.SeedSequence(seed.entropy, spawn_key=seed.spawn_key, pool_size=seed.pool_size)
+
+
+def _run_many_task(shared: tuple, task: _Run) -> list:
+    """Run ``task`` of every configuration, on one draw of the run's data (:func:`data.reuse`)."""
+    cfgs, acts = shared
+    with data.reuse():
+        return [run_once(cfg, _fresh(task.seed), act) for cfg, act in zip(cfgs, acts)]
+
+
+def simulate_many(cfgs: list[Config], runs: int, seed: int = 0,
+                  progress: Callable[[str], None] | None = None) -> list[Result]:
+    """``simulate(cfg, runs, seed)`` for each configuration, with the same numbers, but run by run:
+    run r of every configuration is done together, and contexts that two configurations draw from
+    the same stream (e.g. configurations that differ only in η, k, the activation, or — with
+    ``coupled`` — the mixture ρ) are drawn once (:func:`data.reuse`).  ``seconds`` of each result is
+    the total time over all of them."""
+    from ... import parallel
+    from ...parallel import progress as progress_
+
+    if runs < 1:
+        raise UserInputError(f"runs must be >= 1, got {runs}")
+    cfgs = list(cfgs)
+    need = sum(check_memory(c) for c in cfgs)
+    acts = [_activation(c) for c in cfgs]
+    ex = parallel.current()
+    if ex.scheduler is None and ex.local_workers > 1:
+        fit = max(1, memory_budget() // max(need, 1))
+        if fit < ex.local_workers:
+            ex = dataclasses.replace(ex, workers=int(fit))
+    report = progress_.sink(progress)
+    t0 = time.perf_counter()
+    tasks = [_Run(r, child) for r, child in enumerate(np.random.SeedSequence(seed).spawn(runs))]
+    per_run = [dict() for _ in cfgs]
+    results = parallel.imap_ordered(_run_many_task, (cfgs, acts), tasks, execution=ex, n_tasks=runs)
+    with contextlib.closing(results):
+        for r, res_list in enumerate(results):
+            for i, res in enumerate(res_list):
+                for m, vals in res["errors"].items():
+                    per_run[i].setdefault(m, []).append([v[0] for v in vals])
+            report(f"dd25 run {r + 1}/{runs} of {len(cfgs)} configurations {time.perf_counter() - t0:.1f} s")
+    secs = time.perf_counter() - t0
+    return [Result(c, {m: np.array(v, dtype=float) for m, v in pr.items()}, [], secs) for c, pr in zip(cfgs, per_run)]
 
 
 def simulate(cfg: Config, runs: int, seed: int = 0, progress: Callable[[str], None] | None = None) -> Result:
