@@ -148,7 +148,7 @@ def _plan_child(tree_label: str, seed: int) -> list:
     from icl_proofs.claims import registry
     from icl_proofs.claims.base import CheckContext
     from icl_proofs.claims.dd25 import sim
-    from icl_proofs.claims.dd25 import simulation as S
+    from icl_proofs.claims.dd25 import simulation
 
     plan, seen = [], set()
     claim_now = [""]
@@ -156,7 +156,7 @@ def _plan_child(tree_label: str, seed: int) -> list:
     def record(kind, cfgs, runs, seed_):
         todo = []
         for c in cfgs:
-            key = (claim_now[0], kind, S._Holder(c).key, runs, seed_)
+            key = (claim_now[0], kind, simulation._Holder(c).key, runs, seed_)
             if key not in seen:
                 seen.add(key)
                 todo.append(c)
@@ -173,13 +173,13 @@ def _plan_child(tree_label: str, seed: int) -> list:
                 "preact_mean", "preact_var", "preact_excess_kurtosis", "spike_opnorm", "rest_opnorm", "grad_opnorm", "t")
         return [{k: 1.0 for k in keys} for _ in range(runs)]
 
-    real = (S.simulate, getattr(S, "simulate_many", None), sim.stage1_diagnostics)
-    S.simulate = lambda cfg, runs, seed_: fake_many([cfg], runs, seed_)[0]
-    if hasattr(S, "simulate_many"):
-        S.simulate_many = fake_many
+    real = (simulation.simulate, getattr(simulation, "simulate_many", None), sim.stage1_diagnostics)
+    simulation.simulate = lambda cfg, runs, seed_: fake_many([cfg], runs, seed_)[0]
+    if hasattr(simulation, "simulate_many"):
+        simulation.simulate_many = fake_many
     sim.stage1_diagnostics = fake_stage1
-    if hasattr(S, "_stage1"):
-        S._stage1.cache_clear()
+    if hasattr(simulation, "_stage1"):
+        simulation._stage1.cache_clear()
     claims = {c.id: c for c in registry.all_claims()}
     for cid in SIM_CLAIMS:
         claim = claims["dd25." + cid]
@@ -192,11 +192,11 @@ def _plan_child(tree_label: str, seed: int) -> list:
                 ch.run(ctx)
             except Exception:  # noqa: BLE001 - stand-in numbers may upset a check after its simulations
                 pass
-    S.simulate, sim.stage1_diagnostics = real[0], real[2]  # the timing that follows runs the real ones
+    simulation.simulate, sim.stage1_diagnostics = real[0], real[2]  # the timing that follows runs the real ones
     if real[1] is not None:
-        S.simulate_many = real[1]
-    if hasattr(S, "_stage1"):
-        S._stage1.cache_clear()
+        simulation.simulate_many = real[1]
+    if hasattr(simulation, "_stage1"):
+        simulation._stage1.cache_clear()
     return plan
 
 

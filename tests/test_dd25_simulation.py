@@ -305,7 +305,7 @@ class _FakeResult:
 def test_eta_idle_is_an_equivalence_test(monkeypatch, gain_sd, gain_mean, status):
     """The old rule turned "no significant gain" into holds whatever the interval's width; now the
     gain's upper bound must lie below the margin (equivalence test), else inconclusive."""
-    from icl_proofs.claims.dd25 import simulation as S
+    from icl_proofs.claims.dd25 import simulation
 
     rng = np.random.default_rng(0)
     base = 1.0 + 0.1 * rng.standard_normal((60, 2))
@@ -315,7 +315,7 @@ def test_eta_idle_is_an_equivalence_test(monkeypatch, gain_sd, gain_mean, status
             return _FakeResult(base)
         return _FakeResult(base * (1 - gain_mean - gain_sd * rng.standard_normal((runs, 1))))
 
-    monkeypatch.setattr(S, "simulate_many", lambda cfgs, runs, seed: [fake(c, runs, seed) for c in cfgs])
-    r = S.FeatureLearning()._eta("input", CheckContext(quick=True, seed=0))
+    monkeypatch.setattr(simulation, "simulate_many", lambda cfgs, runs, seed: [fake(c, runs, seed) for c in cfgs])
+    r = simulation.FeatureLearning()._eta("input", CheckContext(quick=True, seed=0))
     assert r.status is status, r.evidence
     assert r.resolution["relative"] > 0 and "resolution" in r.evidence
