@@ -333,13 +333,17 @@ def _read_entry(path: Path, name: str, source: str):
 
 
 def _write_entry(path: Path, doc: dict) -> None:
-    """Atomically write ``doc``: a fresh O_EXCL temporary file in the cache directory (never a
-    fixed name, which could be a planted symlink), then a rename over the entry."""
+    atomic_write(path, _canonical(doc))
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Atomically write ``data`` to ``path`` in a private directory: a fresh O_EXCL temporary file
+    beside it (never a fixed name, which could be a planted symlink), then a rename over it."""
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
-            fh.write(_canonical(doc))
+            fh.write(data)
         os.replace(tmp, path)
     except BaseException:
         try:

@@ -32,7 +32,6 @@ import json
 import math
 import os
 import pickle
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -113,19 +112,11 @@ def save_costs(quick: bool, seconds: dict[str, float]) -> None:
         mine[k] = round(float(v), 3)
     while len(mine) > MAX_COST_ENTRIES:
         mine.pop(next(iter(mine)))
+    from ..cache import atomic_write
+
     try:
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump({"format": COST_FORMAT, "version": 1, **table}, fh, indent=0, sort_keys=True)
-            os.replace(tmp, path)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
+        atomic_write(path, json.dumps({"format": COST_FORMAT, "version": 1, **table}, indent=0,
+                          sort_keys=True).encode("utf-8"))
     except OSError:
         pass  # a read-only cache directory: timings are a hint, never a reason to fail a run
 

@@ -134,17 +134,8 @@ def _on_executor(fn, shared, it: Iterator, ex: settings.Execution, window: int |
             if not pending:
                 return
             done = executor.wait_any(entry[1] for entry in pending.values())
-            lost: list[int] = []
-            for i in sorted(i for i, entry in pending.items() if entry[1] in done):
-                exc = pending[i][1].exception()
-                if exc is None:
-                    ready[i] = pending.pop(i)[1].result()
-                elif executor.is_lost(exc):
-                    lost.append(i)
-                else:
-                    raise exc
-            if lost:
-                _resubmit(executor, fn, key, blob, pending, lost, ex.retries)
+            _collect(executor, fn, key, blob, pending, ready, ex.retries,
+                     [i for i, entry in pending.items() if entry[1] in done])
     except KeyboardInterrupt:
         executor.shutdown(kill=True)
         raise
