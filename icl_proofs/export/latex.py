@@ -207,21 +207,84 @@ _FORMULA = re.compile(
     rf"(?![A-Za-z0-9])")
 
 
+_ARITH_TOKEN = re.compile(r"\s*(?:(?P<num>\d+(?:\.\d+)?)|(?P<name>[A-Za-z][A-Za-z0-9_]*)|(?P<op>\*\*|[*/()]))")
+
+
+def parse_arithmetic(text: str):
+    """A product/quotient/power of names and numbers (``N*lambda_i**2/2``, as evidence prints them)
+    as a SymPy expression, or None.  A small parser of our own, never ``eval``: the text may come
+    from a results file (``report --from``), and SymPy's ``parse_expr`` evaluates Python.
+
+    >>> parse_arithmetic("N*lambda_i**2/2")
+    N*lambda_i**2/2
+    >>> parse_arithmetic("().__class__*x") is None
+    True
+    """
+    import sympy as sp
+
+    tokens, pos = [], 0
+    while pos < len(text):
+        m = _ARITH_TOKEN.match(text, pos)
+        if m is None or m.end() == pos:
+            return None
+        tokens.append((m.lastgroup, m.group(m.lastgroup)))
+        pos = m.end()
+    at = 0
+
+    def peek():
+        return tokens[at] if at < len(tokens) else (None, None)
+
+    def atom():
+        nonlocal at
+        kind, val = peek()
+        at += 1
+        if kind == "num":
+            return sp.Rational(val) if "." not in val else sp.Float(val)
+        if kind == "name":
+            return sp.Symbol(val)
+        if (kind, val) == ("op", "("):
+            e = product()
+            if peek() != ("op", ")"):
+                raise ValueError
+            at += 1
+            return e
+        raise ValueError
+
+    def power():
+        nonlocal at
+        base = atom()
+        if peek() == ("op", "**"):
+            at += 1
+            return base ** power()  # right-associative, as in Python
+        return base
+
+    def product():
+        nonlocal at
+        e = power()
+        while peek() in (("op", "*"), ("op", "/")):
+            op = peek()[1]
+            at += 1
+            rhs = power()
+            e = e * rhs if op == "*" else e / rhs
+        return e
+
+    try:
+        expr = product()
+    except (ValueError, ZeroDivisionError):
+        return None
+    return expr if at == len(tokens) else None
+
+
 def _python_math(text: str, notation) -> str | None:
     """A Python expression (as evidence prints them) in LaTeX, or None if it is not one."""
-    import sympy as sp
-    from sympy.parsing.sympy_parser import parse_expr
-
     from .printing import PaperPrinter
 
     if not re.search(r"[A-Za-z]", text) or text.count("(") != text.count(")"):
         return None
     if re.fullmatch(r"[\d.]+(/[\d.]+)*", text):
         return None
-    names = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", text))
-    try:
-        expr = parse_expr(text, local_dict={n: sp.Symbol(n) for n in names})
-    except Exception:  # noqa: BLE001 - not an expression: stays text
+    expr = parse_arithmetic(text)
+    if expr is None:
         return None
     try:
         return PaperPrinter(notation).doprint(expr)

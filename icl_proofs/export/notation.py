@@ -260,6 +260,16 @@ DD25 = Notation(
             r"Lower bound on the linear ICL error (ReLU, $u \sim N(0, s^2)$)"),
         "Gamma from the LSA blocks (d = 2)": Label(r"$\Gamma$ from the LSA blocks ($d = 2$)", r"\Gamma"),
         "E[relu(g)^2]": Label("", r"\mathbb{E}[\operatorname{relu}(g)^2]"),
+        # the derived linear-attention baseline (ours, not the paper's)
+        "c1, m2, m22 (ReLU)": Label(r"Moments of the ReLU link", r"(c_1, m_2, m_{22})"),
+        "E_lin(d, ell) (ReLU)": Label(r"Error of the best linear attention at finite $d$ and $\ell$ (ReLU)",
+                                      r"E_{\mathrm{lin}}(d, \ell)"),
+        "limit at ell = alpha d (ReLU)": Label(r"Its limit as $d \to \infty$ with $\ell = \alpha d$ (ReLU)",
+                                               r"E_{\mathrm{lin}}(\infty)"),
+        "ridgeless limit, tau > 1 (ReLU)": Label(
+            r"Ridgeless baseline on $n = \tau d^2$ contexts, $\tau > 1$ (ReLU)", r"E_{\mathrm{ridgeless}}"),
+        "Lu et al. Result 1 (tau > 1, kappa = oo)": Label(
+            r"Lu et al.\ (2024), Result 1, at $\tau > 1$, $\kappa = \infty$", r"e_{\mathrm{ICL}}"),
     },
     constants=frozenset({"d", "ell"}),
 )

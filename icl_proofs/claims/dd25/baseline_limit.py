@@ -70,9 +70,11 @@ alpha, tau, rho, kappa = sp.symbols("alpha tau rho kappa", positive=True)
 Delta = sp.Symbol("Delta", nonnegative=True)
 LINKS = ("relu", "linear")
 
+# in words, not as a path: the report typesets formula-like tokens, and a path would read as a fraction
 SOURCE_RESULT1 = ("Lu, Letey, Zavatone-Veth, Maiti & Pehlevan 2024 (arXiv 2405.11751), Result 1; formula as "
-                  "implemented by the authors in github.com/Pehlevan-Group/icl-asymptotic "
-                  "Linear/Fig1_Linear_Double_Descent/common.py (e_ICL_theory, M_kappa)")
+                  "implemented by the authors in their GitHub repository icl-asymptotic (Pehlevan Group), "
+                  "in the common module of the linear Fig. 1 double-descent code (the functions e_ICL and "
+                  "M_kappa)")
 
 
 # ------------------------------------------------------------------------------ derivation
