@@ -7,6 +7,7 @@ lists (a column vector stays a list of one-element lists); booleans stay JSON bo
 """
 from __future__ import annotations
 
+import contextlib
 import enum
 import fcntl
 import json
@@ -14,8 +15,10 @@ import math
 import os
 import stat
 import platform
+import signal
 import sys
 import tempfile
+import threading
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -659,6 +662,34 @@ class FileLock:
             self.fd = self.inode = None
 
 
+@contextlib.contextmanager
+def _signals_deferred():
+    """Hold Ctrl-C and SIGTERM back for the block and deliver them when it ends.
+
+    Python runs signal handlers in the main thread between bytecodes, whichever thread the kernel
+    picked, so a thread mask cannot defer them: the handlers are swapped for one that only records
+    the signal, then restored and called.  Elsewhere than the main thread (handlers cannot be set
+    there, and none run there) the block runs as is."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    saved = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    for s in saved:
+        signal.signal(s, lambda signum, frame: caught.append(signum))
+    try:
+        yield
+    finally:
+        for s, handler in saved.items():
+            signal.signal(s, handler)
+        for s in caught:
+            handler = saved[s]
+            if callable(handler):
+                handler(s, None)
+            elif handler == signal.SIG_DFL:
+                signal.raise_signal(s)
+
+
 def write_file_atomic(path: str | os.PathLike, data: bytes, *, lock: FileLock | None = None) -> None:
     """Write ``data`` to ``path`` so that a crash never leaves half a file and nothing but ``path``
     changes: a unique temporary file (``O_EXCL``) in the same directory, written and synced, given
@@ -694,10 +725,14 @@ def write_file_atomic(path: str | os.PathLike, data: bytes, *, lock: FileLock | 
                 pass  # not allowed to give it away (not root): it stays ours
         else:
             os.fchmod(fd, 0o666 & ~_umask())
-        os.replace(tmp, path)
-        if lock is not None:
-            lock.replaced_by(fd)
-            keep_fd = True
+        # the rename and the lock's record of the new file are one step: a Ctrl-C or SIGTERM between
+        # them left the lock pointing at the old inode, so the "interrupted" write that follows
+        # refused to replace "another process's" file (exit 2 instead of 130, finished claims lost)
+        with _signals_deferred():
+            os.replace(tmp, path)
+            if lock is not None:
+                lock.replaced_by(fd)
+                keep_fd = True
     except BaseException:
         try:
             os.unlink(tmp)
