@@ -16,6 +16,7 @@ the task itself is re-raised here unchanged: it would recur on every retry.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import itertools
 import time
@@ -117,7 +118,7 @@ def _on_executor(fn, shared, it: Iterator, ex: settings.Execution, window: int |
     ready: dict[int, Any] = {}
     next_in = next_out = first
     exhausted = False
-    try:
+    with _stopping_on_interrupt(executor, pending):
         while True:
             while not exhausted and len(pending) + len(ready) < window:
                 try:
@@ -136,12 +137,6 @@ def _on_executor(fn, shared, it: Iterator, ex: settings.Execution, window: int |
             done = executor.wait_any(entry[1] for entry in pending.values())
             _collect(executor, fn, key, blob, pending, ready, ex.retries,
                      [i for i, entry in pending.items() if entry[1] in done])
-    except KeyboardInterrupt:
-        executor.shutdown(kill=True)
-        raise
-    finally:
-        for entry in pending.values():
-            entry[1].cancel()
 
 
 def _alongside(fn, shared, it: Iterator, ex: settings.Execution, window: int | None, first: int):
@@ -158,7 +153,7 @@ def _alongside(fn, shared, it: Iterator, ex: settings.Execution, window: int | N
     ready: dict[int, Any] = {}
     next_in = next_out = first
     exhausted = False
-    try:
+    with _stopping_on_interrupt(executor, pending):
         while True:
             while not exhausted and len(pending) < feed and len(pending) + len(ready) < window:
                 try:
@@ -188,6 +183,13 @@ def _alongside(fn, shared, it: Iterator, ex: settings.Execution, window: int | N
             done = executor.wait_any(entry[1] for entry in pending.values())
             _collect(executor, fn, key, blob, pending, ready, ex.retries,
                      [i for i, entry in pending.items() if entry[1] in done])
+
+
+@contextlib.contextmanager
+def _stopping_on_interrupt(executor, pending: dict):
+    """Ctrl-C kills the workers at once; however the job ends, tasks not yet started are cancelled."""
+    try:
+        yield
     except KeyboardInterrupt:
         executor.shutdown(kill=True)
         raise
